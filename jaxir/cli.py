@@ -1,0 +1,41 @@
+"""The `jaxir` console command. It only parses arguments and calls the Python API.
+
+Each area registers its own subcommands (``register(subparsers)`` in ``jaxir/*/cli.py``);
+any ``JaxirError`` becomes one line on stderr and exit status 2.
+"""
+import argparse
+import importlib
+import os
+import sys
+
+from jaxir.errors import JaxirError
+
+# Modules that register subcommands, in the order of the data flow.
+_AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.encode_cli", "jaxir.eval.cli")
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(prog="jaxir", description=__doc__.splitlines()[0])
+  sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+  for name in _AREAS:
+    importlib.import_module(name).register(sub)
+  return parser
+
+
+def main(argv=None):
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  try:
+    result = args.func(args)
+  except JaxirError as e:
+    print(f"jaxir {args.command}: error: {e}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print(f"jaxir {args.command}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
+    return 130
+  return 0 if result is None else int(result)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

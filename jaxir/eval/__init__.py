@@ -1,0 +1,1 @@
+"""Evaluation over exported embeddings: LAReQA Mo / Cr / Mul, language bias, baselines."""

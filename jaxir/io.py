@@ -1,0 +1,70 @@
+"""Atomic writes: a reader never sees a half-written file or directory."""
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """Yields a temporary path beside `path`; renames it onto `path` only on success."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+  os.close(fd)
+  try:
+    yield Path(tmp)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+
+
+def write_text(path, text):
+  with atomic_path(path) as tmp:
+    tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path, obj):
+  write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_npy(path, array):
+  with atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
+      np.save(f, array)
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+  """Yields a temporary directory beside `path`; it replaces `path` only on success."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+  try:
+    yield tmp
+    if path.exists():
+      old = path.with_name(f".{path.name}.old")
+      shutil.rmtree(old, ignore_errors=True)
+      os.replace(path, old)
+      os.replace(tmp, path)
+      shutil.rmtree(old, ignore_errors=True)
+    else:
+      os.replace(tmp, path)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_json(path, what="file"):
+  from jaxir.errors import JaxirError
+  path = Path(path)
+  if not path.is_file():
+    raise JaxirError(f"{what} not found: {path}")
+  try:
+    return json.loads(path.read_text(encoding="utf-8"))
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise JaxirError(f"{path}: malformed JSON ({e})") from None

@@ -1,0 +1,1 @@
+"""The Flax encoder (BERT / XLM-R family) and Hugging Face import and export."""
