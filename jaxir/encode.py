@@ -1,0 +1,220 @@
+"""Export embeddings of a benchmark: every unique text once, jit-compiled over length buckets.
+
+Output directory (what `jaxir eval` reads, and nothing else):
+  embeddings.npy   [N, H] float32, one row per unique prompted text
+  index.json       per language: question ids, question rows, answer index, candidate rows, articles
+  texts.json       the N texts (with their prompts), for inspection
+  manifest.json    benchmark, languages, model and its fingerprint, prompts, pooling; written
+                   last, so a directory with a manifest is complete
+An interrupted export resumes from `.partial/`: finished chunks are kept, and a chunk is only
+trusted when the plan (model fingerprint and texts) it was written for is the same.
+"""
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jaxir import io
+from jaxir.errors import JaxirError
+
+FORMAT = "jaxir-embeddings/1"
+BUCKETS = (32, 64, 128, 256, 512)
+
+
+def benchmark_texts(corpora, query_prompt, passage_prompt):
+  """Unique prompted texts and the index that maps questions / candidates onto them."""
+  texts, row_of = [], {}
+
+  def row(text):
+    if text not in row_of:
+      row_of[text] = len(texts)
+      texts.append(text)
+    return row_of[text]
+
+  per_lang = {}
+  for lang, c in corpora.items():
+    per_lang[lang] = {
+        "question_ids": [q.id for q in c.questions],
+        "question_rows": [row(query_prompt + q.text) for q in c.questions],
+        "answer": [q.answer for q in c.questions],
+        "question_article": [q.article for q in c.questions],
+        "candidate_rows": [row(passage_prompt + s) for s in c.candidates],
+        "candidate_article": list(c.candidate_article),
+    }
+  return texts, {"langs": list(corpora), "per_lang": per_lang}
+
+
+def bucket_plan(lengths, max_length, tokens_per_batch):
+  """Groups text positions (sorted by length) into fixed (batch, length) shapes, one per bucket."""
+  buckets = sorted({min(b, max_length) for b in BUCKETS} | {max_length})
+  order = np.argsort(lengths, kind="stable")
+  plan = []
+  for i, b in enumerate(buckets):
+    lo = buckets[i - 1] if i else 0
+    members = [int(j) for j in order if lo < min(lengths[j], max_length) <= b]
+    batch = max(1, tokens_per_batch // b)
+    for s in range(0, len(members), batch):
+      plan.append((b, batch, members[s:s + batch]))
+  return plan
+
+
+class _Embedder:
+  """jit-compiled pooled embeddings, batch sharded over all local devices."""
+
+  def __init__(self, pretrained, dtype):
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding, PartitionSpec as P
+    from jaxir.model.encoder import Encoder
+
+    meta = pretrained.meta
+    model = Encoder(pretrained.config, pooling=meta.get("pooling", "mean"),
+                    normalize=bool(meta.get("normalize", True)), dtype=getattr(jnp, dtype))
+    devices = jax.devices()
+    self.n_devices = len(devices)
+    mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+    self.data = NamedSharding(mesh, P("data"))
+    self.params = jax.device_put(pretrained.params, NamedSharding(mesh, P()))
+    self.fn = jax.jit(lambda p, ids, mask: model.apply({"params": p}, ids, mask).astype(jnp.float32))
+    self._jax = jax
+
+  def __call__(self, ids, mask):
+    put = lambda x: self._jax.device_put(x, self.data)
+    return np.asarray(self.fn(self.params, put(ids), put(mask)))
+
+
+def _tokenize(tokenizer, texts, max_length):
+  enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+  return enc["input_ids"]
+
+
+def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_articles=None,
+                     tokens_per_batch=8192, dtype="float32", chunk_texts=2048, progress=True):
+  """Encodes a benchmark's questions and candidates with `model` (directory or hub id) into `out`."""
+  from jaxir.data.squad_r import load_benchmark
+  from jaxir.model.hf_io import fingerprint, load_pretrained
+
+  out = Path(out)
+  corpora = load_benchmark(benchmark, data_dir, langs, max_articles)
+  pretrained = load_pretrained(model)
+  meta = pretrained.meta
+  fp = fingerprint(pretrained.path)
+  texts, index = benchmark_texts(corpora, meta.get("query_prompt", ""), meta.get("passage_prompt", ""))
+  max_length = int(min(meta.get("max_length", 512), pretrained.config.max_position_embeddings))
+  plan_id = {"fingerprint": fp, "texts_sha256": hashlib.sha256("\n\0".join(texts).encode()).hexdigest(),
+             "max_length": max_length, "dtype": dtype}
+  manifest = {"format": FORMAT, "benchmark": benchmark, "langs": list(corpora), "max_articles": max_articles,
+              "model": str(model), "model_path": str(pretrained.path), "fingerprint": fp,
+              "pooling": meta.get("pooling"), "normalize": meta.get("normalize"),
+              "query_prompt": meta.get("query_prompt", ""), "passage_prompt": meta.get("passage_prompt", ""),
+              "train_langs": meta.get("train_langs"), "max_length": max_length, "dtype": dtype,
+              "n_texts": len(texts)}
+
+  done = out / "manifest.json"
+  if done.exists():
+    old = io.read_json(done, "manifest")
+    if old.get("fingerprint") != fp:
+      raise JaxirError(f"{out} already holds embeddings of another model ({old.get('model')}, {old.get('fingerprint')}); choose another --out")
+    if {k: old.get(k) for k in ("benchmark", "langs", "max_articles", "n_texts")} == \
+       {k: manifest[k] for k in ("benchmark", "langs", "max_articles", "n_texts")}:
+      print(f"encode: {out} is already complete ({len(texts)} texts)", file=sys.stderr)
+      return out
+    raise JaxirError(f"{out} already holds a different export ({old.get('benchmark')} {old.get('langs')}); choose another --out")
+
+  partial = out / ".partial"
+  partial.mkdir(parents=True, exist_ok=True)
+  plan_file = partial / "plan.json"
+  if plan_file.exists():
+    old = io.read_json(plan_file, "plan")
+    if old.get("fingerprint") != fp:
+      raise JaxirError(f"{out} holds an unfinished export of another model (fingerprint {old.get('fingerprint')}, this one {fp}); "
+                       "use another --out or delete it")
+    if old != plan_id:
+      shutil.rmtree(partial)
+      partial.mkdir(parents=True)
+  io.write_json(plan_file, plan_id)
+
+  lengths = np.array([len(x) for x in _tokenize(pretrained.tokenizer, texts, max_length)])
+  plan = bucket_plan(lengths, max_length, tokens_per_batch)
+  embed = _Embedder(pretrained, dtype)
+  dim = pretrained.config.hidden_size
+  # Chunks group consecutive batches of the plan; each is written atomically once finished.
+  chunks, cur = [], []
+  for step in plan:
+    cur.append(step)
+    if sum(len(s[2]) for s in cur) >= chunk_texts:
+      chunks.append(cur)
+      cur = []
+  if cur:
+    chunks.append(cur)
+
+  tok = pretrained.tokenizer
+  pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+  start, done_texts = time.time(), 0
+  reused = 0
+  from tqdm import tqdm
+  bar = tqdm(total=len(texts), desc=f"encode {benchmark}", unit="text", disable=not progress, file=sys.stderr)
+  for k, chunk in enumerate(chunks):
+    path = partial / f"chunk_{k:05d}.npz"
+    members = [m for _, _, ms in chunk for m in ms]
+    if path.exists():
+      with np.load(path) as z:
+        if z["members"].tolist() == members:
+          reused += len(members)
+          bar.update(len(members))
+          continue
+    rows = []
+    for length, batch, ms in chunk:
+      ids = np.full((batch, length), pad_id, np.int32)
+      mask = np.zeros((batch, length), np.int32)
+      batch_ids = _tokenize(tok, [texts[m] for m in ms], max_length)
+      for i, t in enumerate(batch_ids):
+        ids[i, :len(t)] = t
+        mask[i, :len(t)] = 1
+      if batch % embed.n_devices:
+        raise JaxirError(f"batch {batch} is not divisible by {embed.n_devices} devices; change --tokens-per-batch")
+      rows.append(embed(ids, mask)[:len(ms)])
+      bar.update(len(ms))
+    with io.atomic_path(path) as tmp:
+      with open(tmp, "wb") as f:
+        np.savez(f, members=np.asarray(members), emb=np.concatenate(rows))
+  bar.close()
+
+  emb = np.zeros((len(texts), dim), np.float32)
+  for k in range(len(chunks)):
+    with np.load(partial / f"chunk_{k:05d}.npz") as z:
+      emb[z["members"]] = z["emb"]
+  manifest.update({"dim": dim, "seconds": round(time.time() - start, 2), "reused_texts": reused,
+                   "texts_per_s": round((len(texts) - reused) / max(time.time() - start, 1e-9), 1)})
+  io.write_npy(out / "embeddings.npy", emb)
+  io.write_json(out / "index.json", index)
+  io.write_json(out / "texts.json", texts)
+  io.write_json(done, manifest)
+  shutil.rmtree(partial, ignore_errors=True)
+  return out
+
+
+def load_embeddings(path):
+  """(manifest, index json, embeddings memmap) of a finished export; clear errors otherwise."""
+  path = Path(path)
+  if not path.is_dir():
+    raise JaxirError(f"embeddings directory not found: {path}")
+  if not (path / "manifest.json").exists():
+    hint = " (an unfinished export: rerun `jaxir encode` to finish it)" if (path / ".partial").exists() else ""
+    raise JaxirError(f"{path} is not a finished jaxir export: no manifest.json{hint}")
+  manifest = io.read_json(path / "manifest.json", "manifest")
+  if manifest.get("format") != FORMAT:
+    raise JaxirError(f"{path}: unsupported embeddings format {manifest.get('format')!r} (expected {FORMAT})")
+  index = io.read_json(path / "index.json", "index")
+  try:
+    emb = np.load(path / "embeddings.npy", mmap_mode="r")
+  except (OSError, ValueError) as e:
+    raise JaxirError(f"{path}/embeddings.npy: unreadable ({e})") from None
+  if emb.shape != (manifest.get("n_texts"), manifest.get("dim")):
+    raise JaxirError(f"{path}: embeddings.npy has shape {emb.shape}, manifest says ({manifest.get('n_texts')}, {manifest.get('dim')})")
+  return manifest, index, emb

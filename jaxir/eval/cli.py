@@ -1,0 +1,42 @@
+"""`jaxir eval`: LAReQA metrics from exported embeddings, or the BM25 baseline from the data."""
+import sys
+
+
+def _langs(s):
+  return [x for x in s.split(",") if x]
+
+
+def register(sub):
+  p = sub.add_parser("eval", help="Mo / Cr / Mul mAP and language bias from exported embeddings")
+  src = p.add_mutually_exclusive_group(required=True)
+  src.add_argument("--embeddings", help="directory written by `jaxir encode`")
+  src.add_argument("--baseline", choices=["bm25"], help="lexical baseline on the Mo settings (reads the data)")
+  p.add_argument("--benchmark", choices=["xquad-r", "mlqa-r"], help="with --baseline")
+  p.add_argument("--data-dir", help="with --baseline: data root or benchmark folder")
+  p.add_argument("--out", required=True, help="output directory (summary.json, CSVs, per_query.npz, table.txt)")
+  p.add_argument("--langs", type=_langs, help="comma-separated subset of languages")
+  p.add_argument("--train-langs", type=_langs,
+                 help="languages seen in training: report seen and zero-shot apart (default: from the model's jaxir.json)")
+  p.add_argument("--max-articles", type=int, help="keep the first K articles (questions and candidates alike)")
+  p.add_argument("--chunk", type=int, default=128, help="queries ranked at once (memory ~ chunk x 11 x candidates)")
+  p.set_defaults(func=_run)
+
+
+def _run(args):
+  from jaxir.errors import JaxirError
+  from jaxir.eval import evaluate
+  if args.baseline:
+    from jaxir.data.squad_r import load_benchmark
+    from jaxir.eval import bm25
+    if not args.benchmark:
+      raise JaxirError("--baseline needs --benchmark xquad-r|mlqa-r")
+    if args.max_articles is not None and args.max_articles < 1:
+      raise JaxirError("--max-articles must be at least 1")
+    summary, per_query = bm25.evaluate_mo(load_benchmark(args.benchmark, args.data_dir, args.langs, args.max_articles))
+    summary["benchmark"] = args.benchmark
+  else:
+    if args.chunk < 1:
+      raise JaxirError("--chunk must be at least 1")
+    summary, per_query = evaluate.evaluate(args.embeddings, args.langs, args.train_langs, args.max_articles, args.chunk)
+  print(evaluate.write_outputs(summary, per_query, args.out))
+  print(f"eval: wrote {args.out}/summary.json", file=sys.stderr)

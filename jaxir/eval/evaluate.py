@@ -1,0 +1,119 @@
+"""`jaxir eval`: LAReQA metrics from an exported embeddings directory, written to an output directory.
+
+  summary.json     Mo, Cr, Mul, RD (macro means), R@1 / R@10, per-pair and per-language values,
+                   seen / zero-shot groups when the training languages are known
+  pairs_mAP.csv    X_Q x X_C mAP matrix (rows: query language), pairs_R@1.csv likewise
+  per_query.npz    per-query AP for every pair and for Mul, and per-query RD, with question ids
+                   (for paired significance tests)
+  table.txt        the printed table
+"""
+import csv
+import io as _io
+from pathlib import Path
+
+import numpy as np
+
+from jaxir import io
+from jaxir.errors import JaxirError
+from jaxir.eval import lareqa
+
+
+def _index_from_export(index_json, langs=None, max_articles=None):
+  all_langs = index_json["langs"]
+  if langs:
+    unknown = [l for l in langs if l not in all_langs]
+    if unknown:
+      raise JaxirError(f"language(s) {', '.join(unknown)} not in these embeddings (they have {' '.join(all_langs)})")
+  per = index_json["per_lang"]
+  keep = list(langs or all_langs)
+  if max_articles is not None:
+    if max_articles < 1:
+      raise JaxirError("--max-articles must be at least 1")
+    per = {l: _first_articles(per[l], max_articles) for l in keep}
+  return lareqa.Index.from_json({"langs": keep, "per_lang": per})
+
+
+def _first_articles(p, k):
+  """Questions and candidates of the first k articles; answers re-indexed into the smaller pool."""
+  c_keep = np.asarray(p["candidate_article"]) < k
+  new_pos = np.cumsum(c_keep) - 1
+  q_keep = np.asarray(p["question_article"]) < k
+  return {"question_ids": [i for i, m in zip(p["question_ids"], q_keep) if m],
+          "question_rows": np.asarray(p["question_rows"])[q_keep],
+          "answer": new_pos[np.asarray(p["answer"])[q_keep]],
+          "candidate_rows": np.asarray(p["candidate_rows"])[c_keep]}
+
+
+def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, chunk=128):
+  """(summary, per_query, manifest) for an exported embeddings directory."""
+  from jaxir.encode import load_embeddings
+  manifest, index_json, emb = load_embeddings(embeddings_dir)
+  index = _index_from_export(index_json, langs, max_articles)
+  if train_langs is None:
+    train_langs = manifest.get("train_langs")
+  ranks = lareqa.rank(index, np.asarray(emb), chunk=chunk)
+  summary, per_query = lareqa.metrics(ranks, train_langs)
+  summary.update({"benchmark": manifest.get("benchmark"), "model": manifest.get("model"),
+                  "fingerprint": manifest.get("fingerprint"), "max_articles": max_articles or manifest.get("max_articles")})
+  per_query["question_ids"] = {l: index.question_ids[l] for l in index.langs}
+  return summary, per_query
+
+
+def _matrix_csv(matrix, langs):
+  buf = _io.StringIO()
+  w = csv.writer(buf)
+  w.writerow(["query\\candidate"] + langs)
+  for a in langs:
+    w.writerow([a] + [f"{matrix[a][b]:.4f}" if matrix[a][b] is not None else "" for b in langs])
+  return buf.getvalue()
+
+
+def _fmt(v, pct=True):
+  return "  -  " if v is None else (f"{100 * v:5.1f}" if pct else f"{v:5.1f}")
+
+
+def table(summary):
+  """A plain-text table: the pair mAP matrix (if any), per-language Mul / RD, and the summary line."""
+  langs = summary["langs"]
+  lines = []
+  if "pairs_mAP" in summary:
+    lines.append("mAP x100, query language (rows) -> candidate language (columns)")
+    lines.append("      " + " ".join(f"{l:>5}" for l in langs))
+    for a in langs:
+      lines.append(f"{a:>5} " + " ".join(_fmt(summary["pairs_mAP"][a][b]) for b in langs))
+  if "mo_mAP" in summary:
+    lines.append("Mo mAP x100 per language")
+    lines.append("      " + " ".join(f"{l:>5}" for l in langs))
+    lines.append("      " + " ".join(_fmt(summary["mo_mAP"][l]) for l in langs))
+  if "mul" in summary:
+    lines.append("")
+    lines.append("Mul   " + " ".join(f"{l:>5}" for l in langs))
+    lines.append("mAP   " + " ".join(_fmt(summary["mul"][l]["mAP"]) for l in langs))
+    lines.append("R@10  " + " ".join(_fmt(summary["mul"][l]["R@10"]) for l in langs))
+    lines.append("RD    " + " ".join(_fmt(summary["mul"][l]["RD"], pct=False) for l in langs))
+  lines.append("")
+  head = f"{'':10} {'Mo':>6} {'Cr':>6} {'Mul':>6} {'RD':>7}"
+  lines.append(head)
+  rows = [("all", summary)] + [(g, summary[g]) for g in ("seen", "zero_shot") if g in summary]
+  for name, s in rows:
+    lines.append(f"{name:10} {_fmt(s.get('Mo')):>6} {_fmt(s.get('Cr')):>6} {_fmt(s.get('Mul')):>6} "
+                 f"{_fmt(s.get('RD'), pct=False):>7}")
+  return "\n".join(lines)
+
+
+def write_outputs(summary, per_query, out):
+  out = Path(out)
+  out.mkdir(parents=True, exist_ok=True)
+  langs = summary["langs"]
+  if "pairs_mAP" in summary:
+    io.write_text(out / "pairs_mAP.csv", _matrix_csv(summary["pairs_mAP"], langs))
+    io.write_text(out / "pairs_R@1.csv", _matrix_csv(summary["pairs_R@1"], langs))
+  arrays = {k: np.asarray(v, np.float64) for k, v in per_query.items() if k != "question_ids"}
+  arrays.update({f"ids/{l}": np.asarray(v) for l, v in per_query["question_ids"].items()})
+  with io.atomic_path(out / "per_query.npz") as tmp:
+    with open(tmp, "wb") as f:
+      np.savez_compressed(f, **arrays)
+  text = table(summary)
+  io.write_text(out / "table.txt", text + "\n")
+  io.write_json(out / "summary.json", summary)   # last: its presence marks a finished evaluation
+  return text

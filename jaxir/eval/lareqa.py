@@ -1,0 +1,149 @@
+"""LAReQA settings over exported embeddings: Mo, Cr, Mul and language bias (RD).
+
+For query language X and candidate language Y the pair setting X->Y ranks the candidates of Y
+(Mo when Y = X, Cr when Y != X); its relevant candidate is the answer sentence of the
+question's parallel id in Y, and questions whose id does not exist in Y are left out. Mul ranks
+the pooled candidates of all languages, every parallel answer relevant. Metrics: mAP over the
+full ranking, R@1 for the pair settings, R@10 for Mul. RD (language bias) is, per query, the
+pooled rank of its lowest-ranked relevant answer minus that of its highest-ranked one (queries
+with at least two relevant answers), averaged over queries, then over query languages.
+
+Summaries: Mo = mean over X of X->X, Cr = mean over X != Y of X->Y, Mul and RD = mean over X.
+"""
+import dataclasses
+
+import numpy as np
+
+from jaxir.eval import ranking
+
+
+@dataclasses.dataclass
+class Index:
+  """Which embedding rows are whose, per language: what `jaxir encode` writes as index.json."""
+  langs: list
+  question_ids: dict       # lang -> list[str]
+  question_rows: dict      # lang -> int array, row of each question in the embedding matrix
+  answer: dict             # lang -> int array, answer's index among that language's candidates
+  candidate_rows: dict     # lang -> int array, row of each candidate in the embedding matrix
+
+  @classmethod
+  def from_json(cls, obj):
+    langs = list(obj["langs"])
+    per = obj["per_lang"]
+    return cls(langs, {l: list(per[l]["question_ids"]) for l in langs},
+               {l: np.asarray(per[l]["question_rows"], np.int64) for l in langs},
+               {l: np.asarray(per[l]["answer"], np.int64) for l in langs},
+               {l: np.asarray(per[l]["candidate_rows"], np.int64) for l in langs})
+
+  def to_json(self):
+    return {"langs": list(self.langs), "per_lang": {l: {
+        "question_ids": list(self.question_ids[l]),
+        "question_rows": [int(x) for x in self.question_rows[l]],
+        "answer": [int(x) for x in self.answer[l]],
+        "candidate_rows": [int(x) for x in self.candidate_rows[l]]} for l in self.langs}}
+
+  def subset(self, langs):
+    return Index(list(langs), *({l: d[l] for l in langs} for d in (
+        self.question_ids, self.question_rows, self.answer, self.candidate_rows)))
+
+
+def relevant_matrix(index):
+  """[Q, L] global candidate index of each query's parallel answer in every language (-1: none)."""
+  langs = index.langs
+  offsets = np.cumsum([0] + [len(index.candidate_rows[l]) for l in langs])
+  answer_by_id = [dict(zip(index.question_ids[l], index.answer[l] + offsets[j])) for j, l in enumerate(langs)]
+  rows = [[a.get(qid, -1) for a in answer_by_id] for l in langs for qid in index.question_ids[l]]
+  segments = tuple(zip(offsets[:-1], offsets[1:]))
+  return np.asarray(rows, np.int64).reshape(-1, len(langs)), segments
+
+
+@dataclasses.dataclass
+class Ranks:
+  """1-based ranks of every query's parallel answers: within their own language, and pooled."""
+  langs: list
+  query_lang: np.ndarray   # [Q] index into langs
+  in_lang: np.ndarray      # [Q, L]
+  pooled: np.ndarray       # [Q, L]
+  mask: np.ndarray         # [Q, L] the answer exists in that language
+
+
+def rank(index, embeddings=None, scores=None, chunk=128):
+  """Ranks from embeddings (queries and candidates as rows of one matrix) or a [Q, C] score matrix."""
+  rel, segments = relevant_matrix(index)
+  langs = index.langs
+  query_lang = np.concatenate([np.full(len(index.question_ids[l]), j) for j, l in enumerate(langs)])
+  if scores is None:
+    q = embeddings[np.concatenate([index.question_rows[l] for l in langs])]
+    c = embeddings[np.concatenate([index.candidate_rows[l] for l in langs])]
+    counts = ranking.rank_counts(q, c, rel, segments, chunk=chunk)
+  else:
+    counts = ranking.rank_counts(None, None, rel, segments, scores=scores)
+  L = len(langs)
+  in_lang = 1 + counts[:, np.arange(L), np.arange(L)]
+  pooled = 1 + counts.sum(-1)
+  return Ranks(langs, query_lang, in_lang, pooled, rel >= 0)
+
+
+def _nanmean(x):
+  x = np.asarray(x, np.float64)
+  x = x[~np.isnan(x)]
+  return float(x.mean()) if x.size else None
+
+
+def _mean(values):
+  values = [v for v in values if v is not None]
+  return float(np.mean(values)) if values else None
+
+
+def metrics(ranks, train_langs=None, pairs=True, pooled=True):
+  """Summary dict plus per-query arrays (for significance tests) from Ranks."""
+  langs, L = ranks.langs, len(ranks.langs)
+  pair_map, pair_r1, per_query = {}, {}, {}
+  mul, counts = {}, {}
+  for x, lx in enumerate(langs):
+    sel = ranks.query_lang == x
+    counts[lx] = int(sel.sum())
+    if pairs:
+      pair_map[lx], pair_r1[lx] = {}, {}
+      for y, ly in enumerate(langs):
+        m = ranks.mask[sel, y]
+        r = ranks.in_lang[sel, y]
+        ap = np.where(m, 1.0 / r, np.nan)
+        per_query[f"pair/{lx}/{ly}"] = ap
+        pair_map[lx][ly] = _nanmean(ap)
+        pair_r1[lx][ly] = _nanmean(np.where(m, (r == 1).astype(float), np.nan))
+    if pooled:
+      m, r = ranks.mask[sel], ranks.pooled[sel]
+      ap = ranking.average_precision(r, m)
+      r10 = ranking.recall_at(r, m, 10)
+      spread = np.where(m.sum(1) >= 2, np.where(m, r, 0).max(1) - np.where(m, r, np.iinfo(np.int64).max).min(1), np.nan)
+      per_query[f"mul/{lx}"], per_query[f"rd/{lx}"] = ap, spread.astype(np.float64)
+      mul[lx] = {"mAP": _nanmean(ap), "R@10": _nanmean(r10), "RD": _nanmean(spread)}
+
+  def groups(pred_x, pred_pair):
+    out = {}
+    if pairs:
+      out["Mo"] = _mean([pair_map[l][l] for l in langs if pred_x(l)])
+      out["Cr"] = _mean([pair_map[a][b] for a in langs for b in langs if a != b and pred_pair(a, b)])
+      out["R@1"] = {"Mo": _mean([pair_r1[l][l] for l in langs if pred_x(l)]),
+                    "Cr": _mean([pair_r1[a][b] for a in langs for b in langs if a != b and pred_pair(a, b)])}
+    if pooled:
+      out["Mul"] = _mean([mul[l]["mAP"] for l in langs if pred_x(l)])
+      out["RD"] = _mean([mul[l]["RD"] for l in langs if pred_x(l)])
+      out["R@10"] = {"Mul": _mean([mul[l]["R@10"] for l in langs if pred_x(l)])}
+    return out
+
+  summary = {"Mo": None, "Cr": None, "Mul": None, "RD": None}
+  summary.update(groups(lambda l: True, lambda a, b: True))
+  summary.update({"langs": list(langs), "queries": counts})
+  if pairs:
+    summary.update({"pairs_mAP": pair_map, "pairs_R@1": pair_r1})
+  if pooled:
+    summary["mul"] = mul
+  if train_langs is not None:
+    seen = set(train_langs)
+    summary["seen_langs"] = [l for l in langs if l in seen]
+    summary["zero_shot_langs"] = [l for l in langs if l not in seen]
+    summary["seen"] = groups(lambda l: l in seen, lambda a, b: a in seen and b in seen)
+    summary["zero_shot"] = groups(lambda l: l not in seen, lambda a, b: a not in seen or b not in seen)
+  return summary, per_query
