@@ -70,11 +70,8 @@ class _Embedder:
     import jax
     import jax.numpy as jnp
     from jax.sharding import NamedSharding, PartitionSpec as P
-    from jaxir.model.encoder import Encoder
 
-    meta = pretrained.meta
-    model = Encoder(pretrained.config, pooling=meta.get("pooling", "mean"),
-                    normalize=bool(meta.get("normalize", True)), dtype=getattr(jnp, dtype))
+    model = pretrained.encoder(getattr(jnp, dtype))
     devices = jax.devices()
     self.n_devices = len(devices)
     mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
@@ -89,8 +86,36 @@ class _Embedder:
 
 
 def _tokenize(tokenizer, texts, max_length):
+  """Token ids (lists, no padding) and the pad id."""
   enc = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
-  return enc["input_ids"]
+  pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+  return enc["input_ids"], pad_id
+
+
+def _embed_chunk(embed, token_ids, pad_id, steps, bar=None):
+  """Embeddings [n, H] of the (tokenised) texts of consecutive plan steps, in step order."""
+  rows = []
+  for length, batch, ms in steps:
+    if batch % embed.n_devices:
+      raise JaxirError(f"batch {batch} is not divisible by {embed.n_devices} devices; change --tokens-per-batch")
+    ids = np.full((batch, length), pad_id, np.int32)
+    mask = np.zeros((batch, length), np.int32)
+    for i, t in enumerate(token_ids[m] for m in ms):
+      ids[i, :len(t)] = t
+      mask[i, :len(t)] = 1
+    rows.append(embed(ids, mask)[:len(ms)])
+    if bar is not None:
+      bar.update(len(ms))
+  return np.concatenate(rows)
+
+
+def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32"):
+  """[len(texts), H] embeddings in input order (no resume; for benchmarks and small jobs)."""
+  token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
+  plan = bucket_plan(np.array([len(t) for t in token_ids]), max_length, tokens_per_batch)
+  out = np.zeros((len(texts), pretrained.config.hidden_size), np.float32)
+  out[[m for _, _, ms in plan for m in ms]] = _embed_chunk(_Embedder(pretrained, dtype), token_ids, pad_id, plan)
+  return out
 
 
 def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_articles=None,
@@ -139,8 +164,8 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
       partial.mkdir(parents=True)
   io.write_json(plan_file, plan_id)
 
-  lengths = np.array([len(x) for x in _tokenize(pretrained.tokenizer, texts, max_length)])
-  plan = bucket_plan(lengths, max_length, tokens_per_batch)
+  token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
+  plan = bucket_plan(np.array([len(t) for t in token_ids]), max_length, tokens_per_batch)
   embed = _Embedder(pretrained, dtype)
   dim = pretrained.config.hidden_size
   # Chunks group consecutive batches of the plan; each is written atomically once finished.
@@ -153,9 +178,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   if cur:
     chunks.append(cur)
 
-  tok = pretrained.tokenizer
-  pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-  start, done_texts = time.time(), 0
+  start = time.time()
   reused = 0
   from tqdm import tqdm
   bar = tqdm(total=len(texts), desc=f"encode {benchmark}", unit="text", disable=not progress, file=sys.stderr)
@@ -168,21 +191,10 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
           reused += len(members)
           bar.update(len(members))
           continue
-    rows = []
-    for length, batch, ms in chunk:
-      ids = np.full((batch, length), pad_id, np.int32)
-      mask = np.zeros((batch, length), np.int32)
-      batch_ids = _tokenize(tok, [texts[m] for m in ms], max_length)
-      for i, t in enumerate(batch_ids):
-        ids[i, :len(t)] = t
-        mask[i, :len(t)] = 1
-      if batch % embed.n_devices:
-        raise JaxirError(f"batch {batch} is not divisible by {embed.n_devices} devices; change --tokens-per-batch")
-      rows.append(embed(ids, mask)[:len(ms)])
-      bar.update(len(ms))
+    rows = _embed_chunk(embed, token_ids, pad_id, chunk, bar)
     with io.atomic_path(path) as tmp:
       with open(tmp, "wb") as f:
-        np.savez(f, members=np.asarray(members), emb=np.concatenate(rows))
+        np.savez(f, members=np.asarray(members), emb=rows)
   bar.close()
 
   emb = np.zeros((len(texts), dim), np.float32)
