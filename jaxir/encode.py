@@ -63,7 +63,7 @@ def bucket_plan(lengths, max_length, tokens_per_batch):
   return plan
 
 
-class _Embedder:
+class Embedder:
   """jit-compiled pooled embeddings, batch sharded over all local devices."""
 
   def __init__(self, pretrained, dtype):
@@ -109,12 +109,15 @@ def _embed_chunk(embed, token_ids, pad_id, steps, bar=None):
   return np.concatenate(rows)
 
 
-def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32"):
-  """[len(texts), H] embeddings in input order (no resume; for benchmarks and small jobs)."""
+def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32", embedder=None):
+  """[len(texts), H] embeddings in input order (no resume; for benchmarks and small jobs).
+
+  Pass the same `embedder` (an `Embedder`) to several calls to reuse its compiled shapes.
+  """
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
   plan = bucket_plan(np.array([len(t) for t in token_ids]), max_length, tokens_per_batch)
   out = np.zeros((len(texts), pretrained.config.hidden_size), np.float32)
-  out[[m for _, _, ms in plan for m in ms]] = _embed_chunk(_Embedder(pretrained, dtype), token_ids, pad_id, plan)
+  out[[m for _, _, ms in plan for m in ms]] = _embed_chunk(embedder or Embedder(pretrained, dtype), token_ids, pad_id, plan)
   return out
 
 
@@ -166,7 +169,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
 
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
   plan = bucket_plan(np.array([len(t) for t in token_ids]), max_length, tokens_per_batch)
-  embed = _Embedder(pretrained, dtype)
+  embed = Embedder(pretrained, dtype)
   dim = pretrained.config.hidden_size
   # Chunks group consecutive batches of the plan; each is written atomically once finished.
   chunks, cur = [], []

@@ -62,7 +62,7 @@ def test_encode_writes_a_complete_export(models, tmp_path):
 def test_interrupted_export_resumes_to_the_same_embeddings(models, tmp_path, monkeypatch):
   full = _encode(models[0], tmp_path / "full", chunk_texts=16)
   calls = {"n": 0}
-  real_call = encode._Embedder.__call__
+  real_call = encode.Embedder.__call__
 
   def flaky(self, ids, mask):
     calls["n"] += 1
@@ -70,12 +70,12 @@ def test_interrupted_export_resumes_to_the_same_embeddings(models, tmp_path, mon
       raise KeyboardInterrupt
     return real_call(self, ids, mask)
 
-  monkeypatch.setattr(encode._Embedder, "__call__", flaky)
+  monkeypatch.setattr(encode.Embedder, "__call__", flaky)
   with pytest.raises(KeyboardInterrupt):
     _encode(models[0], tmp_path / "cut", chunk_texts=16)
   assert not (tmp_path / "cut" / "manifest.json").exists()
   assert list((tmp_path / "cut" / ".partial").glob("chunk_*.npz"))
-  monkeypatch.setattr(encode._Embedder, "__call__", real_call)
+  monkeypatch.setattr(encode.Embedder, "__call__", real_call)
   _encode(models[0], tmp_path / "cut", chunk_texts=16)
   manifest = json.loads((tmp_path / "cut" / "manifest.json").read_text())
   assert manifest["reused_texts"] > 0
@@ -84,7 +84,7 @@ def test_interrupted_export_resumes_to_the_same_embeddings(models, tmp_path, mon
 
 def test_another_model_cannot_mix_into_an_export(models, tmp_path, monkeypatch):
   calls = {"n": 0}
-  real_call = encode._Embedder.__call__
+  real_call = encode.Embedder.__call__
 
   def cut(self, ids, mask):
     calls["n"] += 1
@@ -92,10 +92,10 @@ def test_another_model_cannot_mix_into_an_export(models, tmp_path, monkeypatch):
       raise KeyboardInterrupt
     return real_call(self, ids, mask)
 
-  monkeypatch.setattr(encode._Embedder, "__call__", cut)
+  monkeypatch.setattr(encode.Embedder, "__call__", cut)
   with pytest.raises(KeyboardInterrupt):
     _encode(models[0], tmp_path / "emb", chunk_texts=16)
-  monkeypatch.setattr(encode._Embedder, "__call__", real_call)
+  monkeypatch.setattr(encode.Embedder, "__call__", real_call)
   with pytest.raises(JaxirError, match="another model"):
     _encode(models[1], tmp_path / "emb", chunk_texts=16)
   _encode(models[0], tmp_path / "emb2")
