@@ -1,4 +1,4 @@
-"""Export embeddings of a benchmark: every unique text once, jit-compiled over length buckets.
+"""Export embeddings of a benchmark: every unique text once, packed rows, few compiled shapes.
 
 Output directory (what `jaxir eval` reads, and nothing else):
   embeddings.npy   [N, H] float32, one row per unique prompted text
@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io
+from jaxir import io, packing
 from jaxir.errors import JaxirError
 
 FORMAT = "jaxir-embeddings/1"
-BUCKETS = (32, 64, 128, 256, 512)
 
 
 def benchmark_texts(corpora, query_prompt, passage_prompt):
@@ -49,22 +48,8 @@ def benchmark_texts(corpora, query_prompt, passage_prompt):
   return texts, {"langs": list(corpora), "per_lang": per_lang}
 
 
-def bucket_plan(lengths, max_length, tokens_per_batch):
-  """Groups text positions (sorted by length) into fixed (batch, length) shapes, one per bucket."""
-  buckets = sorted({min(b, max_length) for b in BUCKETS} | {max_length})
-  order = np.argsort(lengths, kind="stable")
-  plan = []
-  for i, b in enumerate(buckets):
-    lo = buckets[i - 1] if i else 0
-    members = [int(j) for j in order if lo < min(lengths[j], max_length) <= b]
-    batch = max(1, tokens_per_batch // b)
-    for s in range(0, len(members), batch):
-      plan.append((b, batch, members[s:s + batch]))
-  return plan
-
-
 class Embedder:
-  """jit-compiled pooled embeddings, batch sharded over all local devices."""
+  """jit-compiled pooled embeddings of packed rows, the batch sharded over all local devices."""
 
   def __init__(self, pretrained, dtype):
     import jax
@@ -77,12 +62,14 @@ class Embedder:
     mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
     self.data = NamedSharding(mesh, P("data"))
     self.params = jax.device_put(pretrained.params, NamedSharding(mesh, P()))
-    self.fn = jax.jit(lambda p, ids, mask: model.apply({"params": p}, ids, mask).astype(jnp.float32))
+    self.fn = jax.jit(lambda p, ids, seg, pos, n: model.apply({"params": p}, ids, seg, pos, n,
+                                                                method=model.packed).astype(jnp.float32),
+                      static_argnums=4)
     self._jax = jax
 
-  def __call__(self, ids, mask):
+  def __call__(self, ids, seg, pos, segments):
     put = lambda x: self._jax.device_put(x, self.data)
-    return np.asarray(self.fn(self.params, put(ids), put(mask)))
+    return np.asarray(self.fn(self.params, put(ids), put(seg), put(pos), segments))
 
 
 def _tokenize(tokenizer, texts, max_length):
@@ -92,21 +79,19 @@ def _tokenize(tokenizer, texts, max_length):
   return enc["input_ids"], pad_id
 
 
-def _embed_chunk(embed, token_ids, pad_id, steps, bar=None):
-  """Embeddings [n, H] of the (tokenised) texts of consecutive plan steps, in step order."""
+def _embed_steps(embed, token_ids, pad_id, steps, bar=None):
+  """Embeddings [n, H] of the texts of consecutive plan steps, in `Step.members` order."""
   rows = []
-  for length, batch, ms in steps:
-    if batch % embed.n_devices:
-      raise JaxirError(f"batch {batch} is not divisible by {embed.n_devices} devices; change --tokens-per-batch")
-    ids = np.full((batch, length), pad_id, np.int32)
-    mask = np.zeros((batch, length), np.int32)
-    for i, t in enumerate(token_ids[m] for m in ms):
-      ids[i, :len(t)] = t
-      mask[i, :len(t)] = 1
-    rows.append(embed(ids, mask)[:len(ms)])
+  for step in steps:
+    ids, seg, pos = packing.arrays(step, token_ids, pad_id)
+    rows.append(packing.unpack(step, embed(ids, seg, pos, step.segments)))
     if bar is not None:
-      bar.update(len(ms))
+      bar.update(len(step.members))
   return np.concatenate(rows)
+
+
+def _plan(token_ids, max_length, tokens_per_batch, embed):
+  return packing.plan([len(t) for t in token_ids], max_length, tokens_per_batch, multiple_of=embed.n_devices)
 
 
 def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32", embedder=None):
@@ -114,10 +99,11 @@ def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype=
 
   Pass the same `embedder` (an `Embedder`) to several calls to reuse its compiled shapes.
   """
+  embed = embedder or Embedder(pretrained, dtype)
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
-  plan = bucket_plan(np.array([len(t) for t in token_ids]), max_length, tokens_per_batch)
+  plan = _plan(token_ids, max_length, tokens_per_batch, embed)
   out = np.zeros((len(texts), pretrained.config.hidden_size), np.float32)
-  out[[m for _, _, ms in plan for m in ms]] = _embed_chunk(embedder or Embedder(pretrained, dtype), token_ids, pad_id, plan)
+  out[[m for step in plan for m in step.members]] = _embed_steps(embed, token_ids, pad_id, plan)
   return out
 
 
@@ -167,15 +153,15 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
       partial.mkdir(parents=True)
   io.write_json(plan_file, plan_id)
 
-  token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
-  plan = bucket_plan(np.array([len(t) for t in token_ids]), max_length, tokens_per_batch)
   embed = Embedder(pretrained, dtype)
+  token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
+  plan = _plan(token_ids, max_length, tokens_per_batch, embed)
   dim = pretrained.config.hidden_size
   # Chunks group consecutive batches of the plan; each is written atomically once finished.
   chunks, cur = [], []
   for step in plan:
     cur.append(step)
-    if sum(len(s[2]) for s in cur) >= chunk_texts:
+    if sum(len(s.members) for s in cur) >= chunk_texts:
       chunks.append(cur)
       cur = []
   if cur:
@@ -187,14 +173,14 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   bar = tqdm(total=len(texts), desc=f"encode {benchmark}", unit="text", disable=not progress, file=sys.stderr)
   for k, chunk in enumerate(chunks):
     path = partial / f"chunk_{k:05d}.npz"
-    members = [m for _, _, ms in chunk for m in ms]
+    members = [m for step in chunk for m in step.members]
     if path.exists():
       with np.load(path) as z:
         if z["members"].tolist() == members:
           reused += len(members)
           bar.update(len(members))
           continue
-    rows = _embed_chunk(embed, token_ids, pad_id, chunk, bar)
+    rows = _embed_steps(embed, token_ids, pad_id, chunk, bar)
     with io.atomic_path(path) as tmp:
       with open(tmp, "wb") as f:
         np.savez(f, members=np.asarray(members), emb=rows)

@@ -12,6 +12,10 @@ HF `encoder.layer.3.attention.self.query.weight` is `params['encoder']['layer_3'
   encoder/layer_{i}/intermediate/dense/{kernel,bias}
   encoder/layer_{i}/output/dense/{kernel,bias}
   encoder/layer_{i}/output/LayerNorm/{scale,bias}
+  head/dense/{kernel,bias}          (only with `head_features`)
+
+The optional head is sentence-transformers' `Dense` module (e.g. LaBSE's 768->768 tanh): a float32
+linear layer and activation applied after pooling, before normalisation.
 
 Parameters are float32; `dtype` is the compute dtype (LayerNorm statistics, softmax and pooling
 stay float32). Dropout is active when `deterministic=False` (needs a 'dropout' rng).
@@ -32,6 +36,14 @@ _ACT = {
     "gelu_pytorch_tanh": functools.partial(jax.nn.gelu, approximate=True),
     "gelu_fast": functools.partial(jax.nn.gelu, approximate=True),
     "relu": jax.nn.relu,
+}
+
+HEAD_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "sigmoid": jax.nn.sigmoid,
 }
 
 
@@ -59,13 +71,15 @@ class Embeddings(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, input_ids, token_type_ids, deterministic):
+  def __call__(self, input_ids, token_type_ids, deterministic, positions=None):
     c = self.config
+    if positions is None:
+      positions = position_ids(c, input_ids)
     init = nn.initializers.normal(c.initializer_range)
     embed = functools.partial(nn.Embed, features=c.hidden_size, dtype=self.dtype,
                               param_dtype=jnp.float32, embedding_init=init)
     x = embed(c.vocab_size, name="word_embeddings")(input_ids)
-    x = x + embed(c.max_position_embeddings, name="position_embeddings")(position_ids(c, input_ids))
+    x = x + embed(c.max_position_embeddings, name="position_embeddings")(positions)
     x = x + embed(c.type_vocab_size, name="token_type_embeddings")(token_type_ids)
     x = _layer_norm(c, self.dtype)(x)
     return nn.Dropout(c.hidden_dropout)(x, deterministic=deterministic)
@@ -81,7 +95,8 @@ class SelfAttention(nn.Module):
     c = self.config
     split = lambda t: t.reshape(t.shape[:-1] + (c.num_heads, c.head_dim))
     q, k, v = (split(_dense(c, c.hidden_size, self.dtype, n)(x)) for n in ("query", "key", "value"))
-    mask = attention_mask[:, None, None, :].astype(bool)  # [B, 1, 1, T_k]
+    # [B, T_k] key padding mask, or [B, T_q, T_k] (block-diagonal for packed rows).
+    mask = (attention_mask[:, None, None, :] if attention_mask.ndim == 2 else attention_mask[:, None]).astype(bool)
     dropout_rng = None
     if not deterministic and c.attention_dropout > 0:
       dropout_rng = self.make_rng("dropout")
@@ -148,6 +163,18 @@ class Stack(nn.Module):
     return x
 
 
+class Head(nn.Module):
+  """sentence-transformers' `Dense` after pooling: `activation(x @ kernel + bias)`, in float32."""
+  features: int
+  activation: str = "tanh"
+
+  @nn.compact
+  def __call__(self, x):
+    dense = nn.Dense(self.features, dtype=jnp.float32, param_dtype=jnp.float32,
+                     precision=jax.lax.Precision.HIGHEST, name="dense")
+    return HEAD_ACTIVATIONS[self.activation](dense(x))
+
+
 class Encoder(nn.Module):
   """Text encoder: `__call__` gives pooled [B, H] embeddings, `token_states` the last layer [B, T, H].
 
@@ -158,27 +185,52 @@ class Encoder(nn.Module):
   pooling: str = "mean"
   normalize: bool = True
   dtype: jnp.dtype = jnp.float32
+  head_features: int | None = None  # a Dense head after pooling (output size H'); None: no head
+  head_activation: str = "tanh"     # one of HEAD_ACTIVATIONS (tanh: sentence-transformers' default)
 
   def setup(self):
     if self.pooling not in POOLINGS:
       raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+    if self.head_features is not None:
+      if self.head_activation not in HEAD_ACTIVATIONS:
+        raise ValueError(f"head_activation must be one of {tuple(HEAD_ACTIVATIONS)}, got {self.head_activation!r}")
+      self.head = Head(self.head_features, self.head_activation)
     self.embeddings = Embeddings(self.config, self.dtype)
     self.encoder = Stack(self.config, self.dtype)
 
-  def token_states(self, input_ids, attention_mask, token_type_ids=None, deterministic=True):
+  def token_states(self, input_ids, attention_mask, token_type_ids=None, deterministic=True, positions=None):
     if token_type_ids is None:
       token_type_ids = jnp.zeros_like(input_ids)
-    x = self.embeddings(input_ids, token_type_ids, deterministic)
+    x = self.embeddings(input_ids, token_type_ids, deterministic, positions)
     x = self.encoder(x, attention_mask, deterministic)
     return x.astype(jnp.float32)
 
-  def __call__(self, input_ids, attention_mask, token_type_ids=None, deterministic=True):
-    h = self.token_states(input_ids, attention_mask, token_type_ids, deterministic)
-    if self.pooling == "cls":
-      pooled = h[:, 0]
-    else:
-      m = attention_mask.astype(jnp.float32)[..., None]
-      pooled = (h * m).sum(axis=1) / jnp.maximum(m.sum(axis=1), 1e-9)
+  def _pool(self, h, segments):
+    """Pooled [B, S, H] from token states and a [B, S, T] 0/1 membership of tokens in segments."""
+    if self.pooling == "cls":    # the first token of each segment
+      segments = segments * (jnp.cumsum(segments, axis=-1) == 1)
+    w = segments / jnp.maximum(segments.sum(-1, keepdims=True), 1e-9)
+    pooled = jnp.einsum("bst,bth->bsh", w, h, precision=jax.lax.Precision.HIGHEST)
+    if self.head_features is not None:
+      pooled = self.head(pooled)
     if self.normalize:
       pooled = pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
     return pooled
+
+  def __call__(self, input_ids, attention_mask, token_type_ids=None, deterministic=True):
+    h = self.token_states(input_ids, attention_mask, token_type_ids, deterministic)
+    return self._pool(h, attention_mask.astype(jnp.float32)[:, None, :])[:, 0]
+
+  def packed(self, input_ids, segment_ids, positions, num_segments, deterministic=True):
+    """Pooled [B, S, H] embeddings of several texts packed into each row (no padding between them).
+
+    `segment_ids` [B, T]: 1..S for the tokens of the row's texts, 0 for padding; `positions`
+    [B, T]: each token's position within its own text (0 at its first token). Attention stays
+    within a text, positions restart per text, so every text gets the embedding it would get
+    alone. Row b's text s is at [b, s - 1]; empty segments give zero vectors.
+    """
+    same = segment_ids[:, :, None] == segment_ids[:, None, :]
+    mask = same & (segment_ids[:, None, :] > 0)
+    h = self.token_states(input_ids, mask, None, deterministic, positions + self.config.position_offset)
+    segments = (segment_ids[:, None, :] == jnp.arange(1, num_segments + 1)[None, :, None]).astype(jnp.float32)
+    return self._pool(h, segments)
