@@ -304,7 +304,7 @@ def test_export_cli(tiny, tmp_path, capsys):
 def test_meta_defaults_without_sentence_transformers_files(tiny):
   p = hf_io.load_pretrained(tiny("xlm-roberta"))
   assert p.meta == {"pooling": "mean", "normalize": False, "query_prompt": "", "passage_prompt": "",
-                    "max_length": 64, "source": str(tiny("xlm-roberta"))}
+                    "max_length": 64, "head": None, "source": str(tiny("xlm-roberta"))}
 
 
 # ---------------------------------------------------------------- weight-file variants and errors
@@ -407,3 +407,94 @@ def test_real_multilingual_e5_small_round_trip(tmp_path):
   e = _flax_embed(p, ["query: How is the weather today?", "query: Wie ist das Wetter heute?",
                       "query: The stock market crashed."], "mean")
   assert e[0] @ e[1] > e[0] @ e[2]
+
+
+# ---------------------------------------------------------------- sentence-transformers Dense head (LaBSE-style)
+
+def _build_dense_st(tiny, out):
+  """A LaBSE-shaped ST pipeline on the tiny BERT: Transformer, CLS Pooling, Dense(32->16, tanh), Normalize."""
+  import torch
+  from sentence_transformers import SentenceTransformer
+  from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
+  torch.manual_seed(1)
+  transformer = Transformer(str(tiny("bert")))
+  dense = Dense(32, 16, activation_function=torch.nn.Tanh())
+  with torch.no_grad():  # a bias big enough that a dropped or swapped bias shows
+    dense.linear.bias.copy_(torch.randn(16) * 0.5)
+  st = SentenceTransformer(modules=[transformer, Pooling(32, "cls"), dense, Normalize()], device="cpu")
+  st.save(str(out))
+  return st
+
+
+def test_dense_head_matches_sentence_transformers(tiny, tmp_path):
+  from sentence_transformers import SentenceTransformer
+  st = _build_dense_st(tiny, tmp_path / "st")
+  want = st.encode(SENTENCES, convert_to_numpy=True)
+  assert want.shape == (8, 16)
+  p = hf_io.load_pretrained(tmp_path / "st")
+  assert p.meta["head"] == {"type": "dense", "in": 32, "out": 16, "activation": "tanh"}
+  assert (p.meta["pooling"], p.meta["normalize"]) == ("cls", True)
+  assert p.params["head"]["dense"]["kernel"].shape == (32, 16)
+
+  def embed(pre):
+    b = pre.tokenizer(SENTENCES, padding=True, return_tensors="np")
+    return np.asarray(pre.encoder().apply({"params": pre.params}, b["input_ids"], b["attention_mask"]))
+  got = embed(p)
+  cos = _cosines(got, want)
+  print(f"dense head: ST vs jaxir 1 - min cosine {1 - cos.min():.2e}")
+  assert cos.min() >= 0.9999, cos
+  no_head = dataclasses.replace(p.encoder(), head_features=None)
+  b = p.tokenizer(SENTENCES, padding=True, return_tensors="np")
+  assert np.asarray(no_head.apply({"params": p.params}, b["input_ids"], b["attention_mask"])).shape == (8, 32)
+
+  # Export: ST loads it unchanged (Dense in 2_Dense, Normalize in 3_Normalize) and gives the same vectors.
+  out = hf_io.save_pretrained(p, tmp_path / "export")
+  assert [m["path"] for m in json.loads((out / "modules.json").read_text())] == ["", "1_Pooling", "2_Dense", "3_Normalize"]
+  again = SentenceTransformer(str(out), device="cpu").encode(SENTENCES, convert_to_numpy=True)
+  cos2 = _cosines(again, got)
+  print(f"dense head: exported ST vs jaxir 1 - min cosine {1 - cos2.min():.2e}")
+  assert cos2.min() >= 0.9999, cos2
+  back = hf_io.load_pretrained(out)
+  assert back.meta["head"] == p.meta["head"]
+  assert jax.tree.all(jax.tree.map(np.array_equal, back.params, p.params))
+  assert hf_io.fingerprint(out) != hf_io.fingerprint(tiny("bert"))
+  fp = hf_io.fingerprint(out)
+  back.params["head"]["dense"]["bias"] = back.params["head"]["dense"]["bias"] + 1e-3
+  assert hf_io.fingerprint(hf_io.save_pretrained(back, tmp_path / "changed")) != fp
+
+  # pytorch_model.bin instead of safetensors (read through torch) gives the same head.
+  import torch
+  from safetensors.numpy import load_file
+  d = tmp_path / "st" / "2_Dense"
+  torch.save({k: torch.from_numpy(v) for k, v in load_file(str(d / "model.safetensors")).items()},
+             str(d / "pytorch_model.bin"))
+  (d / "model.safetensors").unlink()
+  bin_params = hf_io.load_pretrained(tmp_path / "st").params["head"]
+  assert jax.tree.all(jax.tree.map(np.array_equal, bin_params, p.params["head"]))
+
+
+def test_dense_head_errors(tiny, tmp_path):
+  _build_dense_st(tiny, tmp_path / "st")
+  d = _copy(tmp_path / "st", tmp_path / "act")
+  cfg = json.loads((d / "2_Dense" / "config.json").read_text())
+  (d / "2_Dense" / "config.json").write_text(json.dumps({**cfg, "activation_function": "torch.nn.modules.activation.Softplus"}))
+  with pytest.raises(JaxirError, match="unsupported Dense activation_function .*Softplus") as e:
+    hf_io.load_pretrained(d)
+  assert "\n" not in str(e.value)
+
+  d = _copy(tmp_path / "st", tmp_path / "shape")
+  (d / "2_Dense" / "config.json").write_text(json.dumps({**cfg, "out_features": 8}))
+  with pytest.raises(JaxirError, match=r"linear\.weight' has shape \(16, 32\), config\.json implies \(8, 32\)"):
+    hf_io.load_pretrained(d)
+
+  d = _copy(tmp_path / "st", tmp_path / "order")
+  modules = json.loads((d / "modules.json").read_text())
+  (d / "modules.json").write_text(json.dumps([modules[i] for i in (0, 1, 3, 2)]))
+  with pytest.raises(JaxirError, match="Dense module .* before Normalize"):
+    hf_io.load_pretrained(d)
+
+  p = hf_io.load_pretrained(tmp_path / "st")
+  p.meta["head"] = {**p.meta["head"], "activation": "softplus"}
+  with pytest.raises(JaxirError, match="cannot export head"):
+    hf_io.save_pretrained(p, tmp_path / "bad")
+  assert not (tmp_path / "bad").exists()

@@ -8,8 +8,14 @@ LM-head weights are ignored, and the BERT pooler (unused by jaxir) is carried al
 `transformers.AutoModel`, `AutoTokenizer` and `sentence_transformers.SentenceTransformer`.
 
 `meta` holds how the model is used for retrieval: pooling ("mean" | "cls"), normalize,
-query_prompt, passage_prompt, max_length and source (plus any extra JSON keys a trainer adds).
+query_prompt, passage_prompt, max_length, head and source (plus any extra JSON keys a trainer adds).
 It is read from `jaxir.json` when present, else inferred from the sentence-transformers files.
+
+`head` is None or {"type": "dense", "in", "out", "activation"}: a sentence-transformers `Dense`
+module after pooling (LaBSE: Transformer, CLS Pooling, Dense 768->768 tanh, Normalize). It is
+always read from the ST files (`modules.json` and the Dense folder: config.json plus
+model.safetensors, or pytorch_model.bin when torch is installed) into `params['head']['dense']`,
+and exported as `2_Dense` (Normalize then moves to `3_Normalize`).
 """
 import dataclasses
 import hashlib
@@ -35,8 +41,13 @@ _HUB_PATTERNS = [
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
     "sentencepiece.bpe.model", "vocab.txt", "modules.json", "sentence_bert_config.json",
     "config_sentence_transformers.json", "*_Pooling/config.json", META_FILE,
+    "*_Dense/config.json", "*_Dense/model.safetensors", "*_Dense/pytorch_model.bin",
 ]
-_ST_TYPES = ("Transformer", "Pooling", "Normalize")
+_ST_TYPES = ("Transformer", "Pooling", "Dense", "Normalize")
+# The activations of an ST Dense module (its config names the torch class) and jaxir's names.
+_TORCH_ACTIVATIONS = {"tanh": "torch.nn.modules.activation.Tanh", "identity": "torch.nn.modules.linear.Identity",
+                      "relu": "torch.nn.modules.activation.ReLU", "gelu": "torch.nn.modules.activation.GELU",
+                      "sigmoid": "torch.nn.modules.activation.Sigmoid"}
 _LINEARS = ("attention.self.query", "attention.self.key", "attention.self.value",
             "attention.output.dense", "intermediate.dense", "output.dense")
 _NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
@@ -56,16 +67,18 @@ class Pretrained:
   extra: dict = dataclasses.field(default_factory=dict)
 
   def encoder(self, dtype=None):
-    """The `Encoder` module with this model's pooling and normalisation."""
+    """The `Encoder` module with this model's pooling, Dense head and normalisation."""
     import jax.numpy as jnp
     from jaxir.model.encoder import Encoder
+    head = self.meta.get("head")
     return Encoder(self.config, pooling=self.meta["pooling"], normalize=self.meta["normalize"],
-                   dtype=dtype or jnp.float32)
+                   dtype=dtype or jnp.float32, head_features=head["out"] if head else None,
+                   head_activation=head["activation"] if head else "tanh")
 
 
 def default_meta(config, source=""):
   return {"pooling": "mean", "normalize": True, "query_prompt": "", "passage_prompt": "",
-          "max_length": config.max_length, "source": source}
+          "max_length": config.max_length, "head": None, "source": source}
 
 
 # ---------------------------------------------------------------- name mapping
@@ -189,7 +202,7 @@ def infer_meta(path, config, tokenizer, source):
       kind = str(mod.get("type", "")).rsplit(".", 1)[-1]
       if kind not in _ST_TYPES:
         raise JaxirError(f"{path}: sentence-transformers module {kind} ({mod.get('path')}) is not supported"
-                         " (jaxir's encoder is Transformer + mean/CLS Pooling + optional Normalize)")
+                         " (jaxir's encoder is Transformer + mean/CLS Pooling + optional Dense + optional Normalize)")
       if kind == "Normalize":
         meta["normalize"] = True
       if kind == "Pooling":
@@ -207,6 +220,98 @@ def infer_meta(path, config, tokenizer, source):
   meta["max_length"] = min(int(meta["max_length"]), config.max_length)
   meta["normalize"] = bool(meta["normalize"])
   return meta
+
+
+# ---------------------------------------------------------------- the Dense head
+
+def _st_dense_dir(path):
+  """The folder of the ST Dense module listed in `modules.json` (None without one), order checked."""
+  modules = _read_json_opt(path / "modules.json") or []
+  kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+  where = [i for i, k in enumerate(kinds) if k == "Dense"]
+  if not where:
+    return None
+  sub = str(modules[where[0]].get("path") or "")
+  if len(where) > 1:
+    raise JaxirError(f"{path}: {len(where)} sentence-transformers Dense modules (jaxir supports one, after Pooling)")
+  if "Pooling" not in kinds[:where[0]] or "Normalize" in kinds[:where[0]]:
+    raise JaxirError(f"{path}: the sentence-transformers Dense module ({sub}) must come after Pooling and before Normalize")
+  return path / sub
+
+
+def _activation(name):
+  """jaxir's name for an ST Dense `activation_function` (a torch class path); JaxirError if unsupported."""
+  short = {v.rsplit(".", 1)[-1]: k for k, v in _TORCH_ACTIVATIONS.items()}
+  cls = name.rsplit(".", 1)[-1] if isinstance(name, str) and name.startswith("torch.") else None
+  if cls not in short:
+    raise JaxirError(f"unsupported Dense activation_function {name!r} (jaxir supports"
+                     f" {', '.join(sorted(short))} from torch.nn)")
+  return short[cls]
+
+
+def _dense_tensors(d):
+  """The Dense folder's tensors as float32 numpy: model.safetensors, else pytorch_model.bin via torch."""
+  if (d / "model.safetensors").is_file():
+    from safetensors.numpy import load_file
+    return {k: np.asarray(v, dtype=np.float32) for k, v in load_file(str(d / "model.safetensors")).items()}
+  if (d / "pytorch_model.bin").is_file():
+    try:
+      import torch
+    except ImportError:
+      raise JaxirError(f"{d}/pytorch_model.bin needs torch to read; install torch or re-save it as"
+                       " model.safetensors") from None
+    try:
+      state = torch.load(str(d / "pytorch_model.bin"), map_location="cpu", weights_only=True)
+    except Exception as e:
+      raise JaxirError(f"cannot read {d}/pytorch_model.bin ({type(e).__name__})") from None
+    return {k: v.detach().float().numpy() for k, v in state.items()}
+  raise JaxirError(f"the Dense module {d} has no model.safetensors (or pytorch_model.bin)")
+
+
+def read_st_head(path, config):
+  """(meta head, params['head']) of the ST Dense module under `path`, or (None, None) without one."""
+  d = _st_dense_dir(path)
+  if d is None:
+    return None, None
+  cfg = _read_json_opt(d / "config.json")
+  if cfg is None:
+    raise JaxirError(f"the sentence-transformers Dense module {d} has no config.json")
+  if cfg.get("use_residual") or cfg.get("module_input_name", "sentence_embedding") != "sentence_embedding" \
+     or cfg.get("module_output_name") not in (None, "sentence_embedding"):
+    raise JaxirError(f"{d}: only a plain Dense on the sentence embedding is supported (no residual, default names)")
+  try:
+    n_in, n_out = int(cfg["in_features"]), int(cfg["out_features"])
+  except (KeyError, TypeError, ValueError):
+    raise JaxirError(f"{d}/config.json lacks integer in_features / out_features") from None
+  if n_in != config.hidden_size:
+    raise JaxirError(f"{d}: Dense in_features {n_in} != the encoder's hidden_size {config.hidden_size}")
+  head = {"type": "dense", "in": n_in, "out": n_out,
+          "activation": _activation(cfg.get("activation_function", _TORCH_ACTIVATIONS["tanh"]))}
+  tensors = _dense_tensors(d)
+  weight = tensors.get("linear.weight")
+  bias = tensors.get("linear.bias", np.zeros(n_out, np.float32) if cfg.get("bias") is False else None)
+  for name, arr, shape in (("linear.weight", weight, (n_out, n_in)), ("linear.bias", bias, (n_out,))):
+    if arr is None:
+      raise JaxirError(f"{d}: Dense weights lack {name!r}")
+    if tuple(arr.shape) != shape:
+      raise JaxirError(f"{d}: Dense tensor {name!r} has shape {tuple(arr.shape)}, config.json implies {shape}")
+  return head, {"dense": {"kernel": np.ascontiguousarray(weight.T), "bias": bias}}
+
+
+def _head_tensors(params, head, config):
+  """The ST Dense `linear.weight` [out, in] / `linear.bias` for `params['head']`, checked against `head`."""
+  if not isinstance(head, dict) or head.get("type") != "dense" or head.get("activation") not in _TORCH_ACTIVATIONS:
+    raise JaxirError(f"cannot export head {head!r} (jaxir exports a dense head with activation"
+                     f" {', '.join(_TORCH_ACTIVATIONS)})")
+  try:
+    kernel = np.asarray(params["head"]["dense"]["kernel"], dtype=np.float32)
+    bias = np.asarray(params["head"]["dense"]["bias"], dtype=np.float32)
+  except (KeyError, TypeError):
+    raise JaxirError("meta has a dense head but params lack head/dense/{kernel,bias}") from None
+  shape = (config.hidden_size, int(head["out"]))
+  if kernel.shape != shape or bias.shape != shape[1:] or int(head["in"]) != shape[0]:
+    raise JaxirError(f"params head/dense has kernel {kernel.shape}, bias {bias.shape}; meta head implies {shape}")
+  return {"linear.weight": np.ascontiguousarray(kernel.T), "linear.bias": bias}
 
 
 def _st_pooling(file):
@@ -265,6 +370,9 @@ def load_pretrained(name_or_path):
   params = hf_to_params(path, config, extra)
   tokenizer = load_tokenizer(path)
   meta = infer_meta(path, config, tokenizer, str(name_or_path))
+  meta["head"], head_params = read_st_head(path, config)  # the ST files, not jaxir.json, say what is there
+  if head_params is not None:
+    params["head"] = head_params
   return Pretrained(config=config, params=params, tokenizer=tokenizer, meta=meta, path=path, extra=extra)
 
 
@@ -286,6 +394,8 @@ def save_pretrained(pretrained, out_dir):
   if pretrained.tokenizer is None:
     raise JaxirError("cannot export a model without its tokenizer")
   tensors = params_to_hf(pretrained.params, config)
+  head = meta.get("head")
+  head_tensors = _head_tensors(pretrained.params, head, config) if head else None
   H = config.hidden_size
   pooler_shapes = {"pooler.dense.weight": (H, H), "pooler.dense.bias": (H,)}
   for name, arr in (pretrained.extra or {}).items():
@@ -297,6 +407,11 @@ def save_pretrained(pretrained, out_dir):
     save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     pretrained.tokenizer.save_pretrained(str(tmp))
     _write_st_files(tmp, config, meta)
+    if head:
+      _write_json(tmp / "2_Dense" / "config.json", {
+          "in_features": int(head["in"]), "out_features": int(head["out"]), "bias": True,
+          "activation_function": _TORCH_ACTIVATIONS[head["activation"]]})
+      save_file(head_tensors, str(tmp / "2_Dense" / "model.safetensors"), metadata={"format": "pt"})
     _write_json(tmp / META_FILE, {"format": 1, **default_meta(config), **meta})
   return out_dir
 
@@ -304,9 +419,13 @@ def save_pretrained(pretrained, out_dir):
 def _write_st_files(d, config, meta):
   modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
              {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+  if meta.get("head"):
+    modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (d / "2_Dense").mkdir()
   if meta["normalize"]:
-    modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
-    (d / "2_Normalize").mkdir()
+    i = len(modules)
+    modules.append({"idx": i, "name": str(i), "path": f"{i}_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (d / f"{i}_Normalize").mkdir()
   _write_json(d / "modules.json", modules)
   (d / "1_Pooling").mkdir()
   _write_json(d / "1_Pooling" / "config.json", {
@@ -334,13 +453,17 @@ def _write_json(path, obj):
 
 
 def fingerprint(path):
-  """sha256 (first 16 hex) of config.json and the safetensors weights: identifies a model in manifests."""
+  """sha256 (first 16 hex) of config.json, the safetensors weights and a Dense head's files: identifies a model."""
   path = Path(path)
   if not (path / "config.json").is_file():
     raise JaxirError(f"model not found: {path} has no config.json")
+  files = [path / "config.json"] + _safetensors_files(path)
+  dense = _st_dense_dir(path)
+  if dense is not None:
+    files += [f for f in (dense / "config.json", dense / "model.safetensors", dense / "pytorch_model.bin") if f.is_file()]
   h = hashlib.sha256()
-  for file in [path / "config.json"] + _safetensors_files(path):
-    h.update(file.name.encode() + b"\0")
+  for file in files:
+    h.update(file.relative_to(path).as_posix().encode() + b"\0")
     with open(file, "rb") as f:
       for chunk in iter(lambda: f.read(1 << 20), b""):
         h.update(chunk)
