@@ -102,7 +102,7 @@ def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype=
   embed = embedder or Embedder(pretrained, dtype)
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
   plan = _plan(token_ids, max_length, tokens_per_batch, embed)
-  out = np.zeros((len(texts), pretrained.config.hidden_size), np.float32)
+  out = np.zeros((len(texts), pretrained.dim), np.float32)
   out[[m for step in plan for m in step.members]] = _embed_steps(embed, token_ids, pad_id, plan)
   return out
 
@@ -124,7 +124,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
              "max_length": max_length, "dtype": dtype}
   manifest = {"format": FORMAT, "benchmark": benchmark, "langs": list(corpora), "max_articles": max_articles,
               "model": str(model), "model_path": str(pretrained.path), "fingerprint": fp,
-              "pooling": meta.get("pooling"), "normalize": meta.get("normalize"),
+              "pooling": meta.get("pooling"), "head": meta.get("head"), "normalize": meta.get("normalize"),
               "query_prompt": meta.get("query_prompt", ""), "passage_prompt": meta.get("passage_prompt", ""),
               "train_langs": meta.get("train_langs"), "max_length": max_length, "dtype": dtype,
               "n_texts": len(texts)}
@@ -156,7 +156,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   embed = Embedder(pretrained, dtype)
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
   plan = _plan(token_ids, max_length, tokens_per_batch, embed)
-  dim = pretrained.config.hidden_size
+  dim = pretrained.dim
   # Chunks group consecutive batches of the plan; each is written atomically once finished.
   chunks, cur = [], []
   for step in plan:

