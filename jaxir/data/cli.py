@@ -1,7 +1,6 @@
-"""`jaxir data ...`: convert SQuAD files to -R, benchmark statistics, TFDS builds.
+"""`jaxir data ...`: convert SQuAD files to -R, benchmark statistics, TFDS builds, training pairs.
 
-Each subcommand is added by one `_add_*` function below (a later `jaxir data pairs` adds its
-own). Handlers import their module lazily, so `jaxir --help` never loads TensorFlow.
+Each subcommand is added by one `_add_*` function below. Handlers import their module lazily, so `jaxir --help` never loads TensorFlow.
 """
 import importlib
 import json
@@ -21,6 +20,17 @@ def _stats(args):
   from jaxir.data import stats
   result = stats.stats(args.benchmark, args.data_dir, args.langs)
   print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else stats.format_stats(result))
+
+
+def _pairs(args):
+  from jaxir import config
+  from jaxir.data import hybrid, pairs
+  overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+  cfg = config.build(args.config, overrides)
+  data = pairs.load_pairs(cfg.data)
+  hybrid.check(data.train, cfg.batch)  # e.g. cross-lingual batches from one language
+  s = pairs.pair_stats(data)
+  print(json.dumps(s, indent=2, ensure_ascii=False) if args.json else pairs.format_pair_stats(s))
 
 
 def _import_quietly(name):
@@ -79,9 +89,19 @@ def _add_prepare(sub):
   p.set_defaults(func=_prepare)
 
 
+def _add_pairs(sub):
+  p = sub.add_parser("pairs", help="training pairs of a config: train/dev split, x_x and x_y pair counts")
+  p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. data.langs=[de,en]")
+  p.add_argument("--config", help="experiment config (.py with get_config() or .yaml)")
+  p.add_argument("--data-dir", help="data root (default: data.data_dir, $JAXIR_DATA, else ../shared/data)")
+  p.add_argument("--stats", action="store_true", help="print pair counts per language and language pair (the default)")
+  p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+  p.set_defaults(func=_pairs)
+
+
 def register(subparsers):
-  parser = subparsers.add_parser("data", help="data: -R conversion, statistics, TFDS builds")
+  parser = subparsers.add_parser("data", help="data: -R conversion, statistics, TFDS builds, training pairs")
   sub = parser.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
-  for add in (_add_make_r, _add_stats, _add_prepare):
+  for add in (_add_make_r, _add_stats, _add_prepare, _add_pairs):
     add(sub)
   return sub

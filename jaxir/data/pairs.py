@@ -1,0 +1,453 @@
+"""Training pairs from a parallel -R source: a seeded train/dev split by article, x_x and x_y pairs.
+
+Split. MLQA titles are per-language strings and parallel articles carry different titles, but a
+question id is shared by its translations. So articles are grouped by the connected components of
+"article (lang, title) asks question id": the English article of an id, every translation of that
+id and every article (all its paragraphs) that asks one of them form one group. On MLQA-R a group
+is one English article with its translations (520 groups). Groups are sorted by a canonical key
+(their smallest English title), permuted with `split_seed`, and the first
+round(dev_fraction * groups) go to dev. No id, article or paragraph text is on both sides
+(`check_split`, called on every load).
+
+Pairs. A monolingual (x_x) pair is a question in L with its answer in L; a cross-lingual (x_y)
+pair is the question of an id in L1 with the answer of the same id in L2 != L1. The positive is
+the answer sentence (`sentence`, what the evaluation ranks), `sentence+paragraph` (the sentence, a
+newline, its paragraph) or the `paragraph`. Hard negatives (`hard_negatives` per pair, a seeded
+choice per pair) are other positives of the positive's language and format: other sentences of
+its paragraph (`paragraph` mode: other paragraphs of its article), topped up from its article,
+then from the whole language side when the paragraph is short.
+
+Each pair carries `cluster`: the connected component of "id shares an answer unit (sentence, or
+paragraph in `paragraph` mode) with id" over all languages. Two pairs of one cluster have the
+same or translated answers: a batch must not hold both (`hybrid` enforces it).
+
+Extra monolingual sources (`DataConfig.extra_mono`, -R files such as `jaxir data make-r` output
+of `mono-qa/`) only feed the x_x pools of the training side: concatenated with the main source's
+pairs of their language (`extra_mix="size"`), or kept as separate streams drawn per example in
+proportion to `weight` (`extra_mix="weights"`; the main source weighs 1.0).
+"""
+import collections
+import dataclasses
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from jaxir.data import squad_r
+from jaxir.errors import JaxirError
+
+SIDES = ("train", "dev")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+  query: str
+  positive: str
+  query_lang: str
+  positive_lang: str
+  id: str                 # parallel id; "<source>:<id>" for extra sources
+  title: str              # article title of the positive, in the positive's language
+  negatives: tuple = ()   # hard negatives, same language and format as the positive
+  cluster: str = ""       # answers shared or translated across ids: at most one pair per batch
+  source: str = "mlqa-r"
+
+  @property
+  def mono(self):
+    return self.query_lang == self.positive_lang
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+  """One ordered source of pairs for the sampler; `weight` only matters beside sibling streams."""
+  name: str
+  pairs: tuple
+  weight: float = 1.0
+
+
+@dataclasses.dataclass
+class Pools:
+  """What the batch sampler draws from: x_x streams per language, one x_y stream."""
+  mono: dict                   # {lang: tuple[Stream, ...]}
+  cross: Stream | None = None
+
+  @classmethod
+  def from_pairs(cls, pairs, name="pairs"):
+    """Pools of a flat list of pairs: one x_x stream per language, the rest in one x_y stream."""
+    mono, cross = collections.defaultdict(list), []
+    for p in pairs:
+      (mono[p.query_lang] if p.mono else cross).append(p)
+    return cls({l: (Stream(f"{name}/mono/{l}", tuple(v)),) for l, v in sorted(mono.items())},
+               Stream(f"{name}/cross", tuple(cross)) if cross else None)
+
+  @property
+  def langs(self):
+    return sorted(l for l, streams in self.mono.items() if any(s.pairs for s in streams))
+
+  def mono_pairs(self, lang):
+    return [p for s in self.mono.get(lang, ()) for p in s.pairs]
+
+  def cross_pairs(self):
+    return list(self.cross.pairs) if self.cross else []
+
+
+@dataclasses.dataclass
+class PairData:
+  train: Pools
+  dev: Pools
+  corpora: dict            # {"train" | "dev": {lang: RCorpus}}: the split source, e.g. for dev evaluation
+  groups: dict             # {"train" | "dev": number of article groups}
+  extras: dict             # {source name: {"lang", "weight", "pairs", "dropped"}}
+  extra_mix: str = "size"
+
+
+# ---------------------------------------------------------------------------------------------
+# Split by article group
+
+
+class _UnionFind:
+
+  def __init__(self):
+    self.parent = {}
+
+  def find(self, x):
+    self.parent.setdefault(x, x)
+    root = x
+    while self.parent[root] != root:
+      root = self.parent[root]
+    while self.parent[x] != root:
+      self.parent[x], x = root, self.parent[x]
+    return root
+
+  def union(self, a, b):
+    a, b = self.find(a), self.find(b)
+    if a != b:
+      self.parent[max(a, b)] = min(a, b)
+
+
+def article_groups(corpora):
+  """{(lang, article index): group key}: articles linked by a shared question id or title share a key.
+
+  The key is the group's smallest English title ("en:<title>"), else its smallest "<lang>:<title>"
+  (an article without questions is named "#<index>").
+  """
+  uf = _UnionFind()
+  names = {}
+  for lang, c in corpora.items():
+    for a in sorted(set(c.candidate_article)):
+      uf.find(("a", lang, a))
+      names[(lang, a)] = f"#{a}"
+    for q in c.questions:
+      names[(lang, q.article)] = q.title
+      uf.union(("a", lang, q.article), ("q", q.id))
+      uf.union(("a", lang, q.article), ("t", lang, q.title))  # one title, one side
+  members = collections.defaultdict(list)
+  for lang, a in names:
+    members[uf.find(("a", lang, a))].append((lang, a))
+  keys = {}
+  for arts in members.values():
+    en = sorted(names[x] for x in arts if x[0] == "en")
+    key = f"en:{en[0]}" if en else min(f"{l}:{names[(l, a)]}" for l, a in arts)
+    keys.update({x: key for x in arts})
+  return keys
+
+
+def split_sides(corpora, dev_fraction, seed):
+  """{group key: "train" | "dev"}, seeded; round(dev_fraction * groups) groups go to dev (at least 1)."""
+  if not 0.0 < dev_fraction < 1.0:
+    raise JaxirError(f"data.dev_fraction must lie in (0, 1), got {dev_fraction}")
+  keys = sorted(set(article_groups(corpora).values()))
+  if len(keys) < 2:
+    raise JaxirError(f"cannot split {len(keys)} article group(s) into train and dev; give more articles")
+  n_dev = min(len(keys) - 1, max(1, round(dev_fraction * len(keys))))
+  order = np.random.default_rng([seed & 0xFFFFFFFF, 0x5EED]).permutation(len(keys))
+  dev = {keys[i] for i in order[:n_dev]}
+  return {k: "dev" if k in dev else "train" for k in keys}
+
+
+def _subset(corpus, keep_article):
+  """The RCorpus restricted to the articles (indices) for which `keep_article` is true."""
+  out = squad_r.RCorpus(corpus.lang, [], [], [], [], [])
+  new_index, context_map = {}, {}
+  for i, (text, a, c) in enumerate(zip(corpus.candidates, corpus.candidate_article, corpus.candidate_context)):
+    if not keep_article(a):
+      continue
+    if c not in context_map:
+      context_map[c] = len(out.contexts)
+      out.contexts.append(corpus.contexts[c])
+    new_index[i] = len(out.candidates)
+    out.candidates.append(text)
+    out.candidate_article.append(a)
+    out.candidate_context.append(context_map[c])
+  out.questions = [dataclasses.replace(q, answer=new_index[q.answer]) for q in corpus.questions if keep_article(q.article)]
+  return out
+
+
+def split_benchmark(corpora, dev_fraction, seed):
+  """({"train": {lang: RCorpus}, "dev": {...}}, {"train": groups, "dev": groups}); checked for leakage."""
+  groups = article_groups(corpora)
+  sides = split_sides(corpora, dev_fraction, seed)
+  out = {s: {} for s in SIDES}
+  for lang, c in corpora.items():
+    side_of = {a: sides[groups[(lang, a)]] for a in set(c.candidate_article)}
+    for s in SIDES:
+      out[s][lang] = _subset(c, lambda a, s=s: side_of[a] == s)
+  check_split(out["train"], out["dev"])
+  counts = collections.Counter(sides.values())
+  return out, {s: counts[s] for s in SIDES}
+
+
+def check_split(train, dev):
+  """Raises JaxirError when an id, a paragraph text or an article is on both sides."""
+  def ids(side):
+    return {q.id for c in side.values() for q in c.questions}
+
+  def contexts(side):
+    return {t for c in side.values() for t in c.contexts}
+
+  def titles(side):
+    return {(l, q.title) for l, c in side.items() for q in c.questions}
+
+  for what, get in (("question ids", ids), ("paragraphs", contexts), ("articles", titles)):
+    both = get(train) & get(dev)
+    if both:
+      raise JaxirError(f"train/dev leakage: {len(both)} {what} on both sides, e.g. {sorted(both)[0]!r}")
+
+
+def shared_sentences(train, dev):
+  """Candidate sentence texts found on both sides (short fragments such as 'Hughes.' may repeat)."""
+  def sents(side):
+    return {s for c in side.values() for s in c.candidates}
+  return sents(train) & sents(dev)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairs
+
+
+def _seed(*parts):
+  return [p if isinstance(p, int) else zlib.crc32(str(p).encode("utf-8")) for p in parts]
+
+
+class _Positives:
+  """Positive texts of one language side and their hard negatives."""
+
+  def __init__(self, corpus, positive):
+    if positive not in ("sentence", "sentence+paragraph", "paragraph"):
+      raise JaxirError(f"unknown data.positive {positive!r}; choose from sentence, sentence+paragraph, paragraph")
+    self.corpus, self.positive = corpus, positive
+    self.by_context = collections.defaultdict(list)
+    self.by_article = collections.defaultdict(list)
+    self.context_article = {}
+    for i, (a, c) in enumerate(zip(corpus.candidate_article, corpus.candidate_context)):
+      self.by_context[c].append(i)
+      self.by_article[a].append(i)
+      self.context_article[c] = a
+    self.article_contexts = collections.defaultdict(list)
+    for c, a in self.context_article.items():
+      self.article_contexts[a].append(c)
+
+  def unit(self, cand):
+    """The answer unit of a candidate sentence: the sentence, or its paragraph in `paragraph` mode."""
+    return self.corpus.candidate_context[cand] if self.positive == "paragraph" else cand
+
+  def text(self, unit):
+    c = self.corpus
+    if self.positive == "paragraph":
+      return c.contexts[unit]
+    if self.positive == "sentence+paragraph":
+      return f"{c.candidates[unit]}\n{c.contexts[c.candidate_context[unit]]}"
+    return c.candidates[unit]
+
+  def negatives(self, cand, k, rng):
+    """k distinct texts != the positive: its paragraph, then its article, then the whole side."""
+    if k <= 0:
+      return ()
+    c = self.corpus
+    unit = self.unit(cand)
+    if self.positive == "paragraph":
+      article = self.context_article[unit]
+      tiers = [self.article_contexts[article]]
+      n_all = len(c.contexts)
+    else:
+      tiers = [self.by_context[c.candidate_context[cand]], self.by_article[c.candidate_article[cand]]]
+      n_all = len(c.candidates)
+    own = self.text(unit)
+    out, seen = [], {own}
+
+    def take(u):
+      t = self.text(u)
+      if t not in seen:
+        seen.add(t)
+        out.append(t)
+
+    for tier in tiers:
+      for j in rng.permutation(len(tier)):
+        if len(out) == k:
+          return tuple(out)
+        take(tier[j])
+    for j in rng.permutation(n_all):
+      if len(out) == k:
+        break
+      take(int(j))
+    if len(out) < k:
+      raise JaxirError(f"{c.lang}: cannot find {k} distinct hard negatives (only {len(out)} other texts on this side)")
+    return tuple(out)
+
+
+def _clusters(corpora, positives, prefix):
+  """{id: cluster key}: ids joined when they share an answer unit in some language."""
+  uf = _UnionFind()
+  for lang, c in corpora.items():
+    for q in c.questions:
+      uf.union(("q", q.id), ("u", lang, positives[lang].unit(q.answer)))
+  return {q.id: f"{prefix}:{uf.find(('q', q.id))[1]}" for c in corpora.values() for q in c.questions}
+
+
+def corpus_pairs(corpora, positive="sentence", hard_negatives=0, seed=0, source="mlqa-r", cross=True, id_prefix=""):
+  """({lang: [x_x Pair]}, [x_y Pair]) of one side of a source, in file order (x_y: by id, then language pair)."""
+  positives = {l: _Positives(c, positive) for l, c in corpora.items()}
+  cluster = _clusters(corpora, positives, source)
+
+  def pair(q, a):  # question q, answer a (the same id)
+    pos = positives[a.lang]
+    rng = np.random.default_rng(_seed(seed, source, q.id, q.lang, a.lang))
+    return Pair(q.text, pos.text(pos.unit(a.answer)), q.lang, a.lang, id_prefix + q.id, a.title,
+                pos.negatives(a.answer, hard_negatives, rng), cluster[q.id], source)
+
+  mono = {l: [pair(q, q) for q in c.questions] for l, c in corpora.items()}
+  cross_pairs = []
+  if cross:
+    by_id = collections.defaultdict(dict)
+    for l in sorted(corpora):
+      for q in corpora[l].questions:
+        by_id[q.id][l] = q
+    for qid in sorted(by_id):
+      for l1, q in by_id[qid].items():
+        for l2, a in by_id[qid].items():
+          if l1 != l2:
+            cross_pairs.append(pair(q, a))
+  return mono, cross_pairs
+
+
+def _extra_path(path, data_dir):
+  p = Path(path).expanduser()
+  if p.is_file() or p.is_absolute():
+    return p
+  from jaxir.data.sources import data_root
+  try:
+    q = data_root(data_dir) / p
+  except JaxirError:
+    return p
+  return q if q.is_file() else p
+
+
+def _extras(cfg):
+  """[(name, lang, weight, RCorpus)] of DataConfig.extra_mono."""
+  out, names = [], {cfg.source}
+  for i, spec in enumerate(cfg.extra_mono or []):
+    if not isinstance(spec, dict) or "path" not in spec or "lang" not in spec:
+      raise JaxirError(f"data.extra_mono[{i}] must be a mapping with 'path' and 'lang' (and optional 'weight'), got {spec!r}")
+    unknown = set(spec) - {"path", "lang", "weight"}
+    if unknown:
+      raise JaxirError(f"data.extra_mono[{i}] has unknown key(s) {', '.join(sorted(unknown))}; use path, lang, weight")
+    weight = spec.get("weight", 1.0)
+    if not isinstance(weight, (int, float)) or weight <= 0:
+      raise JaxirError(f"data.extra_mono[{i}].weight must be a positive number, got {weight!r}")
+    path = _extra_path(spec["path"], cfg.data_dir)
+    name = Path(spec["path"]).stem
+    while name in names:
+      name += "+"
+    names.add(name)
+    out.append((name, str(spec["lang"]), float(weight), squad_r.read_r_file(path, str(spec["lang"]))))
+  return out
+
+
+def build_pools(mono, cross, extras=(), extra_mix="size", name="train"):
+  """Pools from x_x pairs per language, x_y pairs and [(source, lang, weight, [Pair])] extras."""
+  if extra_mix not in ("size", "weights"):
+    raise JaxirError(f"unknown data.extra_mix {extra_mix!r}; choose from size, weights")
+  streams = {}
+  for lang in sorted(set(mono) | {e[1] for e in extras}):
+    main = tuple(mono.get(lang, ()))
+    more = [e for e in extras if e[1] == lang]
+    if extra_mix == "size":
+      pairs = main + tuple(p for e in more for p in e[3])
+      streams[lang] = (Stream(f"{name}/mono/{lang}", pairs),) if pairs else ()
+    else:
+      parts = [Stream(f"{name}/mono/{lang}", main)] if main else []
+      parts += [Stream(f"{name}/mono/{lang}/{src}", tuple(ps), w) for src, _, w, ps in more if ps]
+      streams[lang] = tuple(parts)
+  streams = {l: s for l, s in streams.items() if s}
+  return Pools(streams, Stream(f"{name}/cross", tuple(cross)) if cross else None)
+
+
+def load_pairs(cfg):
+  """PairData for a DataConfig: the split source's train/dev pools, extras in the train x_x pools."""
+  if cfg.hard_negatives < 0:
+    raise JaxirError(f"data.hard_negatives must be >= 0, got {cfg.hard_negatives}")
+  corpora = squad_r.load_benchmark(cfg.source, cfg.data_dir, cfg.langs)
+  sides, groups = split_benchmark(corpora, cfg.dev_fraction, cfg.split_seed)
+  pools = {}
+  for side in SIDES:
+    mono, cross = corpus_pairs(sides[side], cfg.positive, cfg.hard_negatives, cfg.split_seed, cfg.source)
+    pools[side] = (mono, cross)
+  extras, info = [], {}
+  for src, lang, weight, corpus in _extras(cfg):
+    kept = _outside_dev(corpus, sides["dev"].get(lang))
+    mono, _ = corpus_pairs({lang: kept}, cfg.positive, cfg.hard_negatives, cfg.split_seed, src,
+                           cross=False, id_prefix=f"{src}:")
+    extras.append((src, lang, weight, mono[lang]))
+    info[src] = {"lang": lang, "weight": weight, "pairs": len(mono[lang]),
+                 "dropped": len(corpus.questions) - len(kept.questions)}
+  train = build_pools(*pools["train"], extras, cfg.extra_mix, "train")
+  dev = build_pools(*pools["dev"], (), cfg.extra_mix, "dev")
+  return PairData(train, dev, sides, groups, info, cfg.extra_mix)
+
+
+def _outside_dev(corpus, dev):
+  """An extra source without the articles that share a title or a paragraph with the dev side."""
+  if dev is None:
+    return corpus
+  titles, contexts = {q.title for q in dev.questions}, set(dev.contexts)
+  drop = {q.article for q in corpus.questions if q.title in titles}
+  drop |= {a for a, c in zip(corpus.candidate_article, corpus.candidate_context) if corpus.contexts[c] in contexts}
+  return _subset(corpus, lambda a: a not in drop) if drop else corpus
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+
+def pair_stats(data):
+  """JSON-ready counts: x_x pairs per language and x_y pairs per language pair, train and dev."""
+  out = {"groups": data.groups, "extras": data.extras, "extra_mix": data.extra_mix}
+  for side in SIDES:
+    pools, corpora = getattr(data, side), data.corpora[side]
+    cross = collections.Counter(f"{p.query_lang}-{p.positive_lang}" for p in pools.cross_pairs())
+    out[side] = {
+        "questions": {l: len(c.questions) for l, c in corpora.items()},
+        "mono": {l: len(pools.mono_pairs(l)) for l in pools.langs},
+        "cross": dict(sorted(cross.items())),
+        "mono_total": sum(len(pools.mono_pairs(l)) for l in pools.langs),
+        "cross_total": sum(cross.values()),
+    }
+  out["shared_sentences"] = len(shared_sentences(data.corpora["train"], data.corpora["dev"]))
+  return out
+
+
+def format_pair_stats(s):
+  langs = sorted(set(s["train"]["mono"]) | set(s["dev"]["mono"]))
+  lines = [f"article groups: {s['groups']['train']} train, {s['groups']['dev']} dev "
+           f"(no id or paragraph on both sides; {s['shared_sentences']} short sentence texts recur on both)",
+           "", "x_x (monolingual) pairs", "lang     train    dev"]
+  lines += [f"{l:<6} {s['train']['mono'].get(l, 0):>7} {s['dev']['mono'].get(l, 0):>6}" for l in langs]
+  lines.append(f"{'total':<6} {s['train']['mono_total']:>7} {s['dev']['mono_total']:>6}")
+  for src, e in s["extras"].items():
+    weight = f", weight {e['weight']:g}" if s["extra_mix"] == "weights" else ""
+    lines.append(f"  extra {src} ({e['lang']}{weight}): {e['pairs']} train pairs"
+                 + (f" ({e['dropped']} questions of dev articles dropped)" if e["dropped"] else ""))
+  pairs = sorted(set(s["train"]["cross"]) | set(s["dev"]["cross"]))
+  lines += ["", "x_y (cross-lingual) pairs, query-passage", "pair     train    dev"]
+  lines += [f"{p:<6} {s['train']['cross'].get(p, 0):>7} {s['dev']['cross'].get(p, 0):>6}" for p in pairs]
+  lines.append(f"{'total':<6} {s['train']['cross_total']:>7} {s['dev']['cross_total']:>6}")
+  return "\n".join(lines)
