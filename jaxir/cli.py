@@ -11,7 +11,7 @@ import sys
 from jaxir.errors import JaxirError
 
 # Modules that register subcommands, in the order of the data flow.
-_AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.encode_cli", "jaxir.eval.cli")
+_AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.train.cli", "jaxir.encode_cli", "jaxir.eval.cli")
 
 
 def build_parser():
@@ -24,6 +24,7 @@ def build_parser():
 
 def main(argv=None):
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")   # tf.data only; also silences its start-up notice
   parser = build_parser()
   args = parser.parse_args(argv)
   try:

