@@ -1,0 +1,1 @@
+"""Training: contrastive losses, mesh and sharding, train state and the jitted (GradCache) step."""

@@ -1,0 +1,262 @@
+"""The jitted train step: InfoNCE over the global batch, plain or gradient-cached.
+
+Batch: a dict of int32 [B, L] arrays sharded over `data` (see `mesh.host_batch_to_global`):
+`query_ids`, `query_mask`, `passage_ids`, `passage_mask`, and optionally `negative_ids`,
+`negative_mask` ([M, L], e.g. M = B * k hard negatives). B is the global batch.
+
+Global in-batch negatives: every query scores every passage of the global batch. The mesh is in
+Auto mode (see `jaxir.train.mesh`), so the step states the all-gather it wants with
+`with_sharding_constraint(p, P())` on the passage (and negative) embeddings and lets XLA insert
+it; queries stay sharded, so each device computes its rows of the [B, B + M] logits. (Explicit
+mode would say the same with `jax.sharding.reshard(p, P())`, but would also make every weight
+sharding over `model` a type the unannotated encoder must satisfy.)
+
+GradCache (`loss.grad_cache_chunk = c`), after Gao et al. 2021 (luyug/GradCache): gradient
+*accumulation* would shrink the negatives to one micro-batch, which changes the contrastive
+loss. Instead (1) embed the global batch in chunks of c without building a graph, (2) take the
+loss and d loss / d embeddings on the full global batch, (3) re-run each chunk under `jax.vjp`
+with its slice of d loss / d embeddings as cotangent, summing parameter gradients in a
+`lax.scan`. Activation memory is one chunk's; the gradients equal the plain step's (without
+dropout, exactly up to float summation order). Each chunk takes rows from every `data` shard
+(no cross-device traffic), so c must be a multiple of the data-axis size. Dropout keys are per
+(step, tower, chunk) and the same in passes (1) and (3), so the recomputation matches; with
+dropout on, the masks differ from the plain step's (those are drawn per tower), so the two
+agree in distribution, not bitwise.
+
+Dropout keys: `tower_rng(state.rng, state.step, t)` for towers 0 (queries), 1 (passages),
+2 (negatives); GradCache chunk i uses `fold_in(tower_rng, i)`.
+
+Precision: the encoder's `dtype` is the compute dtype (`compute_dtype('auto')`: bfloat16 on
+TPU/GPU, float32 on CPU); params, embeddings, logits, loss and gradients are float32.
+No `jax.set_mesh` context is needed: every sharding is a NamedSharding that names its mesh.
+"""
+import copy
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jaxir.errors import JaxirError
+from jaxir.train import losses
+from jaxir.train import mesh as mesh_lib
+from jaxir.train import state as state_lib
+
+REQUIRED = ("query_ids", "query_mask", "passage_ids", "passage_mask")
+NEGATIVES = ("negative_ids", "negative_mask")
+TOWERS = (("query_ids", "query_mask"), ("passage_ids", "passage_mask"), NEGATIVES)
+METRICS = ("loss", "accuracy", "pos_score", "hardest_neg_score", "temperature", "grad_norm",
+           "learning_rate")
+
+
+def compute_dtype(name="auto"):
+  """The encoder's compute dtype for ModelConfig.dtype: 'auto' is bfloat16 on TPU/GPU, float32 on CPU."""
+  if name == "auto":
+    return jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16
+  if name not in ("float32", "bfloat16", "float16"):
+    raise JaxirError(f"unknown model.dtype {name!r}; choose from auto, float32, bfloat16, float16")
+  return getattr(jnp, name)
+
+
+def tower_rng(rng, step, tower):
+  """The dropout key of one tower (0 queries, 1 passages, 2 negatives) at `step`."""
+  return jax.random.fold_in(jax.random.fold_in(rng, step), tower)
+
+
+def temperature_of(cfg, log_temperature):
+  if log_temperature is None:
+    return jnp.asarray(cfg.loss.temperature, jnp.float32)
+  return jnp.maximum(jnp.exp(log_temperature), state_lib.MIN_TEMPERATURE)
+
+
+def validate_batch(batch, cfg, mesh):
+  """Raises JaxirError unless `batch` has the keys and shapes the step can shard and chunk."""
+  missing = [k for k in REQUIRED if k not in batch]
+  if missing:
+    raise JaxirError(f"batch lacks {', '.join(missing)}")
+  if (NEGATIVES[0] in batch) != (NEGATIVES[1] in batch):
+    raise JaxirError("batch needs both negative_ids and negative_mask, or neither")
+  unknown = sorted(set(batch) - set(REQUIRED) - set(NEGATIVES))
+  if unknown:
+    raise JaxirError(f"batch has unknown keys {', '.join(unknown)}")
+  data, chunk = mesh.shape["data"], cfg.loss.grad_cache_chunk
+  b = batch["query_ids"].shape[0] if len(batch["query_ids"].shape) else 0
+  for ids, mask in TOWERS:
+    if ids not in batch:
+      continue
+    if len(batch[ids].shape) != 2 or batch[ids].shape != batch[mask].shape:
+      raise JaxirError(f"batch {ids} {tuple(batch[ids].shape)} and {mask} {tuple(batch[mask].shape)}"
+                       " must be the same [rows, length] shape")
+    rows = batch[ids].shape[0]
+    if ids == "passage_ids" and rows != b:
+      raise JaxirError(f"batch has {b} queries but {rows} passages (one positive per query)")
+    if rows % data:
+      raise JaxirError(f"global batch of {rows} rows ({ids}) is not divisible by the {data} devices"
+                       " of the data axis")
+    if chunk and rows % chunk:
+      raise JaxirError(f"loss.grad_cache_chunk={chunk} does not divide the {rows} rows of {ids}")
+  if chunk is not None and (chunk < 1 or chunk % data):
+    raise JaxirError(f"loss.grad_cache_chunk={chunk} must be a positive multiple of the {data}"
+                     " devices of the data axis")
+
+
+# ---------------------------------------------------------------- forward and gradients
+
+def _encode(encoder, cfg, params, ids, mask, rng):
+  if cfg.model.freeze_embeddings:   # no gradient into the embedding tables (nor their backward pass)
+    params = {**params, "embeddings": jax.lax.stop_gradient(params["embeddings"])}
+  deterministic = not cfg.model.dropout
+  return encoder.apply({"params": params}, ids, mask, deterministic=deterministic,
+                       rngs=None if deterministic else {"dropout": rng})
+
+
+def _loss(cfg, mesh, q, p, n, log_temperature):
+  gather = lambda x: jax.lax.with_sharding_constraint(x, NamedSharding(mesh, P()))
+  q = jax.lax.with_sharding_constraint(q, mesh_lib.batch_sharding(mesh))
+  n = None if n is None else gather(n)
+  return losses.info_nce(q, gather(p), temperature_of(cfg, log_temperature),
+                         symmetric=cfg.loss.symmetric, negatives=n)
+
+
+def _towers(batch):
+  return [(batch[i], batch[m]) if i in batch else None for i, m in TOWERS]
+
+
+def _plain_grads(encoder, cfg, mesh, state, batch):
+  towers = _towers(batch)
+
+  def loss_fn(trainable):
+    emb = [None if t is None else
+           _encode(encoder, cfg, trainable["params"], *t, tower_rng(state.rng, state.step, k))
+           for k, t in enumerate(towers)]
+    return _loss(cfg, mesh, *emb, trainable["log_temperature"])
+
+  return jax.grad(loss_fn, has_aux=True)(state.trainable())
+
+
+def _to_chunks(x, n, data):
+  """[R, ...] -> [n, R / n, ...]; chunk i takes rows i*s..(i+1)*s-1 of every data shard (s = R/(n*data))."""
+  r = x.shape[0]
+  x = x.reshape((data, n, r // (n * data)) + x.shape[1:]).swapaxes(0, 1)
+  return x.reshape((n, r // n) + x.shape[3:])
+
+
+def _from_chunks(y, data):
+  """The inverse of `_to_chunks`: [n, c, ...] -> [n * c, ...] in the original row order."""
+  n, c = y.shape[:2]
+  y = y.reshape((n, data, c // data) + y.shape[2:]).swapaxes(0, 1)
+  return y.reshape((n * c,) + y.shape[3:])
+
+
+def _grad_cache_grads(encoder, cfg, mesh, state, batch):
+  data, chunk = mesh.shape["data"], cfg.loss.grad_cache_chunk
+  params = state.params
+  chunked = NamedSharding(mesh, P(None, "data"))
+  plan = []
+  for k, t in enumerate(_towers(batch)):
+    if t is None:
+      plan.append(None)
+      continue
+    n = t[0].shape[0] // chunk
+    ids, mask = (jax.lax.with_sharding_constraint(_to_chunks(x, n, data), chunked) for x in t)
+    plan.append((ids, mask, jnp.arange(n), tower_rng(state.rng, state.step, k)))
+
+  # (1) embeddings of every chunk, no graph kept.
+  def embed(tower):
+    ids, mask, idx, rng = tower
+    e = jax.lax.map(lambda a: _encode(encoder, cfg, params, a[0], a[1], jax.random.fold_in(rng, a[2])),
+                    (ids, mask, idx))
+    return _from_chunks(e, data)
+  emb = [None if t is None else embed(t) for t in plan]
+
+  # (2) loss and its gradient w.r.t. the embeddings (and temperature) on the full global batch.
+  (d_emb, d_lt), metrics = jax.grad(
+      lambda e, lt: _loss(cfg, mesh, *e, lt), argnums=(0, 1), has_aux=True)(emb, state.log_temperature)
+
+  # (3) back-propagate chunk by chunk, summing parameter gradients. Frozen embeddings are held
+  # out of the vjp, so the scan carries no [vocab, H] accumulator for them.
+  frozen = params["embeddings"] if cfg.model.freeze_embeddings else None
+  live = {k: v for k, v in params.items() if frozen is None or k != "embeddings"}
+  join = lambda p: p if frozen is None else {**p, "embeddings": frozen}
+  grads = jax.tree.map(jnp.zeros_like, live)
+  for t, d in zip(plan, d_emb):
+    if t is None:
+      continue
+    ids, mask, idx, rng = t
+    d = jax.lax.with_sharding_constraint(_to_chunks(d, idx.shape[0], data), chunked)
+
+    def body(acc, xs, rng=rng):
+      i_ids, i_mask, i, ct = xs
+      f = lambda p: _encode(encoder, cfg, join(p), i_ids, i_mask, jax.random.fold_in(rng, i))
+      _, vjp = jax.vjp(f, live)
+      return jax.tree.map(jnp.add, acc, vjp(ct)[0]), None
+
+    grads, _ = jax.lax.scan(body, grads, (ids, mask, idx, d))
+  if frozen is not None:
+    grads = {**grads, "embeddings": jax.tree.map(jnp.zeros_like, frozen)}
+  return {"params": grads, "log_temperature": d_lt}, metrics
+
+
+def _grads(encoder, cfg, mesh, state, batch):
+  if cfg.loss.grad_cache_chunk:
+    return _grad_cache_grads(encoder, cfg, mesh, state, batch)
+  return _plain_grads(encoder, cfg, mesh, state, batch)
+
+
+# ---------------------------------------------------------------- public API
+
+class Step:
+  """A jitted `(state, batch) -> ...` that validates the batch first (bad shapes are one
+  JaxirError line, not jit's sharding errors); `.jitted` is the `jax.jit` object itself."""
+
+  def __init__(self, jitted, cfg, mesh):
+    self.jitted, self.cfg, self.mesh = jitted, cfg, mesh
+
+  def __call__(self, state, batch):
+    validate_batch(batch, self.cfg, self.mesh)
+    return self.jitted(state, batch)
+
+  def lower(self, state, batch):
+    validate_batch(batch, self.cfg, self.mesh)
+    return self.jitted.lower(state, batch)
+
+
+def make_grad_fn(encoder, cfg, mesh):
+  """Jitted `(state, batch) -> (grads, metrics)`: gradients of the trainable tree
+  ({'params', 'log_temperature'}) and the loss metrics, without updating (tests, debugging)."""
+  cfg = copy.deepcopy(cfg)
+  shard = state_lib.state_shardings(encoder, cfg, mesh)
+  grad_shard = {"params": shard.params, "log_temperature": shard.log_temperature}
+  fn = jax.jit(lambda s, b: _grads(encoder, cfg, mesh, s, b),
+               in_shardings=(shard, mesh_lib.batch_sharding(mesh)),
+               out_shardings=(grad_shard, mesh_lib.replicated(mesh)))
+  return Step(fn, cfg, mesh)
+
+
+def make_train_step(encoder, cfg, mesh):
+  """Jitted `(state, batch) -> (state, metrics)` for a TrainConfig `cfg`; the state is donated.
+
+  Metrics (replicated float32 scalars): loss, accuracy, pos_score, hardest_neg_score (see
+  `losses.info_nce`), temperature, grad_norm (before clipping), learning_rate (of this step).
+  `cfg` is copied: later edits to it do not reach the compiled step.
+  """
+  cfg = copy.deepcopy(cfg)
+  tx = state_lib.optimizer_for(cfg)
+  schedule = state_lib.make_schedule(cfg.optim, cfg.steps)
+  shard = state_lib.state_shardings(encoder, cfg, mesh)
+
+  def train_step(state, batch):
+    grads, metrics = _grads(encoder, cfg, mesh, state, batch)
+    trainable = state.trainable()
+    updates, opt_state = tx.update(grads, state.opt_state, trainable)
+    trainable = optax.apply_updates(trainable, updates)
+    metrics = dict(metrics, temperature=temperature_of(cfg, state.log_temperature),
+                   grad_norm=optax.tree.norm(grads), learning_rate=schedule(state.step))
+    new = state.replace(step=state.step + 1, params=trainable["params"], opt_state=opt_state,
+                        log_temperature=trainable["log_temperature"])
+    return new, metrics
+
+  fn = jax.jit(train_step, in_shardings=(shard, mesh_lib.batch_sharding(mesh)),
+               out_shardings=(shard, mesh_lib.replicated(mesh)), donate_argnums=0)
+  return Step(fn, cfg, mesh)
