@@ -87,6 +87,13 @@ def test_rerun_of_a_finished_run_is_a_no_op_and_other_config_is_refused(model, t
   capsys.readouterr()
   assert cli.main(["train", "--quiet", *_args(model, out, steps=3, checkpoint_every=1)]) == 2
   assert "another config" in capsys.readouterr().err
+  # The last checkpoint exports to the same weights as the run's own export; step 1 differs.
+  assert cli.main(["export", "--run", str(out), "--out", str(tmp_path / "last")]) == 0
+  assert cli.main(["export", "--run", str(out), "--step", "1", "--out", str(tmp_path / "first")]) == 0
+  final, last, first = (load_file(str(d / "model.safetensors")) for d in (out / "export", tmp_path / "last", tmp_path / "first"))
+  key = "encoder.layer.0.attention.self.query.weight"
+  np.testing.assert_array_equal(final[key], last[key])
+  assert np.abs(final[key] - first[key]).max() > 0
 
 
 @pytest.mark.parametrize("override, message", [

@@ -47,7 +47,10 @@ def _add_export(subparsers):
       "export", help="write a model as a Hugging Face / sentence-transformers directory",
       description="Load a model (directory or hub id) and write config.json, model.safetensors, the tokenizer "
                   "and sentence-transformers files that transformers and sentence-transformers load unchanged.")
-  p.add_argument("--model", required=True, metavar="M", help="model directory or Hugging Face hub id")
+  src = p.add_mutually_exclusive_group(required=True)
+  src.add_argument("--model", metavar="M", help="model directory or Hugging Face hub id")
+  src.add_argument("--run", metavar="RUN_DIR", help="a `jaxir train` run: export one of its checkpoints")
+  p.add_argument("--step", type=int, help="with --run: the checkpoint's step (default: the latest)")
   p.add_argument("--out", required=True, metavar="DIR", help="directory to write (replaced atomically)")
   p.set_defaults(func=_export)
 
@@ -55,7 +58,11 @@ def _add_export(subparsers):
 def _export(args):
   from jaxir.model.hf_io import fingerprint, load_pretrained, save_pretrained
 
-  pre = load_pretrained(args.model)
+  if args.run:
+    from jaxir.train.trainer import checkpoint_model
+    pre = checkpoint_model(args.run, args.step)
+  else:
+    pre = load_pretrained(args.model)
   out = save_pretrained(pre, args.out)
   c, m = pre.config, pre.meta
   print(f"wrote {out}: {c.model_type} {c.num_layers}x{c.hidden_size}, {m['pooling']} pooling"

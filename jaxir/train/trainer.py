@@ -121,6 +121,36 @@ def _with_params(pretrained, params, **meta):
                     pretrained.path, pretrained.extra)
 
 
+def checkpoint_model(run_dir, step=None):
+  """The model of a run's checkpoint (default: the latest) as a `Pretrained`, ready to export."""
+  import jax
+  from jaxir.model.hf_io import load_pretrained
+  from jaxir.train import mesh as mesh_lib
+  from jaxir.train import state as state_lib
+  from jaxir.train import step as step_lib
+  from jaxir.train.checkpoint import Checkpoints
+
+  run = Path(run_dir)
+  cfg = config_lib.from_dict(io.read_json(run / "config.json", "run config"))
+  ckpt = Checkpoints((run / "checkpoints").absolute(), keep=cfg.keep_checkpoints)
+  steps = ckpt.manager.all_steps()
+  if not steps:
+    raise JaxirError(f"{run} has no checkpoint yet")
+  if step is not None and step not in steps:
+    raise JaxirError(f"{run} has no checkpoint at step {step} (it has {', '.join(map(str, sorted(steps)))})")
+  pretrained = load_pretrained(cfg.model.name)
+  cfg.mesh.data, cfg.mesh.model = -1, 1
+  mesh = mesh_lib.make_mesh(cfg.mesh)
+  encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
+  shardings = state_lib.state_shardings(encoder, cfg, mesh)
+  abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                          state_lib.abstract_state(encoder, cfg), shardings)
+  state, _ = ckpt.restore(abstract, step)
+  train_langs = (io.read_json(run / "run.json", "run") if (run / "run.json").exists() else {}).get("train_langs")
+  return _with_params(pretrained, _host_params(state.params, mesh, jax), train_langs=train_langs,
+                      source=f"jaxir train {run} step {step if step is not None else ckpt.latest_step()}")
+
+
 def train(cfg, progress=True):
   """Trains (or resumes) the run `cfg.out_dir`; returns its directory."""
   import jax
