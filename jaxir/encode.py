@@ -94,16 +94,17 @@ def _plan(token_ids, max_length, tokens_per_batch, embed):
   return packing.plan([len(t) for t in token_ids], max_length, tokens_per_batch, multiple_of=embed.n_devices)
 
 
-def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32", embedder=None):
+def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32", embedder=None, bar=None):
   """[len(texts), H] embeddings in input order (no resume; for benchmarks and small jobs).
 
-  Pass the same `embedder` (an `Embedder`) to several calls to reuse its compiled shapes.
+  Pass the same `embedder` (an `Embedder`) to several calls to reuse its compiled shapes; `bar`
+  (anything with `update(n)`, e.g. tqdm) is advanced by the texts of each finished batch.
   """
   embed = embedder or Embedder(pretrained, dtype)
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
   plan = _plan(token_ids, max_length, tokens_per_batch, embed)
   out = np.zeros((len(texts), pretrained.dim), np.float32)
-  out[[m for step in plan for m in step.members]] = _embed_steps(embed, token_ids, pad_id, plan)
+  out[[m for step in plan for m in step.members]] = _embed_steps(embed, token_ids, pad_id, plan, bar)
   return out
 
 

@@ -1,22 +1,40 @@
-"""`jaxir encode`: export a benchmark's embeddings (see jaxir.encode)."""
+"""`jaxir encode`: export a benchmark's embeddings (see jaxir.encode; tatoeba, beir, miracl and xnli:
+jaxir.encode_sets, sharded on disk)."""
+
+SETS = ("tatoeba", "beir", "miracl", "xnli")
 
 
 def register(sub):
   p = sub.add_parser("encode", help="export embeddings of a benchmark's questions and candidates")
   p.add_argument("--model", required=True, help="Hugging Face directory or hub id")
-  p.add_argument("--benchmark", required=True, choices=["xquad-r", "mlqa-r"])
+  p.add_argument("--benchmark", required=True, choices=["xquad-r", "mlqa-r", *SETS])
   p.add_argument("--data-dir", help="data root or benchmark folder (default $JAXIR_DATA, else ../shared/data)")
   p.add_argument("--out", required=True, help="output directory (resumed if interrupted)")
   p.add_argument("--langs", type=lambda s: s.split(","), help="comma-separated subset of languages")
   p.add_argument("--max-articles", type=int, help="keep the first K articles of every language")
   p.add_argument("--tokens-per-batch", type=int, default=8192)
   p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+  p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x],
+                 help="beir: comma-separated dataset names under <data>/beir, or folders (default: all there)")
+  p.add_argument("--shard-rows", type=int, default=100_000, help="tatoeba/beir/miracl/xnli: rows per embedding shard")
+  p.add_argument("--shard-dtype", default="float32", choices=["float32", "float16"],
+                 help="tatoeba/beir/miracl/xnli: dtype of the shards on disk")
   p.set_defaults(func=_run)
 
 
 def _run(args):
   from jaxir.encode import encode_benchmark
   from jaxir.errors import JaxirError
+  if args.benchmark in SETS:
+    from jaxir.encode_sets import benchmark_spec, encode_spec
+    if args.max_articles is not None:
+      raise JaxirError(f"--max-articles applies to xquad-r and mlqa-r, not {args.benchmark}")
+    if args.datasets and args.benchmark != "beir":
+      raise JaxirError("--datasets applies to --benchmark beir")
+    spec = benchmark_spec(args.benchmark, args.data_dir, args.langs, args.datasets)
+    out = encode_spec(args.model, spec, args.out, args.tokens_per_batch, args.dtype, args.shard_rows, args.shard_dtype)
+    print(f"encode: wrote {out}")
+    return
   if args.max_articles is not None and args.max_articles < 1:
     raise JaxirError("--max-articles must be at least 1")
   out = encode_benchmark(args.model, args.benchmark, args.out, args.data_dir, args.langs, args.max_articles,

@@ -1,9 +1,19 @@
-"""`jaxir eval`: LAReQA metrics from exported embeddings, or the BM25 baseline from the data."""
+"""`jaxir eval`: LAReQA metrics from exported embeddings, or the BM25 baseline from the data; tatoeba,
+beir, miracl and xnli exports are evaluated by their own benchmark (jaxir.eval.benchmarks)."""
 import sys
 
 
 def _langs(s):
   return [x for x in s.split(",") if x]
+
+
+def _is_sets_export(path):
+  import json
+  from pathlib import Path
+  try:
+    return json.loads((Path(path) / "manifest.json").read_text()).get("format") == "jaxir-sets/1"
+  except (OSError, ValueError):
+    return False
 
 
 def register(sub):
@@ -19,6 +29,14 @@ def register(sub):
                  help="languages seen in training: report seen and zero-shot apart (default: from the model's jaxir.json)")
   p.add_argument("--max-articles", type=int, help="keep the first K articles (questions and candidates alike)")
   p.add_argument("--chunk", type=int, default=128, help="queries ranked at once (memory ~ chunk x 11 x candidates)")
+  p.add_argument("--datasets", type=_langs, help="beir: comma-separated subset of the exported datasets")
+  p.add_argument("--top-k", type=int, default=100, help="beir/miracl: documents retrieved per query (>= 100)")
+  p.add_argument("--block-rows", type=int, default=32768, help="beir/miracl: corpus rows scored at once")
+  p.add_argument("--query-chunk", type=int, default=256, help="beir/miracl: queries scored at once")
+  p.add_argument("--approx", action="store_true",
+                 help="beir/miracl: jax.lax.approx_max_k per block (TPU); also reports its recall against exact")
+  p.add_argument("--recall-target", type=float, default=0.95, help="with --approx")
+  p.add_argument("--probe-c", type=float, default=1.0, help="xnli: inverse regularisation of the logistic probe")
   p.set_defaults(func=_run)
 
 
@@ -34,6 +52,17 @@ def _run(args):
       raise JaxirError("--max-articles must be at least 1")
     summary, per_query = bm25.evaluate_mo(load_benchmark(args.benchmark, args.data_dir, args.langs, args.max_articles))
     summary["benchmark"] = args.benchmark
+  elif _is_sets_export(args.embeddings):
+    from jaxir.eval import benchmarks
+    if args.max_articles is not None or args.train_langs:
+      raise JaxirError("--max-articles and --train-langs apply to xquad-r / mlqa-r embeddings")
+    if args.block_rows < 1 or args.query_chunk < 1:
+      raise JaxirError("--block-rows and --query-chunk must be at least 1")
+    summary, text = benchmarks.evaluate(args.embeddings, args.out, args.langs, args.datasets, args.top_k,
+                                        args.block_rows, args.query_chunk, args.approx, args.recall_target, args.probe_c)
+    print(benchmarks.write_outputs(summary, text, args.out))
+    print(f"eval: wrote {args.out}/summary.json", file=sys.stderr)
+    return
   else:
     if args.chunk < 1:
       raise JaxirError("--chunk must be at least 1")

@@ -1,0 +1,152 @@
+"""Export of the set-based benchmarks (tatoeba, beir, miracl, xnli): named text sets -> shard stores.
+
+Output directory (what `jaxir eval` reads, and nothing else):
+  <set>/             one embedding store per text set (see `jaxir.shards`), e.g. `dbpedia-5k/corpus`,
+                     `dbpedia-5k/queries`, `tatoeba/de/src`; rows in the order the data lists them
+  <extra files>      what evaluation needs from the data, copied: qrels (`<dataset>/qrels.tsv`), labels
+  plan.json          the model fingerprint this (possibly unfinished) export is for
+  manifest.json      format, benchmark, its options, sets, model, fingerprint, prompts; written last,
+                     so a directory with a manifest is complete
+Each set is prompted with the model's query or passage prompt (`TextSet.prompt`). An interrupted
+export resumes shard by shard (a shard is reused when its texts and plan hash the same).
+"""
+import contextlib
+import dataclasses
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from jaxir import io
+from jaxir.errors import JaxirError
+
+FORMAT = "jaxir-sets/1"
+BENCHMARKS = ("tatoeba", "beir", "miracl", "xnli")
+
+
+@dataclasses.dataclass
+class TextSet:
+  name: str                      # relative folder in the export
+  records: Callable              # () -> iterable of (id, text), re-iterable
+  prompt: str                    # "query" | "passage"
+  total: int | None = None
+
+
+@dataclasses.dataclass
+class Spec:
+  """What a benchmark exports: its sets, manifest entries and extra files ({relative path: text})."""
+  benchmark: str
+  sets: list
+  info: dict
+  files: dict = dataclasses.field(default_factory=dict)
+
+
+def benchmark_spec(benchmark, data_dir=None, langs=None, datasets=None):
+  """The `Spec` of a benchmark read from the data."""
+  if benchmark == "tatoeba":
+    from jaxir.eval.bitext import tatoeba_spec
+    return tatoeba_spec(data_dir, langs)
+  if benchmark == "beir":
+    from jaxir.eval.ir import beir_spec
+    return beir_spec(data_dir, datasets)
+  if benchmark == "miracl":
+    from jaxir.eval.ir import miracl_spec
+    return miracl_spec(data_dir, langs)
+  if benchmark == "xnli":
+    from jaxir.eval.xnli_probe import xnli_spec
+    return xnli_spec(data_dir, langs)
+  raise JaxirError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
+
+
+def _model(model):
+  """(Pretrained, fingerprint): loads a path or hub id; an in-memory model gets a one-off fingerprint."""
+  from jaxir.model.hf_io import Pretrained, fingerprint, load_pretrained
+  if isinstance(model, Pretrained):
+    return model, (fingerprint(model.path) if model.path else f"in-memory-{uuid.uuid4().hex[:8]}")
+  pretrained = load_pretrained(model)
+  return pretrained, fingerprint(pretrained.path)
+
+
+def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_per_shard=100_000,
+                shard_dtype="float32", progress=True):
+  """Embeds every set of `spec` with `model` (directory, hub id or `Pretrained`) into `out`; returns `out`."""
+  from jaxir.encode import Embedder, embed_texts
+  from jaxir.shards import write_store
+  out = Path(out)
+  pretrained, fp = _model(model)
+  meta = pretrained.meta
+  max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
+  prompts = {"query": meta.get("query_prompt", ""), "passage": meta.get("passage_prompt", "")}
+  manifest = {"format": FORMAT, "benchmark": spec.benchmark, **spec.info,
+              "sets": {s.name: {"prompt": s.prompt} for s in spec.sets},
+              "model": str(getattr(model, "path", model)), "fingerprint": fp, "pooling": meta.get("pooling"),
+              "head": meta.get("head"), "normalize": meta.get("normalize"), "query_prompt": prompts["query"],
+              "passage_prompt": prompts["passage"], "train_langs": meta.get("train_langs"),
+              "max_length": max_length, "dtype": dtype, "shard_dtype": shard_dtype, "dim": pretrained.dim}
+  same = ("benchmark", "sets", *spec.info)
+  done = out / "manifest.json"
+  if done.exists():
+    old = io.read_json(done, "manifest")
+    if old.get("fingerprint") != fp:
+      raise JaxirError(f"{out} already holds embeddings of another model ({old.get('model')}, {old.get('fingerprint')}); choose another --out")
+    if {k: old.get(k) for k in same} == {k: manifest[k] for k in same}:
+      print(f"encode: {out} is already complete", file=sys.stderr)
+      return out
+    raise JaxirError(f"{out} already holds a different export ({old.get('benchmark')}); choose another --out")
+  plan_file = out / "plan.json"
+  if plan_file.exists() and io.read_json(plan_file, "plan").get("fingerprint") != fp:
+    raise JaxirError(f"{out} holds an unfinished export of another model; use another --out or delete it")
+  io.write_json(plan_file, {"fingerprint": fp})
+
+  embedder = Embedder(pretrained, dtype)
+  start, counts, reused = time.time(), {}, 0
+  for s in spec.sets:
+    prefix = prompts[s.prompt]
+    embed = lambda texts, bar, p=prefix: embed_texts(pretrained, [p + t for t in texts], max_length,
+                                                     tokens_per_batch, dtype, embedder, bar)
+    plan = {"fingerprint": fp, "prompt": prefix, "max_length": max_length, "dtype": dtype}
+    store = write_store(out / s.name, s.records(), embed, pretrained.dim, rows_per_shard, shard_dtype, plan,
+                        s.total, desc=f"encode {s.name}", progress=progress)
+    counts[s.name] = store["n"]
+    reused += store["reused_rows"]
+  for rel, text in spec.files.items():
+    io.write_text(out / rel, text)
+  seconds = time.time() - start
+  manifest.update({"n_texts": counts, "seconds": round(seconds, 2), "reused_texts": reused,
+                   "texts_per_s": round((sum(counts.values()) - reused) / max(seconds, 1e-9), 1)})
+  io.write_json(done, manifest)
+  return out
+
+
+def load_export(path, benchmark=None):
+  """The manifest of a finished sets export (checking its benchmark when given)."""
+  path = Path(path)
+  if not (path / "manifest.json").is_file():
+    hint = " (an unfinished export: rerun `jaxir encode` to finish it)" if (path / "plan.json").exists() else ""
+    raise JaxirError(f"{path} is not a finished jaxir export: no manifest.json{hint}")
+  manifest = io.read_json(path / "manifest.json", "manifest")
+  if manifest.get("format") != FORMAT:
+    raise JaxirError(f"{path}: format {manifest.get('format')!r} is not a {FORMAT} export")
+  if benchmark and manifest.get("benchmark") != benchmark:
+    raise JaxirError(f"{path} holds {manifest.get('benchmark')} embeddings, not {benchmark}")
+  return manifest
+
+
+def is_export(x):
+  return isinstance(x, (str, Path)) and (Path(x) / "manifest.json").is_file()
+
+
+@contextlib.contextmanager
+def export_of(model_or_embeddings, spec_fn, work_dir=None, **encode_kw):
+  """Yields the export directory: the given one, or a fresh export of a model (into `work_dir`, else a
+  temporary directory removed afterwards). `spec_fn()` builds the benchmark's `Spec`."""
+  if is_export(model_or_embeddings):
+    yield Path(model_or_embeddings)
+    return
+  if work_dir is not None:
+    yield encode_spec(model_or_embeddings, spec_fn(), work_dir, **encode_kw)
+    return
+  with tempfile.TemporaryDirectory(prefix="jaxir-export-") as tmp:
+    yield encode_spec(model_or_embeddings, spec_fn(), Path(tmp) / "export", **encode_kw)

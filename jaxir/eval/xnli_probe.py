@@ -1,0 +1,109 @@
+"""XNLI zero-shot cross-lingual transfer of frozen sentence embeddings: a linear probe.
+
+Premise u and hypothesis v are embedded separately (frozen encoder, the model's query prompt: the
+task is symmetric); a pair's features are [u, v, |u - v|, u * v] (InferSent / SentEval). A
+scikit-learn pipeline (StandardScaler, multinomial LogisticRegression with fixed C; no tuning on
+any test data) is fitted on the English XNLI *dev* pairs and scored, unchanged, on every test
+language, English included. English dev and test hold different pairs, so train and test stay
+apart. Reported: accuracy per language, `transfer_gap` = English accuracy minus the mean accuracy
+of the other languages, and `mean_accuracy` over all test languages (XTREME's average).
+"""
+import numpy as np
+
+from jaxir.errors import JaxirError
+
+
+def _unique_set(name, *text_lists):
+  """(TextSet of the unique texts, [row of each text] per list): repeated premises are embedded once."""
+  from jaxir.encode_sets import TextSet
+  row, texts, maps = {}, [], []
+  for lst in text_lists:
+    m = []
+    for t in lst:
+      if t not in row:
+        row[t] = len(texts)
+        texts.append(t)
+      m.append(row[t])
+    maps.append(m)
+  return TextSet(name, lambda: [(str(i), t) for i, t in enumerate(texts)], "query", len(texts)), maps
+
+
+def xnli_spec(data_dir=None, langs=None):
+  from jaxir.data.xnli import load_test, load_train_en, xnli_dir
+  from jaxir.encode_sets import Spec
+  import json
+  folder = xnli_dir(data_dir)
+  if langs and "en" not in langs:
+    langs = ["en", *langs]                 # the transfer gap needs English test accuracy
+  splits = {"train": load_train_en(folder), **load_test(folder, langs)}
+  sets, files = [], {}
+  for name, pairs in splits.items():
+    s, (p_rows, h_rows) = _unique_set(f"{name}/texts", pairs.premise, pairs.hypothesis)
+    sets.append(s)
+    files[f"{name}/pairs.json"] = json.dumps({"premise": p_rows, "hypothesis": h_rows,
+                                              "label": pairs.label.tolist()}) + "\n"
+  return Spec("xnli", sets, {"langs": [l for l in splits if l != "train"], "train": "en-dev"}, files)
+
+
+def features(u, v):
+  return np.concatenate([u, v, np.abs(u - v), u * v], axis=1)
+
+
+def fit_probe(x, y, c=1.0, seed=0):
+  from sklearn.linear_model import LogisticRegression
+  from sklearn.pipeline import make_pipeline
+  from sklearn.preprocessing import StandardScaler
+  return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed)).fit(x, y)
+
+
+def _split(path, name):
+  from pathlib import Path
+  from jaxir import io
+  from jaxir.shards import Store
+  emb = Store(Path(path) / name / "texts").read()
+  pairs = io.read_json(Path(path) / name / "pairs.json", "pairs")
+  return features(emb[pairs["premise"]], emb[pairs["hypothesis"]]), np.asarray(pairs["label"], np.int64)
+
+
+def evaluate_export(path, langs=None, c=1.0):
+  from jaxir.encode_sets import load_export
+  manifest = load_export(path, "xnli")
+  have = manifest["langs"]
+  langs = list(langs or have)
+  if "en" not in langs:
+    langs = ["en", *langs]
+  unknown = [l for l in langs if l not in have]
+  if unknown:
+    raise JaxirError(f"XNLI language(s) {', '.join(unknown)} not in these embeddings (they have {' '.join(have)})")
+  x, y = _split(path, "train")
+  probe = fit_probe(x, y, c)
+  acc = {}
+  for lang in langs:
+    xt, yt = _split(path, lang)
+    acc[lang] = float(np.mean(probe.predict(xt) == yt))
+  others = [acc[l] for l in langs if l != "en"]
+  summary = {"benchmark": "xnli", "langs": langs, "accuracy": acc, "train": "en-dev", "n_train": int(len(y)),
+             "train_accuracy": float(np.mean(probe.predict(x) == y)), "C": c,
+             "en": acc["en"], "mean_others": float(np.mean(others)) if others else None,
+             "transfer_gap": acc["en"] - float(np.mean(others)) if others else None,
+             "mean_accuracy": float(np.mean(list(acc.values()))),
+             "model": manifest.get("model"), "fingerprint": manifest.get("fingerprint")}
+  summary["headline"] = {"transfer_gap": summary["transfer_gap"], "mean_accuracy": summary["mean_accuracy"]}
+  return summary
+
+
+def table(summary):
+  langs = summary["langs"]
+  lines = ["xnli acc " + " ".join(f"{l:>5}" for l in langs),
+           "         " + " ".join(f"{100 * summary['accuracy'][l]:5.1f}" for l in langs), ""]
+  gap = summary["transfer_gap"]
+  lines.append(f"mean {100 * summary['mean_accuracy']:.1f}   transfer gap (en - mean others) "
+               f"{'-' if gap is None else f'{100 * gap:.1f}'}   probe trained on {summary['n_train']} English dev pairs")
+  return "\n".join(lines)
+
+
+def evaluate_xnli(model_or_embeddings, data_dir=None, langs=None, work_dir=None, encode_kw=None, c=1.0):
+  """XNLI summary (headline: transfer gap and mean accuracy) of a model or an xnli export."""
+  from jaxir.encode_sets import export_of, is_export
+  with export_of(model_or_embeddings, lambda: xnli_spec(data_dir, langs), work_dir, **(encode_kw or {})) as exp:
+    return evaluate_export(exp, langs if is_export(model_or_embeddings) else None, c)

@@ -1,0 +1,178 @@
+"""Embeddings on disk as fixed-size shards: written atomically and resumably, read memory-mapped.
+
+A store is a folder:
+  shard_00000.npy    [rows, dim] float32 or float16; every shard has `rows_per_shard` rows but the last
+  shard_00000.ids    the ids of those rows, one a line (ids hold no whitespace: they go into TREC runs)
+  shard_00000.json   {"rows", "sha256", "plan"}, written after the two above: a shard is reused on a
+                     rerun only when its texts (and ids) and plan (model, prompt, ...) hash the same
+  store.json         {"format", "n", "dim", "dtype", "rows_per_shard", "shards"}, written last: a folder
+                     with a store.json is complete
+Readers never hold more than one shard mapped: `Store.blocks` maps a shard, yields row blocks of it,
+and unmaps it before the next, so corpora far larger than memory stream through.
+"""
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jaxir import io
+from jaxir.errors import JaxirError
+
+FORMAT = "jaxir-shards/1"
+DTYPES = ("float32", "float16")
+
+
+def _plan_hash(plan):
+  return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _texts_hash(ids, texts):
+  h = hashlib.sha256()
+  for i, t in zip(ids, texts):
+    h.update(f"{i}\t{t}\n\0".encode())
+  return h.hexdigest()
+
+
+def _name(k):
+  return f"shard_{k:05d}"
+
+
+def _finished(folder, k, sha, plan):
+  side = folder / f"{_name(k)}.json"
+  if not (side.is_file() and (folder / f"{_name(k)}.npy").is_file() and (folder / f"{_name(k)}.ids").is_file()):
+    return False
+  try:
+    meta = json.loads(side.read_text())
+  except json.JSONDecodeError:
+    return False
+  return meta.get("sha256") == sha and meta.get("plan") == plan
+
+
+def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="float32", plan=None, total=None,
+                desc="embed", progress=True):
+  """Embeds (id, text) `records` into a store at `folder`, one shard at a time; returns its store.json dict.
+
+  `embed(texts, bar) -> [n, dim]` float array; it may advance the progress `bar` (`bar.update(n)`) as it
+  goes, else the bar moves when the shard is done. Finished shards of an interrupted run with the same texts and
+  `plan` are kept (their texts are still read, to check them). `total`, when known, sizes the progress bar.
+  """
+  from tqdm import tqdm
+  if dtype not in DTYPES:
+    raise JaxirError(f"shard dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+  if rows_per_shard < 1:
+    raise JaxirError("rows per shard must be at least 1")
+  folder = Path(folder)
+  folder.mkdir(parents=True, exist_ok=True)
+  done = folder / "store.json"
+  if done.exists():
+    done.unlink()                  # rewritten below once every shard checks out
+  plan = _plan_hash(plan or {})
+  bar = tqdm(total=total, desc=desc, unit="text", disable=not progress, file=sys.stderr, mininterval=2.0)
+  shards, n, reused = [], 0, 0
+
+  def flush(ids, texts):
+    nonlocal reused
+    k = len(shards)
+    sha = _texts_hash(ids, texts)
+    before = bar.n
+    if _finished(folder, k, sha, plan):
+      reused += len(ids)
+    else:
+      emb = np.asarray(embed(texts, bar), np.float32)
+      if emb.shape != (len(texts), dim):
+        raise JaxirError(f"embedder returned shape {emb.shape}, expected {(len(texts), dim)}")
+      io.write_npy(folder / f"{_name(k)}.npy", emb.astype(dtype))
+      io.write_text(folder / f"{_name(k)}.ids", "".join(f"{i}\n" for i in ids))
+      io.write_json(folder / f"{_name(k)}.json", {"rows": len(ids), "sha256": sha, "plan": plan})
+    shards.append({"file": f"{_name(k)}.npy", "rows": len(ids)})
+    bar.update(before + len(ids) - bar.n)
+
+  ids, texts = [], []
+  for docid, text in records:
+    docid = str(docid)
+    if not docid or any(c.isspace() for c in docid):
+      raise JaxirError(f"id {docid!r} is empty or contains whitespace (ids go into TREC run files)")
+    ids.append(docid)
+    texts.append(text)
+    n += 1
+    if len(ids) == rows_per_shard:
+      flush(ids, texts)
+      ids, texts = [], []
+  if ids:
+    flush(ids, texts)
+  bar.close()
+  for stale in folder.glob("shard_*.json"):      # shards of an earlier, longer run of this folder
+    if int(stale.stem.split("_")[1]) >= len(shards):
+      for ext in (".json", ".npy", ".ids"):
+        stale.with_suffix(ext).unlink(missing_ok=True)
+  meta = {"format": FORMAT, "n": n, "dim": int(dim), "dtype": dtype, "rows_per_shard": rows_per_shard,
+          "shards": shards, "reused_rows": reused}
+  io.write_json(done, meta)
+  return meta
+
+
+class Store:
+  """A finished store, read lazily."""
+
+  def __init__(self, folder):
+    self.folder = Path(folder)
+    meta_file = self.folder / "store.json"
+    if not meta_file.is_file():
+      raise JaxirError(f"{self.folder} is not a finished embedding store (no store.json; rerun `jaxir encode` to finish it)")
+    meta = io.read_json(meta_file, "store")
+    if meta.get("format") != FORMAT:
+      raise JaxirError(f"{meta_file}: unsupported format {meta.get('format')!r} (expected {FORMAT})")
+    self.n, self.dim, self.dtype = int(meta["n"]), int(meta["dim"]), meta["dtype"]
+    self.rows_per_shard = int(meta["rows_per_shard"])
+    self.shards = [(self.folder / s["file"], int(s["rows"])) for s in meta["shards"]]
+
+  def _map(self, path, rows):
+    try:
+      arr = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as e:
+      raise JaxirError(f"{path}: unreadable ({e})") from None
+    if arr.shape != (rows, self.dim):
+      raise JaxirError(f"{path}: shape {arr.shape}, store.json says ({rows}, {self.dim})")
+    return arr
+
+  def blocks(self, block_rows):
+    """Yields (start row, [<=block_rows, dim] array in the store's dtype), mapping one shard at a time."""
+    start = 0
+    for path, rows in self.shards:
+      arr = self._map(path, rows)
+      for s in range(0, rows, block_rows):
+        yield start + s, np.array(arr[s:s + block_rows])     # a copy: the mapping can go after the shard
+      del arr
+      start += rows
+
+  def read(self):
+    """All rows as one float32 array (for small sets: queries, bitext, probe data)."""
+    if not self.shards:
+      return np.zeros((0, self.dim), np.float32)
+    return np.concatenate([np.asarray(self._map(p, r), np.float32) for p, r in self.shards])
+
+  def ids(self):
+    out = []
+    for path, rows in self.shards:
+      out.extend(self._shard_ids(path, rows))
+    return out
+
+  def _shard_ids(self, path, rows):
+    ids = path.with_suffix(".ids").read_text(encoding="utf-8").splitlines()
+    if len(ids) != rows:
+      raise JaxirError(f"{path.with_suffix('.ids')}: {len(ids)} ids for {rows} rows")
+    return ids
+
+  def lookup(self, rows):
+    """{row: id} for the given global rows, reading only the shards' id files that hold them."""
+    rows = np.unique(np.asarray(rows, np.int64).ravel())
+    out, start = {}, 0
+    for path, n in self.shards:
+      mine = rows[(rows >= start) & (rows < start + n)]
+      if len(mine):
+        ids = self._shard_ids(path, n)
+        out.update({int(r): ids[r - start] for r in mine})
+      start += n
+    return out
