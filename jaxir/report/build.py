@@ -1,0 +1,403 @@
+"""The sweep report: per benchmark, curves over alpha with seed intervals, the Mo-Cr Pareto front,
+language-pair heatmaps, seen vs zero-shot languages, paired tests over queries (Holm-corrected),
+the best alpha, the hybrid vs mixed ablation; then the paper-shaped table beside the paper's numbers.
+
+Writes `OUT/report.md`, `OUT/report.html` (self-contained; written last) and `OUT/figures/*.png`.
+"""
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jaxir import io
+from jaxir.report import figures, paper, stats
+from jaxir.report.load import load_sweep
+from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
+
+BENCH_TITLES = {"xquad-r": "XQuAD-R (held-out test set)", "mlqa-r-dev": "MLQA-R dev split (held out from training)"}
+ALL = ("Mo", "Cr", "Mul", "RD")
+HEAT_ALPHAS = (0.0, 0.5, 1.0)
+
+
+def _num(x, scale=100.0, digits=1):
+  return "–" if x is None or not np.isfinite(x) else f"{scale * x:.{digits}f}"
+
+
+def _ci(mean, lo, hi, scale=100.0, digits=1):
+  if mean is None or not np.isfinite(mean):
+    return "–"
+  if not np.isfinite(lo):
+    return _num(mean, scale, digits)
+  return f"{_num(mean, scale, digits)} [{_num(lo, scale, digits)}, {_num(hi, scale, digits)}]"
+
+
+def _scale(metric):
+  return 1.0 if metric == "RD" else 100.0
+
+
+def _value(summary, metric, group=None):
+  s = summary.get(group) if group else summary
+  v = (s or {}).get(metric)
+  return None if v is None else float(v)
+
+
+def aggregate(cells, bench, metric, group=None):
+  """{alpha: (mean, low, high, n)} of a summary metric over the seeds of each alpha."""
+  by = {}
+  for c in cells:
+    by.setdefault(c.alpha, []).append(_value(c.summaries[bench], metric, group))
+  out = {}
+  for a in sorted(by):
+    vals = [v for v in by[a] if v is not None]
+    out[a] = (*stats.t_interval(vals), len(vals))
+  return out
+
+
+def _by_alpha(cells):
+  out = {}
+  for c in cells:
+    out.setdefault(c.alpha, []).append(c)
+  return dict(sorted(out.items()))
+
+
+class Report:
+  def __init__(self, res, out, resamples, seed=0):
+    self.res, self.out, self.resamples, self.seed = res, Path(out), resamples, seed
+    self.figdir = self.out / "figures"
+    self.blocks = []
+    self.series = res.series()
+    self.multi_model = len({m for m, _ in self.series}) > 1
+    self.primary = self._primary()
+
+  def _primary(self):
+    if not self.series:
+      return None
+    models = [m for m, _ in self.series]
+    return next(((m, b) for m, b in self.series if m == models[0] and b == "hybrid"), next(iter(self.series)))
+
+  def label(self, series):
+    model, bt = series
+    return f"{Path(model).name} {bt}" if self.multi_model else bt
+
+  def add(self, *blocks):
+    self.blocks.extend(blocks)
+
+  def figure(self, name, caption, draw, *args, **kw):
+    path = self.figdir / name
+    draw(path, *args, **kw)
+    self.add(Figure(path, caption))
+
+  # -------------------------------------------------------------------------------------------
+  def build(self):
+    self.figdir.mkdir(parents=True, exist_ok=True)
+    self.intro()
+    for bench in self.res.benchmarks:
+      self.benchmark(bench)
+    self.paper_table()
+    self.cells_table()
+    return self.blocks
+
+  def intro(self):
+    res, spec = self.res, self.res.spec
+    t, g, e = spec["train"], spec["grid"], spec["eval"]
+    total = len(res.cells) + len(res.missing)
+    self.add(Heading(1, f"α sweep: {res.dir.name}"))
+    self.add(Para(f"Generated {time.strftime('%Y-%m-%d %H:%M')} from {res.dir}. {len(res.cells)} of {total} cells finished"
+                  + (f"; unfinished (left out): {', '.join(res.missing)}." if res.missing else ".")))
+    models = ", ".join(g["models"] or [t["model"]["name"]])
+    self.add(Para(f"Model(s): {models}. Training: {t['steps']} steps, global batch {t['batch']['batch_size']}, "
+                  f"learning rate {t['optim']['learning_rate']}, {'frozen' if t['model']['freeze_embeddings'] else 'trained'} "
+                  f"embeddings, data {t['data']['source']} (train split; dev fraction {t['data']['dev_fraction']}). "
+                  f"Grid: α ∈ {{{', '.join(f'{a:g}' for a in g['alphas'])}}} × seeds {g['seeds']} × batch types "
+                  f"{', '.join(g['batch_types'])}" + (", plus the untrained model as zero-shot reference." if g["zero_shot"] else ".")))
+    subset = []
+    if e.get("langs"):
+      subset.append(f"languages {', '.join(e['langs'])}")
+    if e.get("max_articles"):
+      subset.append(f"the first {e['max_articles']} articles per language")
+    self.add(Para("Evaluation: " + ", ".join(BENCH_TITLES[b] for b in self.res.benchmarks)
+                  + (f"; XQuAD-R restricted to {' and '.join(subset)} (a quick run: absolute numbers are not comparable "
+                     "to full-benchmark ones)." if subset else "; all of XQuAD-R.")))
+    self.add(Para("How to read: mAP × 100; α is the probability that a training batch is monolingual (hybrid: "
+                  "α = 1 is X-X-mono, α = 0 is X-Y). Values are means over seeds with 95% Student-t intervals "
+                  "[low, high] (none with one seed). RD is the language bias: per query, the pooled rank of its "
+                  "worst-placed parallel answer minus that of its best-placed one, averaged (lower is less bias)."))
+
+  # -------------------------------------------------------------------------------------------
+  def benchmark(self, bench):
+    res = self.res
+    first = res.cells[0].summaries[bench]
+    langs = first["langs"]
+    self.add(Heading(2, BENCH_TITLES.get(bench, bench)))
+    seen, zs = first.get("seen_langs") or [], first.get("zero_shot_langs") or []
+    self.add(Para(f"{len(langs)} languages ({' '.join(langs)}); seen in training: {' '.join(seen) or '–'}; "
+                  f"zero-shot: {' '.join(zs) or '–'}; {sum(first['queries'].values())} queries."))
+    self.means_table(bench)
+    self.curves(bench)
+    if zs and seen and self.primary:
+      self.groups(bench)
+    for series in self.series:
+      self.pareto(bench, series)
+    if self.primary:
+      self.heatmaps(bench)
+    for series in self.series:
+      self.significance(bench, series)
+    for series in self.series:
+      self.best_alpha(bench, series)
+    self.ablation(bench)
+
+  def means_table(self, bench):
+    rows = []
+    for series, cells in self.series.items():
+      agg = {m: aggregate(cells, bench, m) for m in ALL}
+      for a in agg["Mo"]:
+        rows.append([self.label(series), f"{a:g}", agg["Mo"][a][3]]
+                    + [_ci(*agg[m][a][:3], scale=_scale(m)) for m in ALL])
+    for c in self.res.cells:
+      if c.kind == "zero-shot":
+        s = c.summaries[bench]
+        rows.append([f"zero-shot {Path(c.model).name}", "–", "–"] + [_num(_value(s, m), _scale(m)) for m in ALL])
+    self.add(Table(["series", "α", "seeds", "Mo", "Cr", "Mul", "RD"], rows,
+                   f"{bench}: mean over seeds [95% t-interval]"))
+
+  def _curve_data(self, cells, bench, metrics, group=None):
+    out = {}
+    for m in metrics:
+      out[m] = [(a, mean, lo, hi) for a, (mean, lo, hi, n) in aggregate(cells, bench, m, group).items() if n]
+    return out
+
+  def _references(self, bench, group=None):
+    refs = {}
+    for c in self.res.cells:
+      if c.kind == "zero-shot":
+        name = f"zero-shot {Path(c.model).name}" if self.multi_model else "zero-shot (untrained)"
+        refs[name] = {m: _value(c.summaries[bench], m, group) for m in ALL}
+    return refs
+
+  def curves(self, bench):
+    series = {self.label(s): self._curve_data(cells, bench, ALL) for s, cells in self.series.items()}
+    self.figure(f"{bench}_curves.png", f"{bench}: Mo, Cr, Mul mAP and RD against α (bands: 95% t-interval over seeds; "
+                "dashed: untrained model)", figures.curves, series, self._references(bench), title=bench)
+
+  def groups(self, bench):
+    cells = self.series[self.primary]
+    series = {"seen languages": self._curve_data(cells, bench, ("Mo", "Cr", "Mul"), "seen"),
+              "zero-shot languages": self._curve_data(cells, bench, ("Mo", "Cr", "Mul"), "zero_shot")}
+    refs = {}
+    zs = next((c for c in self.res.cells if c.kind == "zero-shot" and c.model == self.primary[0]), None)
+    if zs is not None:
+      for g, name in (("seen", "untrained, seen"), ("zero_shot", "untrained, zero-shot")):
+        refs[name] = {m: _value(zs.summaries[bench], m, g) for m in ("Mo", "Cr", "Mul")}
+    self.figure(f"{bench}_groups.png", f"{bench}: languages seen in training vs zero-shot languages "
+                f"({self.label(self.primary)}; Cr of the zero-shot group: pairs with a zero-shot side)",
+                figures.curves, series, refs, title=f"{bench}: seen vs zero-shot", metrics=("Mo", "Cr", "Mul"))
+
+  def pareto(self, bench, series):
+    cells = self.series[series]
+    mo, cr = aggregate(cells, bench, "Mo"), aggregate(cells, bench, "Cr")
+    alphas = [a for a in mo if np.isfinite(mo[a][0]) and np.isfinite(cr[a][0])]
+    if not alphas:
+      return
+    pts = np.asarray([[mo[a][0], cr[a][0]] for a in alphas])
+    front = stats.pareto_front(pts)
+    zs = next((c for c in self.res.cells if c.kind == "zero-shot" and c.model == series[0]), None)
+    ref = None if zs is None else (_value(zs.summaries[bench], "Mo"), _value(zs.summaries[bench], "Cr"))
+    if ref is not None and None in ref:
+      ref = None
+    tag = f"{bench}_pareto_{series[1]}" + (f"_{Path(series[0]).name}" if self.multi_model else "")
+    self.figure(f"{tag}.png", f"{bench}, {self.label(series)}: the Mo–Cr plane, one point per α (mean over seeds); "
+                "ringed: Pareto front", figures.pareto, alphas, pts[:, 0], pts[:, 1], front, ref,
+                title=f"{bench}: {self.label(series)}")
+    self.add(Para(f"Pareto front ({self.label(series)}): α ∈ {{{', '.join(f'{a:g}' for a, f in zip(alphas, front) if f)}}}"
+                  " — the α that no other α matches on both Mo and Cr while beating it on one."))
+
+  def heatmaps(self, bench):
+    cells = _by_alpha(self.series[self.primary])
+    langs = self.res.cells[0].summaries[bench]["langs"]
+    mats = {}
+    for a in HEAT_ALPHAS:
+      if a in cells:
+        stack = [[[np.nan if c.summaries[bench]["pairs_mAP"][x][y] is None else c.summaries[bench]["pairs_mAP"][x][y]
+                   for y in langs] for x in langs] for c in cells[a]]
+        mats[a] = 100 * np.nanmean(np.asarray(stack, np.float64), axis=0)
+    if not mats:
+      return
+    self.figure(f"{bench}_heatmaps.png", f"{bench}: X_Q × X_C mAP ×100 ({self.label(self.primary)}, mean over seeds)",
+                figures.heatmaps, {f"α = {a:g}": m for a, m in mats.items()}, langs, title=f"{bench}: mAP by language pair")
+    diffs = {}
+    for a, b in ((0.5, 0.0), (0.5, 1.0), (1.0, 0.0)):
+      if a in mats and b in mats:
+        diffs[f"α={a:g} − α={b:g}"] = mats[a] - mats[b]
+    if diffs:
+      self.figure(f"{bench}_heatmap_diffs.png", f"{bench}: differences of the X_Q × X_C mAP matrices (×100)",
+                  figures.heatmaps, diffs, langs, diverging=True, title=f"{bench}: mAP differences")
+
+  def _query_vectors(self, cells, bench):
+    """{alpha: {metric: per-query AP averaged over seeds}}, or None when the cells disagree on the queries."""
+    langs = self.res.cells[0].summaries[bench]["langs"]
+    ids, out = None, {}
+    for a, group in _by_alpha(cells).items():
+      per_seed = []
+      for c in group:
+        pq = c.per_query(bench)
+        these = [pq[f"ids/{l}"].tolist() for l in langs]
+        if ids is None:
+          ids = these
+        elif these != ids:
+          return None
+        per_seed.append(stats.query_metrics(pq, langs))
+      out[a] = {m: stats.seed_mean([v[m] for v in per_seed]) for m in stats.METRICS}
+    return out
+
+  def _tests(self, pairs, vectors):
+    """Rows [(a, b, metric, diff, p)] for every pair and metric, and the Holm-adjusted p-values."""
+    rows = []
+    for a, b in pairs:
+      for m in stats.METRICS:
+        diff, p = stats.paired_test(vectors[a][m], vectors[b][m], self.resamples, self.seed)
+        rows.append((a, b, m, diff, p))
+    ps = np.asarray([r[4] for r in rows], np.float64)
+    adj = np.full_like(ps, np.nan)
+    ok = np.isfinite(ps)
+    if ok.any():
+      adj[ok] = stats.holm(ps[ok])
+    return rows, adj
+
+  @staticmethod
+  def _cell_text(diff, p):
+    if not np.isfinite(diff):
+      return "–"
+    star = "*" if np.isfinite(p) and p < 0.05 else ""
+    return f"{100 * diff:+.2f} (p={p:.3g}){star}"
+
+  def significance(self, bench, series):
+    cells = self.series[series]
+    alphas = sorted({c.alpha for c in cells})
+    refs = [r for r in (0.0, 1.0) if r in alphas]
+    pairs, done = [], set()
+    for r in refs:
+      for a in alphas:
+        if a != r and frozenset((a, r)) not in done:
+          done.add(frozenset((a, r)))
+          pairs.append((a, r))
+    if not pairs:
+      self.add(Para(f"No paired tests ({self.label(series)}): they compare against α = 0 and α = 1, and this "
+                    "series has neither (or only one α)."))
+      return
+    vectors = self._query_vectors(cells, bench)
+    if vectors is None:
+      self.add(Para(f"Paired tests ({self.label(series)}) skipped: the cells were evaluated on different queries."))
+      return
+    rows, adj = self._tests(pairs, vectors)
+    table = {}
+    for (a, b, m, diff, _), p in zip(rows, adj):
+      table.setdefault((a, b), {})[m] = self._cell_text(diff, p)
+    self.add(Table(["comparison", "Δ Mo", "Δ Cr", "Δ Mul"],
+                   [[f"α={a:g} − α={b:g}"] + [v[m] for m in stats.METRICS] for (a, b), v in table.items()],
+                   f"{bench}, {self.label(series)}: paired sign-flip permutation tests over queries "
+                   f"({self.resamples} resamples; per-query AP averaged over seeds), Holm-adjusted p over the "
+                   f"{len(rows)} tests; * p < 0.05; Δ in mAP ×100"))
+    self.add(Para("Per query, Mo is its X→X AP, Cr the mean of its X→Y APs over the other languages, Mul its "
+                  "AP against the pool; the tests compare means over queries, which equal the macro means "
+                  "when every language has the same queries (XQuAD-R)."))
+
+  def best_alpha(self, bench, series):
+    cells = self.series[series]
+    scores = {}
+    for a, group in _by_alpha(cells).items():
+      vals = [np.mean([_value(c.summaries[bench], m) for m in stats.METRICS]) for c in group
+              if all(_value(c.summaries[bench], m) is not None for m in stats.METRICS)]
+      if vals:
+        scores[a] = (*stats.t_interval(vals), len(vals))
+    if not scores:
+      return
+    best = max(scores, key=lambda a: scores[a][0])
+    mean, lo, hi, n = scores[best]
+    overlap = [a for a, (m2, lo2, hi2, _) in scores.items()
+               if a != best and np.isfinite(lo) and np.isfinite(hi2) and hi2 >= lo]
+    tail = (f"; the intervals of α ∈ {{{', '.join(f'{a:g}' for a in overlap)}}} overlap it, so the seeds do not "
+            "separate those" if overlap else ("; no other α's interval reaches it" if np.isfinite(lo) else
+                                              "; one seed: no interval"))
+    self.add(Para(f"Best α on the mean of Mo, Cr and Mul ({bench}, {self.label(series)}): α = {best:g} with "
+                  f"{_ci(mean, lo, hi)} over {n} seed(s){tail}."))
+
+  def ablation(self, bench):
+    models = {}
+    for (model, bt), cells in self.series.items():
+      models.setdefault(model, {})[bt] = cells
+    for model, by_type in models.items():
+      if not {"hybrid", "mixed"} <= set(by_type):
+        continue
+      h, x = _by_alpha(by_type["hybrid"]), _by_alpha(by_type["mixed"])
+      common = [a for a in h if a in x]
+      if not common:
+        continue
+      vh, vx = self._query_vectors(by_type["hybrid"], bench), self._query_vectors(by_type["mixed"], bench)
+      tests = None
+      if vh is not None and vx is not None:
+        vectors = {("hybrid", a): vh[a] for a in common} | {("mixed", a): vx[a] for a in common}
+        tests = self._tests([(("hybrid", a), ("mixed", a)) for a in common], vectors)
+      rows = []
+      for i, a in enumerate(common):
+        agg_h = {m: aggregate(h[a], bench, m)[a] for m in stats.METRICS}
+        agg_x = {m: aggregate(x[a], bench, m)[a] for m in stats.METRICS}
+        row = [f"{a:g}"] + [_ci(*agg_h[m][:3]) for m in stats.METRICS] + [_ci(*agg_x[m][:3]) for m in stats.METRICS]
+        if tests:
+          (rows_t, adj) = tests
+          row += [self._cell_text(rows_t[3 * i + k][3], adj[3 * i + k]) for k in range(3)]
+        rows.append(row)
+      header = ["α", "hybrid Mo", "hybrid Cr", "hybrid Mul", "mixed Mo", "mixed Cr", "mixed Mul"]
+      if tests:
+        header += ["Δ Mo", "Δ Cr", "Δ Mul"]
+      self.add(Heading(3, f"Batch type ablation: hybrid vs mixed ({Path(model).name}, {bench})"))
+      self.add(Table(header, rows, "hybrid: each batch is all-monolingual with probability α; mixed: each example is "
+                     "monolingual with probability α. Δ = hybrid − mixed, paired permutation tests over queries, "
+                     "Holm-adjusted; * p < 0.05"))
+
+  # -------------------------------------------------------------------------------------------
+  def paper_table(self):
+    self.add(Heading(2, "In the shape of the paper's Table 1"))
+    self.add(Para(f"Ours: {self.label(self.primary) if self.primary else '–'} cells at α = 1 (X-X-mono), α = 0 (X-Y) "
+                  f"and α = 0.5 (hybrid), mean over seeds [95% t-interval]. Beside them, for orientation only, the "
+                  f"published XLM-R and LaBSE numbers ({paper.SOURCE}): a different base model, training data "
+                  "(machine-translated QA, not MLQA-R) and evaluation scope (all of MLQA-R rather than our held-out "
+                  "dev split), so differences between the columns are not effects of batching. mAP ×100; RD in ranks."))
+    if self.primary is None:
+      return
+    cells = _by_alpha(self.series[self.primary])
+    for bench in self.res.benchmarks:
+      pb = paper.PAPER_BENCHMARK.get(bench)
+      rows = []
+      for name, alpha in paper.BATCHINGS:
+        ours = ([_ci(*aggregate(cells[alpha], bench, m)[alpha][:3], scale=_scale(m)) for m in ALL]
+                if alpha in cells else ["–"] * 4)
+        theirs = []
+        for model in ("XLM-R", "LaBSE"):
+          theirs += [_num(v) for v in paper.TABLE1[model][name][pb]] + [str(paper.TABLE2_RD[model][name][pb])]
+        rows.append([f"{name} (α={alpha:g})"] + ours + theirs)
+      header = (["batching", "ours Mo", "ours Cr", "ours Mul", "ours RD"]
+                + [f"{m} {k}" for m in ("XLM-R", "LaBSE") for k in ("Mo", "Cr", "Mul", "RD")])
+      self.add(Table(header, rows, f"{BENCH_TITLES.get(bench, bench)} — paper: {pb.upper()} (Table 1 mAP, Table 2 RD)"))
+
+  def cells_table(self):
+    self.add(Heading(2, "Cells"))
+    rows = []
+    for c in self.res.cells:
+      row = [c.name, "–" if c.alpha is None else f"{c.alpha:g}", "–" if c.seed is None else c.seed]
+      for bench in self.res.benchmarks:
+        row += [_num(_value(c.summaries[bench], m), _scale(m)) for m in ALL]
+      rows.append(row)
+    header = ["cell", "α", "seed"] + [f"{b} {m}" for b in self.res.benchmarks for m in ALL]
+    self.add(Table(header, rows, "every finished cell (mAP ×100, RD in ranks)"))
+
+
+def make_report(sweep_dir, out=None, resamples=4999, seed=0):
+  """Writes the report of a sweep directory; returns the output directory."""
+  res = load_sweep(sweep_dir)
+  out = Path(out) if out else Path(sweep_dir) / "report"
+  report = Report(res, out, resamples, seed)
+  blocks = report.build()
+  title = f"α sweep: {res.dir.name}"
+  io.write_text(out / "report.md", to_markdown(blocks, out))
+  io.write_text(out / "report.html", to_html(blocks, title))
+  return out

@@ -1,0 +1,108 @@
+"""The report's figures (matplotlib, Agg backend), each one PNG.
+
+  curves    metrics against alpha: mean over seeds with a 95% t-band, reference lines dashed
+  pareto    the Mo-Cr plane, one point per alpha, the Pareto front joined and ringed
+  heatmaps  X_Q x X_C mAP matrices side by side (absolute, or differences on a diverging scale)
+"""
+import numpy as np
+
+ALPHA_LABEL = "α (probability of a monolingual batch)"
+PANELS = {"Mo": (100, "Mo mAP ×100"), "Cr": (100, "Cr mAP ×100"), "Mul": (100, "Mul mAP ×100"),
+          "RD": (1, "RD in ranks (lower: less bias)")}
+
+
+def _plt():
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  return plt
+
+
+def _save(fig, path):
+  plt = _plt()
+  fig.savefig(path, dpi=100, bbox_inches="tight")
+  plt.close(fig)
+  return path
+
+
+def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", "RD")):
+  """series: {label: {metric: [(alpha, mean, low, high)]}}; references: {label: {metric: value}}."""
+  plt = _plt()
+  fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4), squeeze=False)
+  for ax, m in zip(axes[0], metrics):
+    scale, ylabel = PANELS[m]
+    for i, (label, data) in enumerate(series.items()):
+      pts = np.asarray(data.get(m) or [], np.float64).reshape(-1, 4)
+      if not len(pts):
+        continue
+      a, mean, lo, hi = pts.T
+      ax.plot(a, mean * scale, marker="o", color=f"C{i}", label=label)
+      ok = ~np.isnan(lo)
+      if ok.any():
+        ax.fill_between(a[ok], lo[ok] * scale, hi[ok] * scale, color=f"C{i}", alpha=0.2, linewidth=0)
+    for j, (label, ref) in enumerate((references or {}).items()):
+      if ref.get(m) is not None:
+        ax.axhline(ref[m] * scale, linestyle="--", color=f"C{7 + j}", linewidth=1, label=label)
+    ax.set_xlabel(ALPHA_LABEL)
+    ax.set_ylabel(ylabel)
+    ax.set_title(m)
+    ax.grid(alpha=0.3)
+  axes[0][0].legend(fontsize=8)
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  return _save(fig, path)
+
+
+def pareto(path, alphas, mo, cr, front, reference=None, title=""):
+  """One point per alpha on the Mo-Cr plane (x100); `front` marks the Pareto-optimal ones."""
+  plt = _plt()
+  mo, cr, front = np.asarray(mo) * 100, np.asarray(cr) * 100, np.asarray(front, bool)
+  fig, ax = plt.subplots(figsize=(5.2, 4.2))
+  ax.scatter(mo, cr, color="C0", zorder=3, label="α (mean over seeds)")
+  order = np.argsort(mo[front])
+  ax.plot(mo[front][order], cr[front][order], color="C3", linewidth=1.5, zorder=2, label="Pareto front")
+  ax.scatter(mo[front], cr[front], s=140, facecolors="none", edgecolors="C3", zorder=4)
+  for a, x, y in zip(alphas, mo, cr):
+    ax.annotate(f"{a:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+  if reference is not None:
+    ax.scatter([reference[0] * 100], [reference[1] * 100], marker="x", color="gray", zorder=3, label="zero-shot")
+  ax.set_xlabel("Mo mAP ×100")
+  ax.set_ylabel("Cr mAP ×100")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  if title:
+    ax.set_title(title)
+  fig.tight_layout()
+  return _save(fig, path)
+
+
+def heatmaps(path, matrices, langs, diverging=False, title=""):
+  """matrices: {panel title: [L, L] values x100}; query language rows, candidate language columns."""
+  plt = _plt()
+  n = len(matrices)
+  fig, axes = plt.subplots(1, n, figsize=(4.3 * n + 0.6, 4.0), squeeze=False)
+  mats = [np.asarray(m, np.float64) for m in matrices.values()]
+  if diverging:
+    lim = max([np.nanmax(np.abs(m)) for m in mats if np.isfinite(m).any()] or [1.0]) or 1.0
+    kw = {"cmap": "RdBu", "vmin": -lim, "vmax": lim}
+  else:
+    kw = {"cmap": "viridis", "vmin": 0.0, "vmax": 100.0}
+  im = None
+  for ax, (name, m) in zip(axes[0], zip(matrices, mats)):
+    im = ax.imshow(m, **kw)
+    ax.set_xticks(range(len(langs)), langs, fontsize=7)
+    ax.set_yticks(range(len(langs)), langs, fontsize=7)
+    ax.set_xlabel("candidate language X_C")
+    ax.set_ylabel("query language X_Q")
+    ax.set_title(name, fontsize=10)
+    if len(langs) <= 11:
+      for i in range(len(langs)):
+        for j in range(len(langs)):
+          if np.isfinite(m[i, j]):
+            ax.text(j, i, f"{m[i, j]:.0f}" if not diverging else f"{m[i, j]:+.1f}", ha="center", va="center",
+                    fontsize=5.5 if len(langs) > 7 else 7, color="black" if diverging else "white")
+  fig.colorbar(im, ax=axes[0].tolist(), shrink=0.85, label="Δ mAP ×100" if diverging else "mAP ×100")
+  if title:
+    fig.suptitle(title)
+  return _save(fig, path)

@@ -1,0 +1,92 @@
+"""Statistics of a sweep: intervals over seeds, paired tests over queries, Holm, the Pareto front.
+
+  t_interval        mean and 95% Student-t interval of a metric over seeds (scipy.stats.t)
+  query_metrics     per-query Mo / Cr / Mul AP from a per_query.npz (Cr: the mean over the other
+                    candidate languages of the query's X->Y AP)
+  paired_test       two-sided sign-flip permutation test of mean(a - b) = 0 over paired queries
+                    (scipy.stats.permutation_test, permutation_type="samples")
+  holm              Holm's step-down adjusted p-values (family-wise error control)
+  pareto_front      points no other point beats on every coordinate (all maximised)
+"""
+import warnings
+
+import numpy as np
+from scipy import stats
+
+METRICS = ("Mo", "Cr", "Mul")
+
+
+def t_interval(values, confidence=0.95):
+  """(mean, low, high) over the non-missing values; low = high = NaN with fewer than two."""
+  x = np.asarray([v for v in values if v is not None and not np.isnan(v)], np.float64)
+  if x.size == 0:
+    return (np.nan, np.nan, np.nan)
+  mean = float(x.mean())
+  if x.size < 2:
+    return (mean, np.nan, np.nan)
+  sem = float(stats.sem(x))
+  if sem == 0.0:
+    return (mean, mean, mean)
+  lo, hi = stats.t.interval(confidence, x.size - 1, loc=mean, scale=sem)
+  return (mean, float(lo), float(hi))
+
+
+def holm(pvalues):
+  """Holm-adjusted p-values, in the input order: p_(i) * (m - i) for the i-th smallest (0-based),
+  made monotone by a running maximum and capped at 1."""
+  p = np.asarray(pvalues, np.float64)
+  adjusted = np.empty_like(p)
+  running = 0.0
+  for rank, i in enumerate(np.argsort(p, kind="stable")):
+    running = max(running, min(1.0, (p.size - rank) * p[i]))
+    adjusted[i] = running
+  return adjusted
+
+
+def pareto_front(points):
+  """Boolean mask: True where no other point is >= on every coordinate and > on at least one."""
+  P = np.asarray(points, np.float64)
+  if P.size == 0:
+    return np.zeros(0, bool)
+  ge = (P[None, :, :] >= P[:, None, :]).all(-1)     # ge[i, j]: point j is at least point i everywhere
+  gt = (P[None, :, :] > P[:, None, :]).any(-1)
+  return ~(ge & gt).any(1)
+
+
+def _nanmean(x, axis):
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return np.nanmean(x, axis=axis)
+
+
+def query_metrics(per_query, langs):
+  """{Mo, Cr, Mul: [Q] float} per query, the queries of `langs` in order."""
+  mo = np.concatenate([per_query[f"pair/{x}/{x}"] for x in langs])
+  cr = np.concatenate([
+      _nanmean(np.stack([per_query[f"pair/{x}/{y}"] for y in langs if y != x]), 0) if len(langs) > 1
+      else np.full(len(per_query[f"pair/{x}/{x}"]), np.nan) for x in langs])
+  mul = np.concatenate([per_query[f"mul/{x}"] for x in langs])
+  return {"Mo": mo, "Cr": cr, "Mul": mul}
+
+
+def seed_mean(vectors):
+  """The per-query mean over seeds of equally ordered per-query vectors."""
+  return _nanmean(np.stack(vectors), 0)
+
+
+def _mean(x, axis):
+  return np.mean(x, axis=axis)
+
+
+def paired_test(a, b, n_resamples=4999, seed=0):
+  """(mean difference, two-sided p) of a - b over the pairs where both are defined."""
+  d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+  d = d[~np.isnan(d)]
+  if d.size == 0:
+    return (np.nan, np.nan)
+  if np.all(d == 0):
+    return (0.0, 1.0)
+  batch = max(1, min(n_resamples, 2_000_000 // d.size))
+  res = stats.permutation_test((d,), _mean, permutation_type="samples", vectorized=True, n_resamples=n_resamples,
+                               batch=batch, alternative="two-sided", random_state=seed)
+  return (float(d.mean()), float(res.pvalue))

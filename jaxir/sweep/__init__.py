@@ -1,0 +1,8 @@
+"""`jaxir sweep`: a grid of training runs over alpha, seeds, models and batch types, each evaluated.
+
+  spec.py      the sweep config (train / grid / eval sections) and its cells
+  cell.py      one cell: train (or not, for the zero-shot reference), export, encode, evaluate
+  progress.py  the progress line on stderr (cells done, current cell, elapsed, time left)
+  runner.py    the sweep directory (`sweep.json`), skipping finished cells, resuming the rest
+  cli.py       `jaxir sweep --config experiments/X.py|yaml [key=value ...]`
+"""

