@@ -209,7 +209,7 @@ class Report:
                 "ringed: Pareto front", figures.pareto, alphas, pts[:, 0], pts[:, 1], front, ref,
                 title=f"{bench}: {self.label(series)}")
     self.add(Para(f"Pareto front ({self.label(series)}): α ∈ {{{', '.join(f'{a:g}' for a, f in zip(alphas, front) if f)}}}"
-                  " — the α that no other α matches on both Mo and Cr while beating it on one."))
+                  " (no other α is at least as good on both Mo and Cr and better on one)."))
 
   def heatmaps(self, bench):
     cells = _by_alpha(self.series[self.primary])
