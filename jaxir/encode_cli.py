@@ -31,6 +31,8 @@ def _run(args):
       raise JaxirError(f"--max-articles applies to xquad-r and mlqa-r, not {args.benchmark}")
     if args.datasets and args.benchmark != "beir":
       raise JaxirError("--datasets applies to --benchmark beir")
+    if args.langs and args.benchmark == "beir":
+      raise JaxirError("--langs does not apply to beir (English collections); choose them with --datasets")
     spec = benchmark_spec(args.benchmark, args.data_dir, args.langs, args.datasets)
     out = encode_spec(args.model, spec, args.out, args.tokens_per_batch, args.dtype, args.shard_rows, args.shard_dtype)
     print(f"encode: wrote {out}")

@@ -10,7 +10,7 @@ from jaxir import io
 
 
 def evaluate(path, out=None, langs=None, datasets=None, top_k=100, block_rows=32768, query_chunk=256,
-             approx=False, recall_target=0.95, probe_c=1.0, progress=True):
+             approx=False, recall_target=0.95, probe_c=None, progress=True):
   """(summary, table text) of a finished sets export; beir/miracl runs go to `out` when given."""
   from jaxir.encode_sets import load_export
   bench = load_export(path)["benchmark"]

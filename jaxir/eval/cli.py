@@ -36,7 +36,8 @@ def register(sub):
   p.add_argument("--approx", action="store_true",
                  help="beir/miracl: jax.lax.approx_max_k per block (TPU); also reports its recall against exact")
   p.add_argument("--recall-target", type=float, default=0.95, help="with --approx")
-  p.add_argument("--probe-c", type=float, default=1.0, help="xnli: inverse regularisation of the logistic probe")
+  p.add_argument("--probe-c", type=float,
+                 help="xnli: inverse regularisation of the logistic probe (default: 5-fold CV on the English train pairs)")
   p.set_defaults(func=_run)
 
 
