@@ -11,7 +11,8 @@ and the report, not the answer; `experiments/full.py` is the real sweep.
 Measured on a busy 2-core CPU (load ~5 from other jobs; a 3-cell slice of this preset): the
 zero-shot cell 1m18s, the first training cell 3m54s (its ~40 s train-step compile lands in the
 sweep's XLA cache), the next 3m27s; so ~22 min for all 7 cells there, less on an idle machine
-(the slice used 5.7 CPU-minutes for 3 cells).
+(the slice used 5.7 CPU-minutes for 3 cells). On a quiet machine, from a fresh clone: 11m53s for
+`pip install … && jaxir sweep --config experiments/quick.py && jaxir report runs/sweep-quick`.
 """
 
 
