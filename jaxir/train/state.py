@@ -114,6 +114,13 @@ def state_shardings(encoder, cfg, mesh):
   return mesh_lib.shardings(abstract_state(encoder, cfg), mesh)
 
 
+def sharded_abstract_state(encoder, cfg, mesh):
+  """The TrainState's ShapeDtypeStructs with their shardings: what a checkpoint restores into."""
+  abstract = abstract_state(encoder, cfg)
+  return jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                      abstract, mesh_lib.shardings(abstract, mesh))
+
+
 def create_train_state(encoder, cfg, mesh, params=None, seed=0):
   """A sharded TrainState: from `params` (e.g. `load_pretrained(...).params`, numpy, the same on
   every host) or, when None, from a random init with `seed`. `cfg` is a TrainConfig."""

@@ -142,10 +142,7 @@ def checkpoint_model(run_dir, step=None):
   cfg.mesh.data, cfg.mesh.model = -1, 1
   mesh = mesh_lib.make_mesh(cfg.mesh)
   encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
-  shardings = state_lib.state_shardings(encoder, cfg, mesh)
-  abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                          state_lib.abstract_state(encoder, cfg), shardings)
-  state, _ = ckpt.restore(abstract, step)
+  state, _ = ckpt.restore(state_lib.sharded_abstract_state(encoder, cfg, mesh), step)
   train_langs = (io.read_json(run / "run.json", "run") if (run / "run.json").exists() else {}).get("train_langs")
   return _with_params(pretrained, _host_params(state.params, mesh, jax), train_langs=train_langs,
                       source=f"jaxir train {run} step {step if step is not None else ckpt.latest_step()}")
@@ -181,10 +178,7 @@ def train(cfg, progress=True):
   ckpt = Checkpoints((out / "checkpoints").absolute(), keep=cfg.keep_checkpoints)
   start = 0
   if ckpt.latest_step() is not None:
-    shardings = state_lib.state_shardings(encoder, cfg, mesh)
-    abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                            state_lib.abstract_state(encoder, cfg), shardings)
-    state, position = ckpt.restore(abstract)
+    state, position = ckpt.restore(state_lib.sharded_abstract_state(encoder, cfg, mesh))
     start = int(position["next_step"])
     print(f"train: resumed {out} at step {start}", file=sys.stderr)
   else:
