@@ -1,5 +1,7 @@
 """The α sweep that answers the question: 7 alphas × 3 seeds of hybrid batching, evaluated on all
-of XQuAD-R (the held-out test set) and the held-out MLQA-R dev split.
+of XQuAD-R (the held-out test set) and the held-out MLQA-R dev split, and beyond LAReQA on Tatoeba
+(the 10 XQuAD-R / MLQA-R languages but English), BEIR (dbpedia-5k, msmarco-5k) and XNLI (all 11
+test languages); the report's "Beyond LAReQA" section plots them against α.
 
   jaxir sweep --config experiments/full.py         # -> runs/sweep-full (resumable: rerun to continue)
   jaxir report runs/sweep-full
@@ -11,6 +13,16 @@ the untrained model. Long on a CPU: a step of batch 32 took ~21 s on a busy 2-co
 where batch.batch_size and steps can grow (`train.batch.batch_size=256`). Each cell keeps its
 exported model (~0.5 GB for e5-small); checkpoints are deleted once a cell's run is exported.
 Add `grid.batch_types=[hybrid,mixed]` for the batch-type ablation (doubles the cells).
+
+The benchmarks beyond LAReQA encode ~106,000 texts per cell: Tatoeba 19,096, BEIR 10,083 (long
+passages), XNLI 76,768 (unique premises and hypotheses of 11 test languages plus the English dev
+pairs the probe trains on). At the rates of docs/benchmarks.md (e5-small on the busy 2-core CPU:
+Tatoeba 44.5, BEIR 6.4, XNLI 55.5 texts/s) that is ~7 + 26 + 23 min of encoding and ~2.5 min for
+the probe's cross-validated C: about an hour per cell, ~22 h more for the 22 cells; encoding
+scales with the encoder's throughput like the XQuAD-R export does. To cut it: fewer XNLI languages
+(`eval.xnli.langs=[de,ar,zh]`), or drop a benchmark. On a finished sweep, adding a benchmark runs
+only that benchmark in every cell (no retraining). MIRACL has no data on this machine: with its
+corpora under <data>/miracl, add `miracl` to eval.benchmarks (and `eval.miracl.langs=[...]`).
 """
 
 
@@ -32,5 +44,5 @@ def get_config():
       },
       "grid": {"alphas": [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0], "seeds": 3, "batch_types": ["hybrid"],
                "zero_shot": True},
-      "eval": {"benchmarks": ["xquad-r", "mlqa-r-dev"]},
+      "eval": {"benchmarks": ["xquad-r", "mlqa-r-dev", "tatoeba", "beir", "xnli"]},
   }

@@ -110,13 +110,17 @@ def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype=
 
 def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_articles=None,
                      tokens_per_batch=8192, dtype="float32", chunk_texts=2048, progress=True):
-  """Encodes a benchmark's questions and candidates with `model` (directory or hub id) into `out`."""
+  """Encodes a benchmark's questions and candidates with `model` (directory, hub id, or a `Pretrained`
+  loaded from a directory) into `out`."""
   from jaxir.data.squad_r import load_benchmark
-  from jaxir.model.hf_io import fingerprint, load_pretrained
+  from jaxir.model.hf_io import Pretrained, fingerprint, load_pretrained
 
   out = Path(out)
   corpora = load_benchmark(benchmark, data_dir, langs, max_articles)
-  pretrained = load_pretrained(model)
+  pretrained = model if isinstance(model, Pretrained) else load_pretrained(model)
+  if pretrained.path is None:
+    raise JaxirError("encode_benchmark needs a model loaded from a directory (its fingerprint names the export)")
+  model = pretrained.path if isinstance(model, Pretrained) else model
   meta = pretrained.meta
   fp = fingerprint(pretrained.path)
   texts, index = benchmark_texts(corpora, meta.get("query_prompt", ""), meta.get("passage_prompt", ""))

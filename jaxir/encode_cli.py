@@ -16,6 +16,8 @@ def register(sub):
   p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
   p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x],
                  help="beir: comma-separated dataset names under <data>/beir, or folders (default: all there)")
+  p.add_argument("--max-pairs", type=int,
+                 help="tatoeba: the first N pairs of every language (a quick subset, not comparable to the full test)")
   p.add_argument("--shard-rows", type=int, default=100_000, help="tatoeba/beir/miracl/xnli: rows per embedding shard")
   p.add_argument("--shard-dtype", default="float32", choices=["float32", "float16"],
                  help="tatoeba/beir/miracl/xnli: dtype of the shards on disk")
@@ -29,16 +31,20 @@ def _run(args):
     from jaxir.encode_sets import benchmark_spec, encode_spec
     if args.max_articles is not None:
       raise JaxirError(f"--max-articles applies to xquad-r and mlqa-r, not {args.benchmark}")
+    if args.max_pairs is not None and (args.benchmark != "tatoeba" or args.max_pairs < 1):
+      raise JaxirError("--max-pairs applies to --benchmark tatoeba and must be at least 1")
     if args.datasets and args.benchmark != "beir":
       raise JaxirError("--datasets applies to --benchmark beir")
     if args.langs and args.benchmark == "beir":
       raise JaxirError("--langs does not apply to beir (English collections); choose them with --datasets")
-    spec = benchmark_spec(args.benchmark, args.data_dir, args.langs, args.datasets)
+    spec = benchmark_spec(args.benchmark, args.data_dir, args.langs, args.datasets, args.max_pairs)
     out = encode_spec(args.model, spec, args.out, args.tokens_per_batch, args.dtype, args.shard_rows, args.shard_dtype)
     print(f"encode: wrote {out}")
     return
   if args.max_articles is not None and args.max_articles < 1:
     raise JaxirError("--max-articles must be at least 1")
+  if args.max_pairs is not None:
+    raise JaxirError("--max-pairs applies to --benchmark tatoeba")
   out = encode_benchmark(args.model, args.benchmark, args.out, args.data_dir, args.langs, args.max_articles,
                          args.tokens_per_batch, args.dtype)
   print(f"encode: wrote {out}")

@@ -43,11 +43,11 @@ class Spec:
   files: dict = dataclasses.field(default_factory=dict)
 
 
-def benchmark_spec(benchmark, data_dir=None, langs=None, datasets=None):
-  """The `Spec` of a benchmark read from the data."""
+def benchmark_spec(benchmark, data_dir=None, langs=None, datasets=None, max_pairs=None):
+  """The `Spec` of a benchmark read from the data (`max_pairs`: tatoeba, the first N pairs per language)."""
   if benchmark == "tatoeba":
     from jaxir.eval.bitext import tatoeba_spec
-    return tatoeba_spec(data_dir, langs)
+    return tatoeba_spec(data_dir, langs, max_pairs)
   if benchmark == "beir":
     from jaxir.eval.ir import beir_spec
     return beir_spec(data_dir, datasets)

@@ -117,6 +117,11 @@ def test_tatoeba_both_directions_with_the_query_prompt(model, tmp_path):
   eng = (DATA / "tatoeba" / "tatoeba.deu-eng.eng").read_text(encoding="utf-8").splitlines()[:3]
   np.testing.assert_allclose(Store(tmp_path / "emb" / "de" / "eng").read()[:3],
                              embed_texts(load_pretrained(model), ["query: " + t for t in eng]), atol=1e-5)
+  # A subset (max_pairs) is another export: never taken for the full one, nor the full one for it.
+  assert manifest["max_pairs"] is None and s["max_pairs"] is None
+  with pytest.raises(JaxirError, match="different export"):
+    encode_sets.encode_spec(model, bitext.tatoeba_spec(tmp_path / "data", ["de"], max_pairs=10), tmp_path / "emb",
+                            progress=False)
 
 
 def test_bitext_accuracy_by_hand():
@@ -155,7 +160,8 @@ def test_probe_learns_a_separable_relation():
   assert np.mean(probe.predict(xnli_probe.features(u[200:], v[200:])) == y[200:]) > 0.9
 
 
-@pytest.mark.parametrize("case", ["beir-missing-file", "qrels-unknown-id", "tsv-columns", "xnli-language"])
+@pytest.mark.parametrize("case", ["beir-missing-file", "qrels-unknown-id", "tsv-columns", "xnli-language",
+                                  "max-pairs-not-tatoeba"])
 def test_bad_input_is_one_error_line(model, data, tmp_path, capsys, case):
   argv = ["encode", "--model", str(model), "--out", str(tmp_path / "out")]
   if case == "beir-missing-file":
@@ -173,9 +179,12 @@ def test_bad_input_is_one_error_line(model, data, tmp_path, capsys, case):
     (tmp_path / "xnli" / "xnli.dev.tsv").write_text("lang\tlabel\ts1\ts2\nen\tneutral\ta\tb\n")
     argv += ["--benchmark", "xnli", "--data-dir", str(tmp_path)]
     want = "missing column"
-  else:
+  elif case == "xnli-language":
     argv += ["--benchmark", "xnli", "--data-dir", str(DATA), "--langs", "de,xx"]
     want = "XNLI language(s) xx not in"
+  else:
+    argv += ["--benchmark", "beir", "--data-dir", str(data), "--datasets", "toy", "--max-pairs", "5"]
+    want = "--max-pairs applies to --benchmark tatoeba"
   code, io_ = _cli(capsys, *argv)
   lines = io_.err.strip().splitlines()
   assert code == 2 and len(lines) == 1 and want in lines[0], io_.err

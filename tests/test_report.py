@@ -11,14 +11,16 @@ import numpy as np
 import pytest
 
 from jaxir import cli, io
-from jaxir.eval import lareqa
+from jaxir.eval import benchmarks, lareqa
 from jaxir.eval.evaluate import write_outputs
-from jaxir.report import paper, stats
+from jaxir.report import extras, paper, stats
 from jaxir.report.build import make_report
 from jaxir.sweep import spec as spec_lib
+from conftest import DATA
 
 LANGS = ["en", "de", "el"]
 Q = 12
+EXTRAS = ("tatoeba", "beir", "xnli")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,16 +84,46 @@ def _ranks(alpha, seed, batch_type):
   return lareqa.Ranks(LANGS, query_lang, in_lang, pooled, np.ones((L * Q, L), bool))
 
 
-def make_sweep(root, alphas=(0.0, 0.5, 1.0), seeds=2, batch_types=("hybrid", "mixed"), unfinished=()):
+def _extra_summary(bench, alpha, seed, batch_type):
+  """Summaries in the formats of jaxir.eval.{bitext,ir,xnli_probe}: Tatoeba rises with alpha far beyond
+  its seed noise (+-0.002); the XNLI gap falls with alpha by less than its noise (+-0.01)."""
+  e = 0.0 if alpha is None else (0.002 if seed % 2 else -0.002) - (0.01 if batch_type == "mixed" else 0.0)
+  a = 0.5 if alpha is None else alpha
+  if bench == "tatoeba":
+    acc = 0.78 if alpha is None else 0.80 + 0.10 * a + e
+    per = {l: {"xx2en": acc, "en2xx": acc, "acc": acc, "n": 50} for l in ("de", "el")}
+    return {"benchmark": "tatoeba", "langs": ["de", "el"], "per": per, "acc@1": acc, "xx2en": acc, "en2xx": acc,
+            "max_pairs": 50, "headline": {"mean_acc@1": acc}}
+  if bench == "beir":
+    per = {d: {"nDCG@10": 0.5 + 0.1 * k - 0.05 * a + e, "Recall@100": 0.9 + e, "n_queries": 40, "n_docs": 5000}
+           for k, d in enumerate(("dbpedia-5k", "msmarco-5k"))}
+    ndcg = float(np.mean([p["nDCG@10"] for p in per.values()]))
+    return {"benchmark": "beir", "datasets": list(per), "per": per, "nDCG@10": ndcg, "Recall@100": 0.9 + e,
+            "headline": {"mean_nDCG@10": ndcg}}
+  others = 0.56 + 0.02 * a + 5 * e
+  acc = {"en": 0.66, "de": others, "ar": others}
+  return {"benchmark": "xnli", "langs": list(acc), "accuracy": acc, "n_train": 2490, "en": 0.66, "mean_others": others,
+          "transfer_gap": 0.66 - others, "mean_accuracy": float(np.mean(list(acc.values()))),
+          "headline": {"transfer_gap": 0.66 - others, "mean_accuracy": float(np.mean(list(acc.values())))}}
+
+
+def make_sweep(root, alphas=(0.0, 0.5, 1.0), seeds=2, batch_types=("hybrid", "mixed"), unfinished=(), extra=(),
+               lacking=()):
+  """A sweep directory; `extra` benchmarks get synthetic summaries, except in the cells named in `lacking`."""
   spec = spec_lib.build(None, [f"grid.alphas={list(alphas)}", f"grid.seeds={seeds}",
                                f"grid.batch_types=[{', '.join(batch_types)}]", "eval.langs=[en, de, el]",
-                               "train.model.name=runs/tiny", "train.steps=7"], out_dir=root)
+                               f"eval.benchmarks=[xquad-r, mlqa-r-dev{''.join(', ' + b for b in extra)}]",
+                               f"eval.data_dir={DATA}", "train.model.name=runs/tiny", "train.steps=7"], out_dir=root)
   cells = spec.cells()
   io.write_json(root / "sweep.json", {"format": spec_lib.FORMAT, "spec": spec.to_json(),
                                       "cells": [c.to_json() for c in cells]})
   for c in cells:
     cdir = root / "cells" / c.name
-    for b, bench in enumerate(spec.eval.benchmarks):
+    for bench in extra:
+      if c.name not in lacking:
+        summary = _extra_summary(bench, c.alpha, c.seed, c.batch_type)
+        benchmarks.write_outputs(summary, "", cdir / "eval" / bench)
+    for b, bench in enumerate(spec_lib.LAREQA):
       if c.kind == "zero-shot":
         ranks = _ranks(0.5, 99, "hybrid")
         ranks.in_lang[:] = ranks.in_lang + 1
@@ -109,7 +141,7 @@ def make_sweep(root, alphas=(0.0, 0.5, 1.0), seeds=2, batch_types=("hybrid", "mi
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
   root = tmp_path_factory.mktemp("synthetic") / "sw"
-  spec, cells = make_sweep(root, unfinished=("mixed_a1_s1",))
+  spec, cells = make_sweep(root, unfinished=("mixed_a1_s1",), extra=EXTRAS, lacking=("mixed_a0.5_s0",))
   out = make_report(root, resamples=199)
   return root, out
 
@@ -144,6 +176,46 @@ def test_report_files_and_numbers(report):
   assert "Batch type ablation: hybrid vs mixed" in md
   assert "Best α on the mean of Mo, Cr and Mul (xquad-r, hybrid)" in md
   assert "Pareto front (hybrid): α ∈ {" in md
+
+
+def test_beyond_lareqa_section(report):
+  root, out = report
+  md = (out / "report.md").read_text()
+  section = md.split("## Beyond LAReQA")[1].split("\n## ")[0]
+  for bench in EXTRAS:
+    assert f"figures/{bench}_curves.png" in section
+  assert "a subset: the first 50 pairs of each language" in section
+  assert "not evaluated yet in mixed_a0.5_s0" in section
+  # The hybrid table: Tatoeba per alpha by hand (mean over the two seeds and its t-interval), untrained beside it.
+  table = section.split("*hybrid: beyond LAReQA")[1].split("*mixed: beyond LAReQA")[0]
+  row = next(l for l in table.splitlines() if l.startswith("| Tatoeba mean acc@1 |"))
+  acc = [_summary(root, f"hybrid_a0.5_s{s}", "tatoeba")["acc@1"] for s in (0, 1)]
+  mean, half = np.mean(acc), 12.706204736174698 * np.std(acc, ddof=1) / np.sqrt(2)
+  assert row.split("|")[2].strip() == "78.0"
+  assert f"| {100 * mean:.1f} [{100 * (mean - half):.1f}, {100 * (mean + half):.1f}] |" in row
+  assert {"| BEIR nDCG@10 dbpedia-5k |", "| BEIR nDCG@10 msmarco-5k |", "| BEIR mean nDCG@10 |",
+          "| BEIR mean Recall@100 |", "| XNLI mean non-English accuracy |"} <= {l.split(" |")[0] + " |" for l in table.splitlines()}
+  # The computed sentence: Tatoeba's alpha effect (0.1) is far beyond its seed noise, the XNLI gap's (0.02) is not;
+  # the gap is lower-is-better, so its best alpha is the highest one.
+  sentence = next(l for l in table.splitlines() if l.startswith("Best α per metric (hybrid"))
+  assert "Tatoeba mean acc@1: best α = 1 with " in sentence
+  assert "(10.0, to the worst α = 0) exceeds the seed intervals" in sentence
+  gap = sentence.split("XNLI transfer gap (lower: better): ")[1]
+  assert gap.startswith("best α = 1 with ") and "(2.0, to the worst α = 0) is within the seed intervals" in gap
+  assert "BEIR mean nDCG@10: best α = 0 with " in sentence
+
+
+def test_verdict_by_hand():
+  up = extras.Metric("m", None)
+  down = extras.Metric("gap", None, higher_is_better=False)
+  agg = {0.0: (0.50, 0.48, 0.52, 3), 1.0: (0.60, 0.55, 0.65, 3), 0.5: (0.51, 0.40, 0.62, 3)}
+  assert extras.verdict(up, agg, 0.3) == ("m: best α = 1 with 60.0 [55.0, 65.0] (untrained 30.0); the spread across α "
+                                          "(10.0, to the worst α = 0) exceeds the seed intervals (best and worst do not overlap).")
+  assert extras.verdict(down, agg).startswith("gap: best α = 0 with 50.0 [48.0, 52.0]; the spread across α (10.0, "
+                                              "to the worst α = 1) exceeds")
+  agg[1.0] = (0.60, 0.51, 0.69, 3)                # now reaches down into alpha = 0's interval
+  assert extras.verdict(up, agg).endswith("is within the seed intervals (best and worst overlap).")
+  assert extras.verdict(up, {0.0: (0.5, np.nan, np.nan, 1), 1.0: (0.6, np.nan, np.nan, 1)}).endswith("(one seed).")
 
 
 def test_significance_matches_a_direct_computation(report):

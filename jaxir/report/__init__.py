@@ -6,5 +6,6 @@
   figures.py  matplotlib PNGs
   render.py   Markdown and self-contained HTML from one list of blocks
   build.py    the report: computes, draws, renders
+  extras.py   its "Beyond LAReQA" section: Tatoeba, BEIR, MIRACL, XNLI against alpha
   cli.py      `jaxir report SWEEP_DIR`
 """

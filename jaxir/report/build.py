@@ -1,6 +1,7 @@
 """The sweep report: per benchmark, curves over alpha with seed intervals, the Mo-Cr Pareto front,
 language-pair heatmaps, seen vs zero-shot languages, paired tests over queries (Holm-corrected),
-the best alpha, the hybrid vs mixed ablation; then the paper-shaped table beside the paper's numbers.
+the best alpha, the hybrid vs mixed ablation; then the benchmarks beyond LAReQA against alpha
+(`jaxir.report.extras`, when the sweep has them) and the paper-shaped table beside the paper's numbers.
 
 Writes `OUT/report.md`, `OUT/report.html` (self-contained; written last) and `OUT/figures/*.png`.
 """
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import io
-from jaxir.report import figures, paper, stats
+from jaxir.report import extras, figures, paper, stats
 from jaxir.report.load import load_sweep
 from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
 
@@ -93,6 +94,7 @@ class Report:
     self.intro()
     for bench in self.res.benchmarks:
       self.benchmark(bench)
+    extras.section(self)
     self.paper_table()
     self.cells_table()
     return self.blocks
@@ -115,9 +117,11 @@ class Report:
       subset.append(f"languages {', '.join(e['langs'])}")
     if e.get("max_articles"):
       subset.append(f"the first {e['max_articles']} articles per language")
-    self.add(Para("Evaluation: " + ", ".join(BENCH_TITLES[b] for b in self.res.benchmarks)
+    xquad = "xquad-r" in self.res.benchmarks
+    self.add(Para("Evaluation: " + ", ".join([BENCH_TITLES[b] for b in self.res.benchmarks]
+                                             + [extras.TITLES[b] for b in self.res.extras])
                   + (f"; XQuAD-R restricted to {' and '.join(subset)} (a quick run: absolute numbers are not comparable "
-                     "to full-benchmark ones)." if subset else "; all of XQuAD-R.")))
+                     "to full-benchmark ones)." if subset and xquad else "; all of XQuAD-R." if xquad else ".")))
     self.add(Para("How to read: mAP × 100; α is the probability that a training batch is monolingual (hybrid: "
                   "α = 1 is X-X-mono, α = 0 is X-Y). Values are means over seeds with 95% Student-t intervals "
                   "[low, high] (none with one seed). RD is the language bias: per query, the pooled rank of its "
@@ -356,6 +360,8 @@ class Report:
 
   # -------------------------------------------------------------------------------------------
   def paper_table(self):
+    if not self.res.benchmarks:
+      return
     self.add(Heading(2, "In the shape of the paper's Table 1"))
     self.add(Para(f"Ours: {self.label(self.primary) if self.primary else '–'} cells at α = 1 (X-X-mono), α = 0 (X-Y) "
                   f"and α = 0.5 (hybrid), mean over seeds [95% t-interval]. Beside them, for orientation only, the "

@@ -25,12 +25,14 @@ def _save(fig, path):
   return path
 
 
-def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", "RD")):
-  """series: {label: {metric: [(alpha, mean, low, high)]}}; references: {label: {metric: value}}."""
+def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", "RD"), panels=None):
+  """series: {label: {metric: [(alpha, mean, low, high)]}}; references: {label: {metric: value}};
+  panels: {metric: (scale, y label)} (default: the LAReQA metrics' PANELS); one panel per metric."""
   plt = _plt()
+  panels = panels or PANELS
   fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4), squeeze=False)
   for ax, m in zip(axes[0], metrics):
-    scale, ylabel = PANELS[m]
+    scale, ylabel = panels[m]
     for i, (label, data) in enumerate(series.items()):
       pts = np.asarray(data.get(m) or [], np.float64).reshape(-1, 4)
       if not len(pts):

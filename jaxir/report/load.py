@@ -1,7 +1,9 @@
 """A sweep directory as the report reads it: its spec, its finished cells, their evaluations.
 
-Only finished cells count (`cell.json` and every benchmark's `summary.json`, each written last);
-a cell still running or killed is listed as missing, never half-read.
+Only finished cells count (`cell.json` and every LAReQA benchmark's `summary.json`, each written
+last); a cell still running or killed is listed as missing, never half-read. The benchmarks beyond
+LAReQA (tatoeba, beir, miracl, xnli) are read where their summary.json exists: a sweep they were
+added to may hold cells that do not have them yet.
 """
 import dataclasses
 from pathlib import Path
@@ -42,7 +44,8 @@ class SweepResults:
   spec: dict
   cells: list               # finished CellResults, in grid order
   missing: list             # names of unfinished cells
-  benchmarks: list
+  benchmarks: list          # the LAReQA benchmarks (xquad-r, mlqa-r-dev) every listed cell has
+  extras: list = dataclasses.field(default_factory=list)   # tatoeba / beir / miracl / xnli, where present
 
   @property
   def trained(self):
@@ -67,7 +70,9 @@ def load_sweep(sweep_dir):
   if record.get("format") != spec_lib.FORMAT:
     raise JaxirError(f"{sweep_dir} was written by an incompatible jaxir sweep (format {record.get('format')!r}, "
                      f"this version reads {spec_lib.FORMAT!r})")
-  benchmarks = list(record["spec"]["eval"]["benchmarks"])
+  requested = list(record["spec"]["eval"]["benchmarks"])
+  benchmarks = [b for b in requested if b in spec_lib.LAREQA]
+  extras = [b for b in requested if b not in spec_lib.LAREQA]
   cells, missing = [], []
   for c in record["cells"]:
     cdir = sweep_dir / "cells" / c["name"]
@@ -75,10 +80,11 @@ def load_sweep(sweep_dir):
       missing.append(c["name"])
       continue
     info = io.read_json(cdir / "cell.json", "cell record")
-    summaries = {b: io.read_json(cdir / "eval" / b / "summary.json", "summary") for b in benchmarks}
+    present = benchmarks + [b for b in extras if (cdir / "eval" / b / "summary.json").is_file()]
+    summaries = {b: io.read_json(cdir / "eval" / b / "summary.json", "summary") for b in present}
     cells.append(CellResult(c["name"], c["kind"], c["model"], c.get("batch_type"), c.get("alpha"), c.get("seed"),
                             cdir, list(info.get("train_langs") or []), summaries))
   if not cells:
     raise JaxirError(f"{sweep_dir} has no finished cell yet ({len(missing)} unfinished); run or resume "
                      "`jaxir sweep` first")
-  return SweepResults(sweep_dir, record["spec"], cells, missing, benchmarks)
+  return SweepResults(sweep_dir, record["spec"], cells, missing, benchmarks, extras)

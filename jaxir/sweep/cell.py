@@ -4,9 +4,13 @@
   train/                 the trainer's run directory (`jaxir train`); `train/export/` is the tuned
                          model; its checkpoints are deleted once `run.json` exists when the sweep
                          prunes them
-  emb/xquad-r/           exported embeddings (`jaxir encode`)
+  emb/<benchmark>/       exported embeddings (`jaxir encode`): xquad-r, and tatoeba / beir / miracl /
+                         xnli (`jaxir.sweep.extras`); mlqa-r-dev is encoded in memory
   eval/<benchmark>/      `jaxir eval` outputs: summary.json (written last), per_query.npz, CSVs, table
   cell.json              written last: the cell is finished (durations, model, training languages)
+
+A benchmark whose summary.json exists is not evaluated again: a rerun that adds a benchmark to a
+finished sweep evaluates only that one in every cell (the trained model is kept).
 
 Every step trusts only what its writer marks finished (`run.json`, `manifest.json`,
 `summary.json`), so a killed cell is resumed where it stopped: the trainer from its checkpoint,
@@ -20,6 +24,7 @@ from pathlib import Path
 from jaxir import config as config_lib
 from jaxir import io
 from jaxir.errors import JaxirError
+from jaxir.sweep import extras
 from jaxir.sweep import spec as spec_lib
 
 
@@ -81,36 +86,55 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
   else:
     io.write_json(cell_dir / "config.json", {**record, "model_path": spec_lib.model_path(cell.model)})
     model_dir, train_langs = Path(ensure_model(cell.model)), None
+  previous = _previous(cell_dir)
+  eval_seconds = previous.get("eval_seconds", {})
+  pretrained = None                    # loaded once, for every benchmark still to evaluate
   for bench in spec.eval.benchmarks:
     out = cell_dir / "eval" / bench
     if (out / "summary.json").exists():
       continue
-    if train_langs is None:
-      train_langs = ctx.train_langs
-    summary, per_query = _evaluate(bench, model_dir, cell_dir, train_langs, ctx, verbose)
-    from jaxir.eval.evaluate import write_outputs
-    write_outputs(summary, per_query, out)
-  record.update({"model_dir": str(model_dir), "train_langs": train_langs or ctx.train_langs,
+    t_bench = time.time()
+    if pretrained is None:
+      from jaxir.model.hf_io import load_pretrained
+      pretrained = load_pretrained(str(model_dir))
+    if bench in extras.EXTRA:
+      extras.run(bench, pretrained, cell_dir, spec, verbose)
+    else:
+      if train_langs is None:
+        train_langs = ctx.train_langs
+      summary, per_query = _evaluate(bench, pretrained, cell_dir, train_langs, ctx, verbose)
+      from jaxir.eval.evaluate import write_outputs
+      write_outputs(summary, per_query, out)
+    eval_seconds[bench] = round(time.time() - t_bench, 2)
+  train_langs = train_langs or previous.get("train_langs") or ctx.train_langs
+  record.update({"model_dir": str(model_dir), "train_langs": train_langs,
                  "benchmarks": list(spec.eval.benchmarks), "seconds": round(time.time() - t0, 2),
-                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                 "eval_seconds": eval_seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
   io.write_json(cell_dir / "cell.json", record)
   return record
 
 
-def _evaluate(bench, model_dir, cell_dir, train_langs, ctx, verbose):
+def _previous(cell_dir):
+  """The cell.json of an earlier finished run of this cell (before benchmarks were added), or {}."""
+  try:
+    return io.read_json(Path(cell_dir) / "cell.json", "cell record")
+  except (JaxirError, OSError, ValueError):
+    return {}
+
+
+def _evaluate(bench, pretrained, cell_dir, train_langs, ctx, verbose):
   ev = ctx.spec.eval
   if bench == "xquad-r":
     from jaxir.encode import encode_benchmark
     from jaxir.eval.evaluate import evaluate
     emb = cell_dir / "emb" / "xquad-r"
-    encode_benchmark(str(model_dir), "xquad-r", emb, ctx.spec.train.data.data_dir, ev.langs, ev.max_articles,
+    encode_benchmark(pretrained, "xquad-r", emb, ctx.spec.train.data.data_dir, ev.langs, ev.max_articles,
                      tokens_per_batch=ev.tokens_per_batch, progress=verbose)
     return evaluate(emb, train_langs=train_langs)
   if bench == "mlqa-r-dev":
     from jaxir.eval.evaluate import evaluate_model
-    from jaxir.model.hf_io import load_pretrained
-    summary, per_query = evaluate_model(load_pretrained(str(model_dir)), ctx.pairs.corpora["dev"], train_langs,
+    summary, per_query = evaluate_model(pretrained, ctx.pairs.corpora["dev"], train_langs,
                                         tokens_per_batch=ev.tokens_per_batch)
-    summary.update({"benchmark": "mlqa-r-dev", "model": str(model_dir)})
+    summary.update({"benchmark": "mlqa-r-dev", "model": str(pretrained.path)})
     return summary, per_query
   raise JaxirError(f"unknown benchmark {bench!r}")

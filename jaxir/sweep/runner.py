@@ -1,11 +1,14 @@
 """The sweep directory and its run: `sweep.json` first, then every unfinished cell in grid order.
 
   SWEEP/sweep.json      format version, the resolved spec (train / grid / eval) and the cell list,
-                        written once at the start; a rerun must bring the same spec
+                        written at the start; a rerun must bring the same spec, except that it may
+                        add benchmarks (then sweep.json takes the new list, under `benchmarks_added`)
   SWEEP/cells/<name>/   one directory per cell (see `jaxir.sweep.cell`)
 
-A rerun skips finished cells (`cell.json` and every summary present) and resumes the others.
-A directory of another format version or another grid is refused before anything is written.
+A rerun skips finished cells (`cell.json` and every summary present) and resumes the others; a
+rerun that adds a benchmark evaluates just that one in every cell (trained models are kept).
+A directory of another format version, another grid or training, fewer benchmarks, or other
+options for a benchmark it has already run is refused before anything is written.
 Cells share a persistent XLA compilation cache (`SWEEP/.jax_cache`, unless one is configured):
 every training cell compiles the same step, so only the first pays for it.
 """
@@ -44,17 +47,48 @@ def open_sweep_dir(out, spec, cells):
       raise JaxirError(f"{out} was written by an incompatible jaxir sweep (format {old.get('format')!r}, "
                        f"this version reads {spec_lib.FORMAT!r}); use another out_dir")
     if old.get("spec") != record["spec"] or old.get("cells") != record["cells"]:
-      a, b = _flat(old.get("spec") or {}), _flat(record["spec"])
-      changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)) or ["cells"]
-      what = "grid" if any(k.startswith("grid.") for k in changed) else "config"
-      raise JaxirError(f"{out} holds a sweep with a different {what} (differs in {', '.join(changed[:5])}); "
-                       "use another out_dir, or the same config to resume it")
+      return _extend(path, old, record)
     return old
   if out.exists() and any(out.iterdir()):
     raise JaxirError(f"{out} exists and is not a jaxir sweep directory (no sweep.json); choose another out_dir")
   record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
   io.write_json(path, record)
   return record
+
+
+def _refuse(out, what, detail, advice="use another out_dir, or the same config to resume it"):
+  return JaxirError(f"{out} holds a sweep with a different {what} ({detail}); {advice}")
+
+
+def _extend(path, old, record):
+  """The sweep of `old` with the benchmarks `record` adds (sweep.json rewritten); JaxirError for any other change."""
+  out = path.parent
+  old_spec, new_spec = old.get("spec") or {}, record["spec"]
+  a = _flat({k: v for k, v in old_spec.items() if k != "eval"})
+  b = _flat({k: v for k, v in new_spec.items() if k != "eval"})
+  changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+  if changed or old.get("cells") != record["cells"]:
+    changed = changed or ["cells"]
+    raise _refuse(out, "grid" if any(k.startswith("grid.") for k in changed) else "config",
+                  f"differs in {', '.join(changed[:5])}")
+  old_eval, new_eval = old_spec.get("eval") or {}, new_spec["eval"]
+  dropped = [bench for bench in old_eval.get("benchmarks", []) if bench not in new_eval["benchmarks"]]
+  if dropped:
+    raise _refuse(out, "config", f"eval.benchmarks drops {', '.join(dropped)}: benchmarks can be added to a sweep, "
+                  "not removed", "use another out_dir, or keep them in eval.benchmarks")
+  changed = [] if old_eval.get("tokens_per_batch") == new_eval["tokens_per_batch"] else ["eval.tokens_per_batch"]
+  for bench in old_eval.get("benchmarks", []):
+    x, y = spec_lib.result_options(old_eval, bench), spec_lib.result_options(new_eval, bench)
+    changed += [k for k in x if x[k] != y.get(k) and k not in changed]
+  if changed:
+    raise _refuse(out, "config", f"differs in {', '.join(changed[:5])}, which results it holds depend on")
+  added = [bench for bench in new_eval["benchmarks"] if bench not in old_eval.get("benchmarks", [])]
+  new = {**old, "spec": new_spec}
+  if added:
+    new["benchmarks_added"] = old.get("benchmarks_added", []) + [{"benchmarks": added,
+                                                                  "at": time.strftime("%Y-%m-%dT%H:%M:%S")}]
+  io.write_json(path, new)
+  return new
 
 
 @contextlib.contextmanager

