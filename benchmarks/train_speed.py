@@ -2,12 +2,14 @@
 same model, same batches (hybrid alpha=0.5 on MLQA-R train), same optimizer settings, one run.
 
 Both sides get the batches ready-made (the input pipeline is measured by input_pipeline.py): jaxir
-the padded id arrays of `pipeline.HostBatches`, PyTorch the same pairs' texts (its own tokenizer
-call and per-batch padding, as sentence-transformers does). Each side first runs every batch
+the arrays of `pipeline.HostBatches` — packed (the default: texts share rows, `jaxir.data.packed`)
+and padded (`batch.pack=false`: length buckets) — PyTorch the same pairs' texts (its own tokenizer
+call and per-batch padding to the longest text, as sentence-transformers does). Each side first runs every batch
 once (compilation, allocator warm-up), then the timed pass; pairs/s = batch * steps / time.
 Peak memory is measured in a fresh subprocess per configuration (ru_maxrss of that process).
 
   python benchmarks/train_speed.py --model runs/e5-small [--batch-size 32] [--steps 10] [--freeze-embeddings]
+                                   [--layouts packed,padded]
   python benchmarks/train_speed.py --model runs/e5-small --memory      # peak RSS, 4 subprocesses
 """
 import argparse
@@ -19,13 +21,13 @@ import sys
 import time
 
 
-def batches(model_dir, batch_size, steps, seed=0):
+def batches(model_dir, batch_size, steps, seed=0, pack=True):
   from jaxir.config import TrainConfig
   from jaxir.data import hybrid, pairs, pipeline
   from jaxir.model.hf_io import load_pretrained
   pre = load_pretrained(model_dir)
   cfg = TrainConfig(steps=steps)
-  cfg.batch.batch_size, cfg.batch.alpha, cfg.batch.seed = batch_size, 0.5, seed
+  cfg.batch.batch_size, cfg.batch.alpha, cfg.batch.seed, cfg.batch.pack = batch_size, 0.5, seed, pack
   data = pairs.load_pairs(cfg.data)
   make = pipeline.HostBatches(data.train, cfg, pre.tokenizer, query_prompt=pre.meta["query_prompt"],
                               passage_prompt=pre.meta["passage_prompt"])
@@ -35,18 +37,25 @@ def batches(model_dir, batch_size, steps, seed=0):
   return pre, cfg, arrays, texts
 
 
-def run_jaxir(model_dir, batch_size, steps, freeze):
+def run_jaxir(model_dir, batch_size, steps, freeze, layout="packed"):
+  """(seconds, share of real tokens in the compiled batches) of the timed pass."""
   import jax
+  import numpy as np
   from jaxir.train import mesh as mesh_lib, state as state_lib, step as step_lib
-  pre, cfg, arrays, _ = batches(model_dir, batch_size, steps)
+  from jaxir.train.trainer import ARRAYS
+  pre, cfg, arrays, _ = batches(model_dir, batch_size, steps, pack=layout == "packed")
   cfg.model.freeze_embeddings, cfg.model.dropout = freeze, True
   cfg.optim.warmup_steps = 0
   mesh = mesh_lib.make_mesh(cfg.mesh)
   encoder = pre.encoder(step_lib.compute_dtype(cfg.model.dtype))
   state = state_lib.create_train_state(encoder, cfg, mesh, params=pre.params)
   step = step_lib.make_train_step(encoder, cfg, mesh)
-  keys = ("query_ids", "query_mask", "passage_ids", "passage_mask")
-  glob = [mesh_lib.host_batch_to_global({k: b[k] for k in keys}, mesh) for b in arrays]
+  glob = [mesh_lib.host_batch_to_global({k: b[k] for k in ARRAYS if k in b}, mesh) for b in arrays]
+  if layout == "packed":
+    real = sum(np.count_nonzero(b["packed_segments"]) for b in arrays) / sum(b["packed_ids"].size for b in arrays)
+  else:
+    real = (sum(b[k].sum() for b in arrays for k in b if k.endswith("_mask"))
+            / sum(b[k].size for b in arrays for k in b if k.endswith("_mask")))
   for b in glob:                                   # compile every shape
     state, m = step(state, b)
   jax.block_until_ready(state)
@@ -54,7 +63,7 @@ def run_jaxir(model_dir, batch_size, steps, freeze):
   for b in glob:
     state, m = step(state, b)
   jax.block_until_ready(state)
-  return time.perf_counter() - t
+  return time.perf_counter() - t, float(real)
 
 
 def run_torch(model_dir, batch_size, steps, freeze):
@@ -96,11 +105,14 @@ def main():
   ap.add_argument("--steps", type=int, default=10)
   ap.add_argument("--freeze-embeddings", action="store_true")
   ap.add_argument("--memory", action="store_true", help="peak RSS per side and freeze setting, in subprocesses")
+  ap.add_argument("--layouts", default="packed,padded", help="jaxir batch layouts to time (comma-separated)")
   ap.add_argument("--only", choices=["jaxir", "torch"], help="(internal) run one side and print its peak RSS")
   args = ap.parse_args()
   if args.only:
-    fn = run_jaxir if args.only == "jaxir" else run_torch
-    seconds = fn(args.model, args.batch_size, args.steps, args.freeze_embeddings)
+    if args.only == "jaxir":
+      seconds, _ = run_jaxir(args.model, args.batch_size, args.steps, args.freeze_embeddings)
+    else:
+      seconds = run_torch(args.model, args.batch_size, args.steps, args.freeze_embeddings)
     print(json.dumps({"side": args.only, "freeze_embeddings": args.freeze_embeddings, "seconds": round(seconds, 2),
                       "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
     return
@@ -111,12 +123,17 @@ def main():
                "--steps", "3", "--only", side] + (["--freeze-embeddings"] if freeze else [])
         print(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
     return
-  t_jax = run_jaxir(args.model, args.batch_size, args.steps, args.freeze_embeddings)
-  t_torch = run_torch(args.model, args.batch_size, args.steps, args.freeze_embeddings)
   n = args.batch_size * args.steps
-  print(json.dumps({"batch_size": args.batch_size, "steps": args.steps, "freeze_embeddings": args.freeze_embeddings,
-                    "cores": os.cpu_count(), "jaxir_pairs_per_s": round(n / t_jax, 2),
-                    "torch_mnrl_pairs_per_s": round(n / t_torch, 2), "speedup": round(t_torch / t_jax, 2)}))
+  out = {"batch_size": args.batch_size, "steps": args.steps, "freeze_embeddings": args.freeze_embeddings,
+         "cores": os.cpu_count()}
+  t_torch = run_torch(args.model, args.batch_size, args.steps, args.freeze_embeddings)
+  out["torch_mnrl_pairs_per_s"] = round(n / t_torch, 2)
+  for layout in args.layouts.split(","):
+    t_jax, real = run_jaxir(args.model, args.batch_size, args.steps, args.freeze_embeddings, layout)
+    out[f"jaxir_{layout}_pairs_per_s"] = round(n / t_jax, 2)
+    out[f"jaxir_{layout}_real_token_share"] = round(real, 3)
+    out[f"jaxir_{layout}_speedup"] = round(t_torch / t_jax, 2)
+  print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ class BatchConfig:
   mono_lang: str = "uniform"         # "uniform" | "size": how x_x_mono draws its language
   seed: int = 0                      # batch types and order are a pure function of (seed, step)
   prefetch: int = 2
+  pack: bool = True                  # pack each host's texts into rows (no padding compute); false: pad
 
 
 @dataclasses.dataclass
@@ -192,6 +193,8 @@ def validate(cfg):
     raise JaxirError(f"data.dev_fraction must lie in (0, 1), got {d.dev_fraction}")
   if cfg.loss.temperature <= 0:
     raise JaxirError(f"loss.temperature must be positive, got {cfg.loss.temperature}")
+  if cfg.loss.grad_cache_chunk and b.pack:
+    raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
 
 
 def to_dict(cfg):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxir.config import BatchConfig, DataConfig, TrainConfig
-from jaxir.data import hybrid, pairs, pipeline
+from jaxir.data import hybrid, packed, pairs, pipeline
 from jaxir.data.pairs import Pair, Pools, Stream
 from jaxir.errors import JaxirError
 
@@ -241,7 +241,7 @@ def test_buckets():
 
 
 def test_host_batches(mlqa, tokenizer):
-  cfg = _train_cfg(batch_size=8, alpha=0.5)
+  cfg = _train_cfg(batch_size=8, alpha=0.5, pack=False)
   cfg.data.hard_negatives = 1
   per_host = [pipeline.host_batch(mlqa.train, cfg, tokenizer, 3, h, 2) for h in range(2)]
   batch = hybrid.global_batch(cfg.batch.seed, 3, mlqa.train, cfg.batch)
@@ -269,13 +269,61 @@ def test_host_batches(mlqa, tokenizer):
     pipeline.host_batch(mlqa.train, cfg, tokenizer, 0)
 
 
-def test_make_dataset_resumes(tokenizer):
+def _text_of(batch, slot, host):
+  """Tokens and positions of the packed text at a global `slot` of `host`'s rows."""
+  s = packed.segments(batch["packed_ids"].shape[1])
+  row, seg = slot // s - host * batch["packed_ids"].shape[0], slot % s + 1
+  assert 0 <= row < batch["packed_ids"].shape[0], "a host's slots point into its own rows"
+  at = batch["packed_segments"][row] == seg
+  return list(batch["packed_ids"][row][at]), list(batch["packed_positions"][row][at])
+
+
+def test_packed_host_batches(mlqa, tokenizer):
+  cfg = _train_cfg(batch_size=8, alpha=0.5)
+  cfg.data.hard_negatives = 1
+  assert cfg.batch.pack
+  hosts = [pipeline.HostBatches(mlqa.train, cfg, tokenizer, h, 2, row_multiple=2) for h in range(2)]
+  real = padded = 0
+  for step in range(12):
+    per_host = [make(step) for make in hosts]
+    batch = hybrid.global_batch(cfg.batch.seed, step, mlqa.train, cfg.batch)
+    assert per_host[0]["packed_ids"].shape == per_host[1]["packed_ids"].shape   # one global shape
+    for h, out in enumerate(per_host):
+      assert set(out) == set(packed.KEYS + pipeline.META) and out["packed_ids"].shape[0] % 2 == 0
+      assert np.all(out["packed_ids"][out["packed_segments"] == 0] == tokenizer.pad_token_id)
+      pairs = batch[4 * h:4 * h + 4]
+      for slot_key, texts, prompt, length in (("query_slot", [p.query for p in pairs], "query: ", 24),
+                                              ("passage_slot", [p.positive for p in pairs], "passage: ", 48),
+                                              ("negative_slot", [p.negatives[0] for p in pairs], "passage: ", 48)):
+        assert out[slot_key].shape == (4,)
+        for slot, text in zip(out[slot_key], texts):
+          ids, pos = _text_of(out, int(slot), h)
+          assert ids == tokenizer(prompt + text, truncation=True, max_length=length)["input_ids"]
+          assert pos == list(range(len(ids)))
+      real += np.count_nonzero(out["packed_segments"])
+      padded += out["packed_ids"].size
+  print(f"packed: {real / padded:.0%} of the tokens are real")
+  assert real / padded > 0.6
+
+
+def test_row_buckets():
+  got = [packed.row_bucket(n) for n in (1, 4, 5, 9, 17, 33, 100)]
+  assert got == [4, 4, 5, 10, 20, 39, 108], got
+  assert all(packed.row_bucket(n, 8) % 8 == 0 and packed.row_bucket(n, 8) >= n for n in range(1, 300))
+  assert len({packed.row_bucket(n) for n in range(100, 200)}) <= 5   # a few compiled shapes
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_make_dataset_resumes(tokenizer, pack):
   pools = _pools(k=2)
-  cfg = _train_cfg(batch_type="mixed", alpha=0.5)
+  cfg = _train_cfg(batch_type="mixed", alpha=0.5, pack=pack)
   full = list(pipeline.make_dataset(pools, cfg, tokenizer, 0, 1, 2, num_parallel_calls=2))
   assert [b["step"] for b in full] == list(range(6)) and {b["kind"] for b in full} == {2}
   b = full[0]
-  assert set(b) == set(pipeline.KEYS) and b["negative_ids"].shape == (8, b["passage_ids"].shape[1])
+  if pack:
+    assert set(b) == set(packed.KEYS + pipeline.META) and b["negative_slot"].shape == (8,)
+  else:
+    assert set(b) == set(pipeline.PADDED + pipeline.META) and b["negative_ids"].shape == (8, b["passage_ids"].shape[1])
   assert isinstance(b["step"], int) and isinstance(b["mono_share"], float) and isinstance(b["skipped"], int)
   resumed = list(pipeline.make_dataset(pools, cfg, tokenizer, 3, 1, 2))
   assert len(resumed) == 3

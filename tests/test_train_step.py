@@ -33,11 +33,13 @@ def _max_rel_diff(a, b):
   """Largest per-leaf max |a - b| / max |a| over two {path: array} dicts (1e-10 absolute slack for
   gradients that are zero in exact arithmetic, e.g. the attention key bias)."""
   assert a.keys() == b.keys()
+  assert all(np.isfinite(x[k]).all() for x in (a, b) for k in x), "non-finite values"
   return max(max(float(np.max(np.abs(a[k] - b[k]))) - 1e-10, 0.0) / max(float(np.max(np.abs(a[k]))), 1e-30)
              for k in a)
 
 
 def _max_abs_diff(a, b):
+  assert all(np.isfinite(x[k]).all() for x in (a, b) for k in x), "non-finite values"
   return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
@@ -135,6 +137,37 @@ def test_grad_cache_equals_plain(single):
   assert float(metrics["loss"]) == pytest.approx(single["metrics"]["loss"], abs=TOL)
   assert "log_temperature" in grads and abs(float(grads["log_temperature"])) > 1e-4
   assert np.abs(grads["params/encoder/layer_0/intermediate/dense/kernel"]).max() > 1e-4
+
+
+@pytest.fixture(scope="module")
+def packed_single(single):
+  """Single-device gradients of `make_prefix_batch`, padded and packed (the 4-device run packs it too)."""
+  grad_fn = step_lib.make_grad_fn(single["encoder"], single["cfg"], single["mesh"])
+  out = {}
+  for tag, batch in (("padded", tw.make_prefix_batch()), ("packed", tw.packed_batch()[0])):
+    grads, metrics = grad_fn(single["state"], batch)
+    out[tag] = {"grads": tw.flat(grads), "metrics": {k: float(v) for k, v in metrics.items()}}
+  return out
+
+
+def test_packed_step_equals_padded(packed_single):
+  padded, packed = packed_single["padded"], packed_single["packed"]
+  diff = _max_rel_diff(padded["grads"], packed["grads"])
+  print(f"packed vs padded: max relative grad diff {diff:.2e}, loss {packed['metrics']['loss']:.6f}"
+        f" vs {padded['metrics']['loss']:.6f}")
+  assert diff < TOL
+  assert packed["metrics"]["loss"] == pytest.approx(padded["metrics"]["loss"], abs=TOL)
+  assert packed["metrics"]["accuracy"] == padded["metrics"]["accuracy"]
+  b = tw.packed_batch()[0]
+  assert b["packed_ids"].size < 0.8 * sum(v.size for k, v in tw.make_prefix_batch().items() if k.endswith("_ids"))
+
+
+def test_packed_slots_matter(single, packed_single):
+  """The slots choose the texts: swapping two passages' slots changes the loss."""
+  b = tw.packed_batch()[0]
+  b["passage_slot"] = b["passage_slot"][[1, 0, *range(2, 8)]]
+  _, metrics = step_lib.make_grad_fn(single["encoder"], single["cfg"], single["mesh"])(single["state"], b)
+  assert abs(float(metrics["loss"]) - packed_single["packed"]["metrics"]["loss"]) > 10 * TOL
 
 
 def test_grad_cache_dropout_recomputes_the_same_masks(single):
@@ -243,7 +276,7 @@ def test_bad_batches_are_one_line_errors(single):
 
 # ---------------------------------------------------------------- several devices, several processes
 
-def test_sharded_step_equals_single_device(single, tmp_path):
+def test_sharded_step_equals_single_device(single, packed_single, tmp_path):
   out = tmp_path / "sharded.npz"
   env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=4")
   run = subprocess.run([sys.executable, str(WORKER), "sharded", str(out)], env=env, cwd=ROOT,
@@ -259,6 +292,12 @@ def test_sharded_step_equals_single_device(single, tmp_path):
     assert diff < TOL, tag
     assert loss == pytest.approx(single["metrics"]["loss"], abs=TOL)
     assert float(res[f"{tag}/metric/accuracy"]) == single["metrics"]["accuracy"]
+  ref = packed_single["packed"]
+  grads = {k[len("4x1packed/grad/"):]: res[k] for k in res.files if k.startswith("4x1packed/grad/")}
+  diff = _max_rel_diff(ref["grads"], grads)
+  print(f"packed, 4x1 mesh (rows padded to a multiple of 4) vs 1 device: max relative grad diff {diff:.2e}")
+  assert diff < TOL
+  assert float(res["4x1packed/metric/loss"]) == pytest.approx(ref["metrics"]["loss"], abs=TOL)
   specs = set(res["2x2gc/specs"])
   assert "embeddings/word_embeddings/embedding=P('model', None)" in specs, specs
   assert "encoder/layer_0/intermediate/dense/kernel=P(None, 'model')" in specs, specs
@@ -274,9 +313,12 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def test_two_processes_train_like_one(tmp_path):
+@pytest.mark.parametrize("layout", ["padded", "packed"])
+def test_two_processes_train_like_one(tmp_path, layout):
+  """Two processes, each feeding its half of every global batch, train as one process on the whole
+  batch (packed: each host packs its own half into its rows; one process packs it all)."""
   port, out = _free_port(), tmp_path / "multihost.npz"
-  procs = [subprocess.Popen([sys.executable, str(WORKER), "multihost", str(out), str(port), str(i)],
+  procs = [subprocess.Popen([sys.executable, str(WORKER), "multihost", str(out), str(port), str(i), layout],
                             env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
            for i in range(2)]
   logs = []
@@ -289,7 +331,8 @@ def test_two_processes_train_like_one(tmp_path):
     pytest.fail("the two-process run timed out (a hang in jax.distributed?)")
   assert all(p.returncode == 0 for p in procs), "\n".join(log[-2000:] for log in logs)
   res = np.load(out)
-  losses_1, params_1 = tw.train_run(lambda i, mesh: tw.make_batch(seed=i))
+  one = (lambda i, mesh: tw.packed_batch(seed=i)[0]) if layout == "packed" else (lambda i, mesh: tw.make_batch(seed=i))
+  losses_1, params_1 = tw.train_run(one)
   params_2 = {k[len("param/"):]: res[k] for k in res.files if k.startswith("param/")}
   diff = _max_abs_diff(params_1, params_2)
   print(f"2 processes vs 1: losses {res['losses']} vs {losses_1}, max abs param diff {diff:.2e}")

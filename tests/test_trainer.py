@@ -102,6 +102,7 @@ def test_rerun_of_a_finished_run_is_a_no_op_and_other_config_is_refused(model, t
     ("batch.alpah=0.5", "did you mean batch.alpha"),
     ("data.langs=[en]", "cross-lingual"),
     ("batch.batch_size=5000", "batch"),
+    ("loss.grad_cache_chunk=4", "needs padded batches: add batch.pack=false"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_run(model, tmp_path, capsys, override, message):
   out = tmp_path / "run"

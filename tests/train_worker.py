@@ -1,9 +1,9 @@
 """Shared fixtures of tests/test_train_step.py, and the subprocess entry point for its multi-device runs.
 
 `python tests/train_worker.py sharded OUT` runs on 4 fake CPU devices (XLA_FLAGS) and saves the
-gradients of one batch on a 4 x 1 mesh (plain) and a 2 x 2 mesh (gradient-cached); `python tests/train_worker.py multihost OUT PORT PID` is one of
+gradients of one batch on a 4 x 1 mesh (plain, and packed) and a 2 x 2 mesh (gradient-cached); `python tests/train_worker.py multihost OUT PORT PID [packed]` is one of
 two processes (2 CPU devices each) that train 3 steps, each feeding its half of every global
-batch, and process 0 saves the losses and final params. Device counts must be fixed before jax
+batch (padded, or packed: its own rows, slots into the global rows), and process 0 saves the losses and final params. Device counts must be fixed before jax
 is imported, hence the subprocesses.
 """
 import sys
@@ -54,6 +54,24 @@ def make_batch(seed=0, b=8, k=1):
   return batch
 
 
+def make_prefix_batch(seed=0, b=8, k=1):
+  """Like `make_batch`, with texts of 2..L tokens (masks are prefixes), as real tokenised text is."""
+  rs = np.random.RandomState(seed)
+  batch = {}
+  for name, n, length in (("query", b, 6), ("passage", b, 10), ("negative", b * k, 10)):
+    if n:
+      lens = rs.randint(2, length + 1, n)
+      mask = (np.arange(length)[None] < lens[:, None]).astype(np.int32)
+      batch[f"{name}_ids"], batch[f"{name}_mask"] = (rs.randint(1, 100, (n, length)) * mask).astype(np.int32), mask
+  return batch
+
+
+def packed_batch(seed=0, row_multiple=1, process_count=1):
+  """`make_prefix_batch` packed into rows of 16 tokens: one host batch per process."""
+  from jaxir.data import packed
+  return packed.from_padded(make_prefix_batch(seed), 16, process_count=process_count, row_multiple=row_multiple)
+
+
 def flat(tree):
   """{path: numpy array} of a pytree (fully addressable or replicated jax arrays)."""
   import jax
@@ -100,6 +118,9 @@ def _sharded(out):
     result.update({f"{tag}/metric/{k}": np.asarray(v) for k, v in metrics.items()})
     result[f"{tag}/specs"] = np.asarray([f"{k}={v.sharding.spec}" for k, v in flat_arrays(state.params).items()])
     if data == 4:
+      grads, metrics = grad_fn(state, mesh_lib.host_batch_to_global(packed_batch(row_multiple=4)[0], mesh))
+      result.update({f"4x1packed/grad/{k}": v for k, v in flat(grads).items()})
+      result.update({f"4x1packed/metric/{k}": np.asarray(v) for k, v in metrics.items()})
       bad = make_batch(b=6)
       result["error/step"] = np.asarray(_error(lambda: grad_fn(state, bad)))
       result["error/host"] = np.asarray(_error(lambda: mesh_lib.host_batch_to_global(bad, mesh)))
@@ -128,7 +149,7 @@ def train_run(batch_fn, cfg=None):
   return np.asarray(losses), flat(state.params)
 
 
-def _multihost(out, port, pid):
+def _multihost(out, port, pid, packed=False):
   import jax
   jax.config.update("jax_num_cpu_devices", 2)
   # CPU collectives across processes: gloo is jax 0.10's default (jax_cpu_collectives_implementation).
@@ -138,6 +159,8 @@ def _multihost(out, port, pid):
   assert jax.process_count() == 2 and len(jax.devices()) == 4, jax.devices()
 
   def batch_fn(i, mesh):
+    if packed:
+      return host_batch_to_global(packed_batch(seed=i, row_multiple=2, process_count=2)[pid], mesh)
     full = make_batch(seed=i)
     local = {k: v[pid * (v.shape[0] // 2):(pid + 1) * (v.shape[0] // 2)] for k, v in full.items()}
     return host_batch_to_global(local, mesh)
@@ -153,6 +176,6 @@ if __name__ == "__main__":
   if mode == "sharded":
     _sharded(out)
   elif mode == "multihost":
-    _multihost(out, int(sys.argv[3]), int(sys.argv[4]))
+    _multihost(out, int(sys.argv[3]), int(sys.argv[4]), packed=sys.argv[5:] == ["packed"])
   else:
     raise SystemExit(f"unknown mode {mode}")

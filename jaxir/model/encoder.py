@@ -213,8 +213,8 @@ class Encoder(nn.Module):
     pooled = jnp.einsum("bst,bth->bsh", w, h, precision=jax.lax.Precision.HIGHEST)
     if self.head_features is not None:
       pooled = self.head(pooled)
-    if self.normalize:
-      pooled = pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+    if self.normalize:   # sqrt(max(|x|^2, eps^2)): also the gradient is finite at an empty segment's 0
+      pooled = pooled * jax.lax.rsqrt(jnp.maximum(jnp.sum(pooled * pooled, axis=-1, keepdims=True), 1e-24))
     return pooled
 
   def __call__(self, input_ids, attention_mask, token_type_ids=None, deterministic=True):

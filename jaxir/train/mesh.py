@@ -103,7 +103,7 @@ def put(tree, sharding_tree):
   return jax.tree.map(one, tree, sharding_tree)
 
 
-def _local_data_shards(mesh):
+def local_data_shards(mesh):
   """How many distinct positions on the `data` axis this process's devices occupy."""
   me = jax.process_index()
   rows = np.asarray([[d.process_index == me for d in row] for row in mesh.devices])
@@ -117,7 +117,7 @@ def host_batch_to_global(local_batch, mesh):
   b_local x (data size / this host's data shards); it must split evenly over the `data` axis.
   """
   sharding = batch_sharding(mesh)
-  size, local = mesh.shape["data"], _local_data_shards(mesh)
+  size, local = mesh.shape["data"], local_data_shards(mesh)
   out = {}
   for key, value in local_batch.items():
     value = np.asarray(value)

@@ -1,8 +1,13 @@
 """The jitted train step: InfoNCE over the global batch, plain or gradient-cached.
 
-Batch: a dict of int32 [B, L] arrays sharded over `data` (see `mesh.host_batch_to_global`):
-`query_ids`, `query_mask`, `passage_ids`, `passage_mask`, and optionally `negative_ids`,
-`negative_mask` ([M, L], e.g. M = B * k hard negatives). B is the global batch.
+Batch: a dict of int32 arrays sharded over `data` (see `mesh.host_batch_to_global`), padded or packed.
+Padded: `query_ids`, `query_mask`, `passage_ids`, `passage_mask` [B, L], and optionally
+`negative_ids`, `negative_mask` ([M, L], e.g. M = B * k hard negatives). B is the global batch.
+Packed (`jaxir.data.packed`, the pipeline's default): every text of the batch in rows
+`packed_ids` / `packed_segments` / `packed_positions` [R, T], one `Encoder.packed` call, and
+`query_slot`, `passage_slot` [B] (`negative_slot` [M]) pick each text's embedding out of the
+flat [R * S, H] pooled output; the loss is the padded batch's (tested to 1e-5), at a fraction of
+the tokens. Dropout then draws one mask for the packed rows (key `tower_rng(..., 3)`).
 
 Global in-batch negatives: every query scores every passage of the global batch. The mesh is in
 Auto mode (see `jaxir.train.mesh`), so the step states the all-gather it wants with
@@ -38,6 +43,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxir.data import packed as packed_lib
 from jaxir.errors import JaxirError
 from jaxir.train import losses
 from jaxir.train import mesh as mesh_lib
@@ -46,6 +52,9 @@ from jaxir.train import state as state_lib
 REQUIRED = ("query_ids", "query_mask", "passage_ids", "passage_mask")
 NEGATIVES = ("negative_ids", "negative_mask")
 TOWERS = (("query_ids", "query_mask"), ("passage_ids", "passage_mask"), NEGATIVES)
+PACKED = ("packed_ids", "packed_segments", "packed_positions", "query_slot", "passage_slot")
+SLOTS = ("query_slot", "passage_slot", "negative_slot")
+PACKED_TOWER = 3
 METRICS = ("loss", "accuracy", "pos_score", "hardest_neg_score", "temperature", "grad_norm",
            "learning_rate")
 
@@ -70,8 +79,39 @@ def temperature_of(cfg, log_temperature):
   return jnp.maximum(jnp.exp(log_temperature), state_lib.MIN_TEMPERATURE)
 
 
+def is_packed(batch):
+  return "packed_ids" in batch
+
+
+def _validate_packed(batch, cfg, mesh):
+  missing = [k for k in PACKED if k not in batch]
+  if missing:
+    raise JaxirError(f"packed batch lacks {', '.join(missing)}")
+  unknown = sorted(set(batch) - set(PACKED) - {"negative_slot"})
+  if unknown:
+    raise JaxirError(f"packed batch has unknown keys {', '.join(unknown)}")
+  if cfg.loss.grad_cache_chunk:
+    raise JaxirError("loss.grad_cache_chunk needs padded batches: set batch.pack=false")
+  shape, data = tuple(batch["packed_ids"].shape), mesh.shape["data"]
+  for k in PACKED[1:3]:
+    if len(shape) != 2 or tuple(batch[k].shape) != shape:
+      raise JaxirError(f"packed batch {k} {tuple(batch[k].shape)} must have packed_ids' [rows, length] shape {shape}")
+  if shape[0] % data:
+    raise JaxirError(f"packed batch of {shape[0]} rows is not divisible by the {data} devices of the data axis")
+  nq = batch["query_slot"].shape
+  if len(nq) != 1 or tuple(batch["passage_slot"].shape) != nq:
+    raise JaxirError(f"packed batch has query_slot {tuple(nq)} but passage_slot {tuple(batch['passage_slot'].shape)}"
+                     " (one positive per query)")
+  for k in SLOTS:
+    if k in batch and batch[k].shape[0] % data:
+      raise JaxirError(f"global batch of {batch[k].shape[0]} rows ({k}) is not divisible by the {data} devices"
+                       " of the data axis")
+
+
 def validate_batch(batch, cfg, mesh):
   """Raises JaxirError unless `batch` has the keys and shapes the step can shard and chunk."""
+  if is_packed(batch):
+    return _validate_packed(batch, cfg, mesh)
   missing = [k for k in REQUIRED if k not in batch]
   if missing:
     raise JaxirError(f"batch lacks {', '.join(missing)}")
@@ -104,11 +144,25 @@ def validate_batch(batch, cfg, mesh):
 # ---------------------------------------------------------------- forward and gradients
 
 def _encode(encoder, cfg, params, ids, mask, rng):
+  return _apply(encoder, cfg, params, rng, ids, mask)
+
+
+def _apply(encoder, cfg, params, rng, *args, method=None):
   if cfg.model.freeze_embeddings:   # no gradient into the embedding tables (nor their backward pass)
     params = {**params, "embeddings": jax.lax.stop_gradient(params["embeddings"])}
   deterministic = not cfg.model.dropout
-  return encoder.apply({"params": params}, ids, mask, deterministic=deterministic,
+  return encoder.apply({"params": params}, *args, deterministic=deterministic, method=method,
                        rngs=None if deterministic else {"dropout": rng})
+
+
+def _encode_packed(encoder, cfg, params, batch, rng):
+  """Query, passage and negative embeddings ([B, H], [B, H], [M, H] or None) of a packed batch."""
+  ids = batch["packed_ids"]
+  s = packed_lib.segments(ids.shape[1])
+  pooled = _apply(encoder, cfg, params, rng, ids, batch["packed_segments"], batch["packed_positions"], s,
+                  method=type(encoder).packed)
+  flat = pooled.reshape((-1, pooled.shape[-1]))
+  return [None if k not in batch else jnp.take(flat, batch[k], axis=0) for k in SLOTS]
 
 
 def _loss(cfg, mesh, q, p, n, log_temperature):
@@ -124,12 +178,16 @@ def _towers(batch):
 
 
 def _plain_grads(encoder, cfg, mesh, state, batch):
-  towers = _towers(batch)
+  towers = None if is_packed(batch) else _towers(batch)
 
   def loss_fn(trainable):
-    emb = [None if t is None else
-           _encode(encoder, cfg, trainable["params"], *t, tower_rng(state.rng, state.step, k))
-           for k, t in enumerate(towers)]
+    if towers is None:
+      emb = _encode_packed(encoder, cfg, trainable["params"], batch,
+                           tower_rng(state.rng, state.step, PACKED_TOWER))
+    else:
+      emb = [None if t is None else
+             _encode(encoder, cfg, trainable["params"], *t, tower_rng(state.rng, state.step, k))
+             for k, t in enumerate(towers)]
     return _loss(cfg, mesh, *emb, trainable["log_temperature"])
 
   return jax.grad(loss_fn, has_aux=True)(state.trainable())

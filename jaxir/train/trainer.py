@@ -21,9 +21,11 @@ import numpy as np
 
 from jaxir import config as config_lib
 from jaxir import io
+from jaxir.data import packed
+from jaxir.data import pipeline
 from jaxir.errors import JaxirError
 
-ARRAYS = ("query_ids", "query_mask", "passage_ids", "passage_mask", "negative_ids", "negative_mask")
+ARRAYS = pipeline.PADDED + packed.KEYS
 KIND_NAMES = {0: "mono", 1: "cross", 2: "mixed"}
 # Peak dense bf16 FLOP/s per device, for the utilisation estimate (None: unknown, e.g. CPU).
 PEAK_FLOPS = {"TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v5p": 459e12, "TPU v6 lite": 918e12,
@@ -148,10 +150,17 @@ def checkpoint_model(run_dir, step=None):
                       source=f"jaxir train {run} step {step if step is not None else ckpt.latest_step()}")
 
 
+def _real_tokens(arrays):
+  """Tokens of this host's batch that are not padding."""
+  if "packed_segments" in arrays:
+    return int(np.count_nonzero(arrays["packed_segments"]))
+  return int(sum(np.sum(arrays[k]) for k in arrays if k.endswith("_mask")))
+
+
 def train(cfg, progress=True):
   """Trains (or resumes) the run `cfg.out_dir`; returns its directory."""
   import jax
-  from jaxir.data import hybrid, pairs, pipeline
+  from jaxir.data import hybrid, pairs
   from jaxir.eval.evaluate import evaluate_model
   from jaxir.model.hf_io import load_pretrained
   from jaxir.train import mesh as mesh_lib
@@ -188,7 +197,8 @@ def train(cfg, progress=True):
   meta = pretrained.meta
   batches = pipeline.make_dataset(data.train, cfg, pretrained.tokenizer, start, jax.process_index(),
                                   jax.process_count(), query_prompt=meta.get("query_prompt", ""),
-                                  passage_prompt=meta.get("passage_prompt", ""))
+                                  passage_prompt=meta.get("passage_prompt", ""),
+                                  row_multiple=mesh_lib.local_data_shards(mesh))
   log = JsonlLog(out / "log.jsonl", echo=progress and jax.process_index() == 0)
   if start == 0:
     log.write({"event": "start", "pairs_train": {"mono": sum(len(data.train.mono_pairs(l)) for l in langs),
@@ -211,7 +221,7 @@ def train(cfg, progress=True):
     step = int(batch["step"])
     arrays = {k: batch[k] for k in ARRAYS if k in batch}
     state, metrics = train_step(state, mesh_lib.host_batch_to_global(arrays, mesh))
-    n_tokens = int(sum(np.sum(batch[k]) for k in arrays if k.endswith("_mask"))) * jax.process_count()
+    n_tokens = _real_tokens(arrays) * jax.process_count()
     window.add({k: float(v) for k, v in jax.device_get(metrics).items()},
                {"kind": int(batch["kind"]), "mono_share": float(batch["mono_share"]), "skipped": int(batch["skipped"])},
                cfg.batch.batch_size, n_tokens)
