@@ -9,7 +9,7 @@ Measures, for the train pools of MLQA-R (all 7 languages, seeded article split):
 Prints one JSON line. Rates are global-batch pairs per second on this host (one host builds the
 global batch's lengths; with P hosts each returns batch_size / P rows).
 
-  python benchmarks/input_pipeline.py [--data-dir DIR] [--batch-size 256] [--steps 200] [--hard-negatives 1]
+  python benchmarks/input_pipeline.py [--data-dir DIR] [--batch-size 256] [--steps 200] [--hard-negatives 1] [--pad]
 """
 import argparse
 import importlib.util
@@ -43,6 +43,7 @@ def main():
   ap.add_argument("--alpha", type=float, default=0.5)
   ap.add_argument("--hard-negatives", type=int, default=1)
   ap.add_argument("--positive", default="sentence")
+  ap.add_argument("--pad", action="store_true", help="padded batches (batch.pack=false) instead of packed")
   args = ap.parse_args()
 
   from jaxir.config import TrainConfig
@@ -50,13 +51,13 @@ def main():
 
   cfg = TrainConfig(steps=args.steps)
   cfg.data.data_dir, cfg.data.hard_negatives, cfg.data.positive = args.data_dir, args.hard_negatives, args.positive
-  cfg.batch.batch_size, cfg.batch.alpha = args.batch_size, args.alpha
+  cfg.batch.batch_size, cfg.batch.alpha, cfg.batch.pack = args.batch_size, args.alpha, not args.pad
   t = time.perf_counter()
   data = pairs.load_pairs(cfg.data)
   load_s = time.perf_counter() - t
   tok = tokenizer(args.tokenizer)
   b, n = args.batch_size, args.steps
-  result = {"batch_size": b, "steps": n, "alpha": args.alpha, "hard_negatives": args.hard_negatives,
+  result = {"batch_size": b, "steps": n, "pack": cfg.batch.pack, "alpha": args.alpha, "hard_negatives": args.hard_negatives,
             "positive": args.positive, "cpus": os.cpu_count(), "load_pairs_s": round(load_s, 2)}
 
   t = time.perf_counter()
@@ -73,10 +74,11 @@ def main():
     shapes = {}
     for s in range(n):
       out = make(s)
-      key = (out["query_ids"].shape[1], out["passage_ids"].shape[1])
+      key = out["packed_ids"].shape if cfg.batch.pack else (out["query_ids"].shape[1], out["passage_ids"].shape[1])
       shapes[key] = shapes.get(key, 0) + 1
     result[f"host_{label}_pairs_per_s"] = round(b * n / (time.perf_counter() - t))
-  result["shapes_Lq_Lp"] = {f"{q}x{p}": c for (q, p), c in sorted(shapes.items())}
+  name = "shapes_rows_x_length" if cfg.batch.pack else "shapes_Lq_Lp"
+  result[name] = {f"{q}x{p}": c for (q, p), c in sorted(shapes.items())}
 
   it = pipeline.make_dataset(data.train, cfg, tok, end_step=2 * n)  # its own token cache: cold at first
   next(it)  # TF start-up and the first batch are not throughput

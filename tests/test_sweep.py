@@ -17,7 +17,7 @@ from jaxir.sweep.spec import Cell
 from conftest import DATA, tiny_model
 from test_bench_readers import write_beir, write_miracl
 
-CELLS = ["zero-shot", "hybrid_a0_s0", "hybrid_a0_s1", "hybrid_a1_s0", "hybrid_a1_s1"]
+CELLS = ["zero-shot", "hybrid_a0_s0", "hybrid_a1_s0", "hybrid_a0_s1", "hybrid_a1_s1"]   # run order: seed-major
 
 
 def _config(path, model, out, **grid):
@@ -317,3 +317,15 @@ def test_missing_benchmark_data_is_one_line_before_anything_runs(tmp_path, capsy
   assert len(err.splitlines()) == 1, err
   assert f"eval.benchmarks has {missing}, but its data is missing" in err and str(tmp_path / "data" / missing) in err
   assert "eval.data_dir" in err and not (tmp_path / "sw").exists()
+
+
+@pytest.mark.parametrize("preset", ["quick", "cpu", "full"])
+def test_presets_build_on_the_real_data(preset, monkeypatch):
+  """Every sweep preset in experiments/ is a valid config whose benchmarks' data is present."""
+  from jaxir.sweep import spec as spec_lib
+  monkeypatch.setenv("JAXIR_DATA", str(DATA))
+  spec = spec_lib.build(Path(__file__).parents[1] / "experiments" / f"{preset}.py")
+  cells = spec.cells()
+  assert cells[0].kind == "zero-shot" and len(cells) == 1 + len(spec.grid.alphas) * len(spec.grid.seeds)
+  first_seed = [c.alpha for c in cells[1:1 + len(spec.grid.alphas)]]
+  assert first_seed == sorted(spec.grid.alphas)      # seed-major: the first seed is a whole alpha curve

@@ -279,15 +279,16 @@ def _tag(model):
 
 
 def make_cells(grid, models):
-  """The cells of a grid, in run order: per model the zero-shot reference, then batch type x alpha x seed."""
+  """The cells of a grid, in run order: per model the zero-shot reference, then batch type x seed x
+  alpha, so a sweep stopped early already holds whole alpha curves (later seeds add the intervals)."""
   cells = []
   for model in models:
     prefix = f"{_tag(model)}_" if len(models) > 1 else ""
     if grid.zero_shot:
       cells.append(Cell(f"{prefix}zero-shot", "zero-shot", model))
     for bt in grid.batch_types:
-      for alpha in grid.alphas:
-        for seed in grid.seeds:
+      for seed in grid.seeds:
+        for alpha in grid.alphas:
           cells.append(Cell(f"{prefix}{bt}_a{alpha:g}_s{seed}", "train", model, bt, float(alpha), int(seed)))
   d = _dup(c.name for c in cells)
   if d is not None:
