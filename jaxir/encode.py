@@ -10,8 +10,6 @@ An interrupted export resumes from `.partial/`: finished chunks are kept, and a 
 trusted when the plan (model fingerprint and texts) it was written for is the same.
 """
 import hashlib
-import json
-import os
 import shutil
 import sys
 import time
@@ -208,14 +206,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
 def load_embeddings(path):
   """(manifest, index json, embeddings memmap) of a finished export; clear errors otherwise."""
   path = Path(path)
-  if not path.is_dir():
-    raise JaxirError(f"embeddings directory not found: {path}")
-  if not (path / "manifest.json").exists():
-    hint = " (an unfinished export: rerun `jaxir encode` to finish it)" if (path / ".partial").exists() else ""
-    raise JaxirError(f"{path} is not a finished jaxir export: no manifest.json{hint}")
-  manifest = io.read_json(path / "manifest.json", "manifest")
-  if manifest.get("format") != FORMAT:
-    raise JaxirError(f"{path}: unsupported embeddings format {manifest.get('format')!r} (expected {FORMAT})")
+  manifest = io.read_manifest(path, FORMAT, ".partial")
   index = io.read_json(path / "index.json", "index")
   try:
     emb = np.load(path / "embeddings.npy", mmap_mode="r")

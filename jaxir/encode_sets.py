@@ -122,13 +122,7 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
 
 def load_export(path, benchmark=None):
   """The manifest of a finished sets export (checking its benchmark when given)."""
-  path = Path(path)
-  if not (path / "manifest.json").is_file():
-    hint = " (an unfinished export: rerun `jaxir encode` to finish it)" if (path / "plan.json").exists() else ""
-    raise JaxirError(f"{path} is not a finished jaxir export: no manifest.json{hint}")
-  manifest = io.read_json(path / "manifest.json", "manifest")
-  if manifest.get("format") != FORMAT:
-    raise JaxirError(f"{path}: format {manifest.get('format')!r} is not a {FORMAT} export")
+  manifest = io.read_manifest(path, FORMAT, "plan.json")
   if benchmark and manifest.get("benchmark") != benchmark:
     raise JaxirError(f"{path} holds {manifest.get('benchmark')} embeddings, not {benchmark}")
   return manifest

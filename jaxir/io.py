@@ -83,3 +83,20 @@ def read_json(path, what="file"):
     return json.loads(path.read_text(encoding="utf-8"))
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise JaxirError(f"{path}: malformed JSON ({e})") from None
+
+
+def read_manifest(path, fmt, partial_marker):
+  """The manifest of a finished export directory of format `fmt`: one clear error when the directory
+  is missing, unfinished (no manifest.json; `partial_marker` tells an interrupted export apart) or
+  of another format."""
+  from jaxir.errors import JaxirError
+  path = Path(path)
+  if not path.is_dir():
+    raise JaxirError(f"embeddings directory not found: {path}")
+  if not (path / "manifest.json").is_file():
+    hint = " (an unfinished export: rerun `jaxir encode` to finish it)" if (path / partial_marker).exists() else ""
+    raise JaxirError(f"{path} is not a finished jaxir export: no manifest.json{hint}")
+  manifest = read_json(path / "manifest.json", "manifest")
+  if manifest.get("format") != fmt:
+    raise JaxirError(f"{path}: format {manifest.get('format')!r} is not a {fmt} export")
+  return manifest

@@ -1,5 +1,4 @@
 """Training pairs: the article split (no leakage), x_x / x_y pairs, positives, hard negatives, extras, CLI."""
-import collections
 import json
 from pathlib import Path
 

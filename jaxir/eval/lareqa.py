@@ -97,7 +97,7 @@ def _mean(values):
 
 def metrics(ranks, train_langs=None, pairs=True, pooled=True):
   """Summary dict plus per-query arrays (for significance tests) from Ranks."""
-  langs, L = ranks.langs, len(ranks.langs)
+  langs = ranks.langs
   pair_map, pair_r1, per_query = {}, {}, {}
   mul, counts = {}, {}
   for x, lx in enumerate(langs):

@@ -10,7 +10,6 @@
   6. loop: log (JSONL), checkpoint, dev evaluation on the MLQA-R dev split
   7. end: final checkpoint, dev evaluation, exported Hugging Face directory, `run.json`
 """
-import dataclasses
 import json
 import os
 import sys
