@@ -174,6 +174,7 @@ def test_progress_estimates_time_left_per_kind():
   p = Progress(cells, stream=stream, clock=lambda: now[0])
   assert p.eta() is None
   p.skip(cells[0], 2.0)             # finished by an earlier run
+  assert p.eta() is None            # no training cell finished yet: the zero-shot cell says nothing
   p.start(cells[1])
   now[0] = 10.0
   p.done(cells[1], 10.0)

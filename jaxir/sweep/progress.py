@@ -2,7 +2,8 @@
 
 The estimate multiplies the cells still to run by the mean duration of finished cells of the same
 kind (training cells and the zero-shot reference differ by an order of magnitude), counting cells
-finished by earlier runs of the sweep with their recorded durations.
+finished by earlier runs of the sweep with their recorded durations; it is "?" until every kind
+still to run has a finished cell.
 """
 import sys
 import time
@@ -28,11 +29,8 @@ class Progress:
     self.t0 = clock()
 
   def eta(self):
-    """Seconds left for the unfinished cells (None while no finished cell gives a duration)."""
-    known = [d for d in self.durations.values() if d is not None]
-    if not known:
-      return None
-    overall = sum(known) / len(known)
+    """Seconds left for the unfinished cells (None while a kind still to run has no finished cell:
+    a zero-shot cell's minutes say nothing about a training cell's)."""
     by_kind = {}
     for name, d in self.durations.items():
       if d is not None:
@@ -41,7 +39,9 @@ class Progress:
     for name, kind in self.kind.items():
       if name not in self.durations:
         ds = by_kind.get(kind)
-        left += sum(ds) / len(ds) if ds else overall
+        if not ds:
+          return None
+        left += sum(ds) / len(ds)
     return left
 
   def line(self, current=None):
