@@ -13,8 +13,9 @@ MLQA-R dev split, and a 200-pair Tatoeba subset in the MLQA-R languages plus the
 th, tr.
 
 Cells run seed by seed (all alphas of seed 0 first), so a sweep stopped early holds whole curves.
-Cost on this CPU with packed batches (~3.3 s per step of batch 32): ~10 min per training cell,
-~2.5 h for the 16 cells.
+Measured on this CPU, 2026-11-25: the zero-shot cell ~6 min; a training cell 7m49s–8m32s on the
+quiet machine (100 packed steps at ~12 pairs/s ≈ 5 min, XQuAD-R slice 65 s, MLQA-R dev 83 s,
+Tatoeba subset 25 s), 9–13 min while other jobs ran; ~2.2 h for the 16 cells.
 """
 
 

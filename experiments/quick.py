@@ -10,14 +10,12 @@ embeddings, 20 short steps per cell; α ∈ {0, 0.5, 1} × 2 seeds plus the untr
 higher than full Tatoeba's). Few steps and a small evaluation: it shows the pipeline and the
 report, not the answer; `experiments/full.py` is the real sweep.
 
-Measured on a busy 2-core CPU (load ~5 from other jobs; a 3-cell slice of this preset): the
-zero-shot cell 1m18s, the first training cell 3m54s (its ~40 s train-step compile lands in the
-sweep's XLA cache), the next 3m27s; so ~22 min for all 7 cells there, less on an idle machine
-(the slice used 5.7 CPU-minutes for 3 cells). On a quiet machine, from a fresh clone: 11m53s for
-`pip install … && jaxir sweep --config experiments/quick.py && jaxir report runs/sweep-quick`.
-The Tatoeba subset was added afterwards; measured on the busy machine (load ~4.5) on the zero-shot
-cell: 10.6 s there (beside 45 s for XQuAD-R), ~8 s in each later cell (the XLA cache warm), so
-~59 s more for the 7 cells; 50 pairs would take ~5 s per cell but sits at the ceiling (97% acc@1).
+Measured from a fresh clone, 2026-11-25 20:14, with another sweep sharing the 2 cores:
+`pip install … && jaxir sweep --config experiments/quick.py && jaxir report runs/sweep-quick` took
+15m18s (13.7 CPU-minutes): the import of the model, the zero-shot cell 54 s, the first training
+cell 3m25s (its train-step compiles land in the sweep's XLA cache), the others ~2 min each. With
+packed training batches the 20 steps are a small part of a cell; the XQuAD-R and Tatoeba exports
+are most of it. (Before packing and the Tatoeba subset: 11m53s on the quiet machine.)
 """
 
 
