@@ -7,6 +7,9 @@ that dict. Command-line overrides are `section.key=value` (values parsed as YAML
 import dataclasses
 import difflib
 import importlib.util
+import os
+import types
+import typing
 from pathlib import Path
 
 from jaxir.errors import JaxirError
@@ -105,7 +108,29 @@ def _unknown(key, cls):
   return JaxirError(f"unknown config key {key!r}{hint}")
 
 
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
+
+
+def _checked(key, value, hint):
+  """`value` if it fits the field's type hint (bool, int, float, str, list, or X | None); else one error."""
+  allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+  if value is None and type(None) in allowed:
+    return value
+  for t in allowed:
+    if t is str and isinstance(value, os.PathLike):
+      return os.fspath(value)
+    if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+      return value
+    if t in (bool, str, list) and isinstance(value, t) or t is int and isinstance(value, int) and not isinstance(value, bool):
+      return value
+    if t not in _TYPE_NAMES and t is not type(None):
+      return value        # a type this check does not know: left to `validate`
+  names = " or ".join(_TYPE_NAMES.get(t, "null") for t in allowed)
+  raise JaxirError(f"config key {key!r} must be {names}, got {value!r}")
+
+
 def _apply(obj, updates, prefix=""):
+  hints = typing.get_type_hints(type(obj))
   for k, v in updates.items():
     names = {f.name: f for f in dataclasses.fields(obj)}
     if k not in names:
@@ -116,7 +141,7 @@ def _apply(obj, updates, prefix=""):
         raise JaxirError(f"config key {prefix + k!r} is a section; give its keys ({prefix + k}.KEY=VALUE)")
       _apply(cur, v, f"{prefix}{k}.")
     else:
-      setattr(obj, k, v)
+      setattr(obj, k, _checked(prefix + k, v, hints[k]))
 
 
 def _parse_value(text):

@@ -103,6 +103,8 @@ def test_rerun_of_a_finished_run_is_a_no_op_and_other_config_is_refused(model, t
     ("data.langs=[en]", "cross-lingual"),
     ("batch.batch_size=5000", "batch"),
     ("loss.grad_cache_chunk=4", "needs padded batches: add batch.pack=false"),
+    ("batch.pack=maybe", "config key 'batch.pack' must be true or false, got 'maybe'"),
+    ("steps=1.5", "config key 'steps' must be an integer, got 1.5"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_run(model, tmp_path, capsys, override, message):
   out = tmp_path / "run"

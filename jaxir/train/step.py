@@ -91,7 +91,7 @@ def _validate_packed(batch, cfg, mesh):
   if unknown:
     raise JaxirError(f"packed batch has unknown keys {', '.join(unknown)}")
   if cfg.loss.grad_cache_chunk:
-    raise JaxirError("loss.grad_cache_chunk needs padded batches: set batch.pack=false")
+    raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
   shape, data = tuple(batch["packed_ids"].shape), mesh.shape["data"]
   for k in PACKED[1:3]:
     if len(shape) != 2 or tuple(batch[k].shape) != shape:
