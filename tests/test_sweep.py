@@ -330,3 +330,94 @@ def test_presets_build_on_the_real_data(preset, monkeypatch):
   assert cells[0].kind == "zero-shot" and len(cells) == 1 + len(spec.grid.alphas) * len(spec.grid.seeds)
   first_seed = [c.alpha for c in cells[1:1 + len(spec.grid.alphas)]]
   assert first_seed == sorted(spec.grid.alphas)      # seed-major: the first seed is a whole alpha curve
+
+
+# ---------------------------------------------------------------------------------------------
+# models_from: another sweep's trained models evaluated with other options, nothing trained.
+
+def _no_training(monkeypatch):
+  import jaxir.train.trainer as trainer
+
+  def no_training(*args, **kw):
+    raise AssertionError("a cell was trained")
+  monkeypatch.setattr(trainer, "train", no_training)
+
+
+def test_models_from_evaluates_the_source_models(sweep, tmp_path, monkeypatch, capsys):
+  src, cfg = sweep
+  _no_training(monkeypatch)
+  out = tmp_path / "re"
+  # The source's own XQuAD-R options: every cell must reproduce the source's per-query results exactly,
+  # which it does only if each cell evaluates its own trained model.
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(out), "--quiet", f"models_from={src}",
+                   "eval.benchmarks=[xquad-r]"]) == 0
+  assert "5 run now, 0 already done" in capsys.readouterr().out
+  for name in CELLS:
+    assert not (out / "cells" / name / "train").exists()
+    with np.load(src / "cells" / name / "eval" / "xquad-r" / "per_query.npz") as a, \
+         np.load(out / "cells" / name / "eval" / "xquad-r" / "per_query.npz") as b:
+      assert sorted(a.files) == sorted(b.files)
+      for k in a.files:
+        if a[k].dtype.kind in "fiu":
+          np.testing.assert_allclose(a[k], b[k], atol=1e-6, err_msg=f"{name} {k}")
+        else:
+          np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name} {k}")
+  record = json.loads((out / "cells" / "hybrid_a1_s0" / "config.json").read_text())
+  assert record["model_from"] == str((src / "cells" / "hybrid_a1_s0" / "train" / "export").absolute())
+  assert json.loads((out / "sweep.json").read_text())["spec"]["models_from"] == str(src)
+  # Another scale (2 articles instead of 1): more queries, still no training; the report says whose models.
+  more = tmp_path / "more"
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(more), "--quiet", f"models_from={src}",
+                   "eval.benchmarks=[xquad-r]", "eval.max_articles=2"]) == 0
+  n = lambda d: json.loads((d / "cells" / "hybrid_a0_s1" / "eval" / "xquad-r" / "summary.json").read_text())["queries"]
+  assert n(more)["en"] > n(src)["en"] and n(more).keys() == n(src).keys()
+  assert cli.main(["report", str(more), "--out", str(tmp_path / "rep"), "--resamples", "99"]) == 0
+  assert f"those of the sweep {src}" in (tmp_path / "rep" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["models_from=/nonexistent/sweep"], "models_from: /nonexistent/sweep is not a jaxir sweep directory"),
+    (["train.steps=3"], "was trained with another config (differs in train.steps)"),
+    (["grid.seeds=3"], "has no cell hybrid_a0_s2, hybrid_a1_s2; its grid must include this one"),
+])
+def test_models_from_must_match_the_source(sweep, tmp_path, capsys, overrides, message):
+  src, cfg = sweep
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(tmp_path / "re"), f"models_from={src}",
+                   *overrides]) == 2
+  err = capsys.readouterr().err.strip()
+  assert message in err and len(err.splitlines()) == 1, err
+  assert not (tmp_path / "re").exists()
+
+
+def test_models_from_a_source_still_training_stops_at_that_cell(sweep, tmp_path, monkeypatch, capsys):
+  src, cfg = sweep
+  _no_training(monkeypatch)
+  part = tmp_path / "src"
+  shutil.copytree(src, part)
+  (part / "cells" / "hybrid_a0_s1" / "train" / "run.json").unlink()     # seed 1 still training there
+  out = tmp_path / "re"
+  args = ["sweep", "--config", str(cfg), "--out", str(out), "--quiet", f"models_from={part}", "eval.benchmarks=[xquad-r]"]
+  assert cli.main(args) == 2
+  err = capsys.readouterr().err.strip()
+  assert "has not finished training hybrid_a0_s1 yet" in err and len(err.splitlines()) == 1, err
+  done = sorted(p.parent.name for p in (out / "cells").glob("*/cell.json"))
+  assert done == sorted(CELLS[:3])                                        # the cells before it are kept
+  shutil.copy(src / "cells" / "hybrid_a0_s1" / "train" / "run.json", part / "cells" / "hybrid_a0_s1" / "train")
+  assert cli.main(args) == 0
+  assert "2 run now, 3 already done" in capsys.readouterr().out
+
+
+def test_cpu_xquad_preset_evaluates_the_cpu_sweep(monkeypatch, tmp_path):
+  """experiments/cpu_xquad.py: the cpu preset's training and grid, all of XQuAD-R, models from runs/sweep-cpu
+  (absent here: refused with one line naming it)."""
+  from jaxir.config import load_file
+  from jaxir.errors import JaxirError
+  from jaxir.sweep import spec as spec_lib
+  exp = Path(__file__).parents[1] / "experiments"
+  cpu, xq = load_file(exp / "cpu.py"), load_file(exp / "cpu_xquad.py")
+  assert xq["train"] == cpu["train"] and xq["grid"] == cpu["grid"] and xq["models_from"] == cpu["out_dir"]
+  assert xq["eval"] == {"benchmarks": ["xquad-r"]} and xq["out_dir"] != cpu["out_dir"]
+  monkeypatch.setenv("JAXIR_DATA", str(DATA))
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(JaxirError, match="models_from: runs/sweep-cpu is not a jaxir sweep directory"):
+    spec_lib.build(exp / "cpu_xquad.py")

@@ -112,6 +112,9 @@ class Report:
                   f"embeddings, data {t['data']['source']} (train split; dev fraction {t['data']['dev_fraction']}). "
                   f"Grid: α ∈ {{{', '.join(f'{a:g}' for a in g['alphas'])}}} × seeds {g['seeds']} × batch types "
                   f"{', '.join(g['batch_types'])}" + (", plus the untrained model as zero-shot reference." if g["zero_shot"] else ".")))
+    if spec.get("models_from"):
+      self.add(Para(f"The trained models are those of the sweep {spec['models_from']}: this sweep evaluated them "
+                    "(`models_from`) and trained nothing."))
     subset = []
     if e.get("langs"):
       subset.append(f"languages {', '.join(e['langs'])}")

@@ -4,6 +4,8 @@
   train/                 the trainer's run directory (`jaxir train`); `train/export/` is the tuned
                          model; its checkpoints are deleted once `run.json` exists when the sweep
                          prunes them
+                         (none with `models_from`: the model is the other sweep's, see
+                         `jaxir.sweep.reuse`, and config.json names it)
   emb/<benchmark>/       exported embeddings (`jaxir encode`): xquad-r, and tatoeba / beir / miracl /
                          xnli (`jaxir.sweep.extras`); mlqa-r-dev is encoded in memory
   eval/<benchmark>/      `jaxir eval` outputs: summary.json (written last), per_query.npz, CSVs, table
@@ -25,6 +27,7 @@ from jaxir import config as config_lib
 from jaxir import io
 from jaxir.errors import JaxirError
 from jaxir.sweep import extras
+from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 
 
@@ -69,7 +72,11 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
   cell_dir = Path(cell_dir)
   t0 = time.time()
   record = {"cell": cell.to_json()}
-  if cell.kind == "train":
+  if cell.kind == "train" and spec.models_from:
+    model_dir, run = reuse.trained_model(spec, cell)
+    io.write_json(cell_dir / "config.json", {**record, "model_from": str(model_dir)})
+    train_langs = list(run["train_langs"])
+  elif cell.kind == "train":
     run_dir = (cell_dir / "train").absolute()
     cfg = spec.train_config(cell, run_dir)
     io.write_json(cell_dir / "config.json", {**record, "train": config_lib.to_dict(cfg)})

@@ -21,18 +21,9 @@ from pathlib import Path
 from jaxir import io
 from jaxir.errors import JaxirError
 from jaxir.sweep import cell as cell_lib
+from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.progress import Progress
-
-
-def _flat(d, prefix=""):
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict) and v:
-      out.update(_flat(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
 
 
 def open_sweep_dir(out, spec, cells):
@@ -64,8 +55,8 @@ def _extend(path, old, record):
   """The sweep of `old` with the benchmarks `record` adds (sweep.json rewritten); JaxirError for any other change."""
   out = path.parent
   old_spec, new_spec = old.get("spec") or {}, record["spec"]
-  a = _flat({k: v for k, v in old_spec.items() if k != "eval"})
-  b = _flat({k: v for k, v in new_spec.items() if k != "eval"})
+  a = reuse.flat({k: v for k, v in old_spec.items() if k != "eval"})
+  b = reuse.flat({k: v for k, v in new_spec.items() if k != "eval"})
   changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
   if changed or old.get("cells") != record["cells"]:
     changed = changed or ["cells"]

@@ -4,6 +4,8 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
 
   out_dir            the sweep directory (`--out` on the command line wins)
   prune_checkpoints  delete a cell's orbax checkpoints once its run is finished and exported
+  models_from        another sweep directory: evaluate the models it trained instead of training
+                     (same train config and grid; `jaxir.sweep.reuse`), e.g. on all of XQuAD-R
   train              overrides of `jaxir.config.TrainConfig` shared by every cell
   grid               alphas, seeds (a count n -> 0..n-1, or a list), models (default: [train.model.name]),
                      batch_types (`hybrid` and/or `mixed`), zero_shot (add the untrained model as a
@@ -39,6 +41,7 @@ from pathlib import Path
 from jaxir import config as config_lib
 from jaxir.errors import JaxirError
 from jaxir.sweep import extras
+from jaxir.sweep import reuse
 
 FORMAT = "jaxir-sweep/1"
 DEFAULT_ALPHAS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
@@ -91,13 +94,17 @@ class SweepSpec:
   train: config_lib.TrainConfig       # the base config (out_dir, model and batch are set per cell)
   grid: GridConfig
   eval: EvalConfig
+  models_from: str | None = None      # another sweep directory whose trained models this one evaluates
 
   def to_json(self):
     """Everything that defines the results (not where they live): compared on a rerun."""
     train = config_lib.to_dict(self.train)
     train.pop("out_dir")
-    return {"train": train, "grid": dataclasses.asdict(self.grid), "eval": dataclasses.asdict(self.eval),
-            "prune_checkpoints": self.prune_checkpoints}
+    out = {"train": train, "grid": dataclasses.asdict(self.grid), "eval": dataclasses.asdict(self.eval),
+           "prune_checkpoints": self.prune_checkpoints}
+    if self.models_from:
+      out["models_from"] = self.models_from
+    return out
 
   @property
   def models(self):
@@ -158,7 +165,7 @@ def _merge(base, updates):
   return out
 
 
-TOP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval")
+TOP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval", "models_from")
 
 
 def build(path=None, overrides=(), out_dir=None):
@@ -181,7 +188,7 @@ def build(path=None, overrides=(), out_dir=None):
   _apply(grid, raw.get("grid") or {}, "grid")
   _apply(ev, raw.get("eval") or {}, "eval")
   spec = SweepSpec(str(out_dir or raw.get("out_dir") or "runs/sweep"), bool(raw.get("prune_checkpoints", True)),
-                   train, grid, ev)
+                   train, grid, ev, raw.get("models_from"))
   _normalise(spec)
   validate(spec)
   return spec
@@ -222,6 +229,8 @@ def _normalise(spec):
     setattr(cfg, key, None if names is None else [str(n) for n in names])
   if e.data_dir is not None:
     e.data_dir = str(e.data_dir)
+  if spec.models_from is not None:
+    spec.models_from = str(spec.models_from)
 
 
 def _dup(values):
@@ -270,6 +279,8 @@ def validate(spec):
     raise JaxirError(f"eval.tokens_per_batch must be a positive integer, got {e.tokens_per_batch!r}")
   extras.validate_options(e)
   spec.cells()   # duplicated cell names (e.g. two models with one directory name)
+  if spec.models_from:
+    reuse.check(spec)
   extras.check(spec)   # last: reads the data folders
 
 
