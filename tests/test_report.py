@@ -222,17 +222,27 @@ def test_significance_matches_a_direct_computation(report):
   root, out = report
   md = (out / "report.md").read_text()
   # alpha = 1 vs alpha = 0 on Mo for hybrid: the seed-averaged per-query AP, the same permutation test.
-  def mo(alpha):
+  def mo(alpha, seeds=(0, 1)):
     vecs = []
-    for s in (0, 1):
+    for s in seeds:
       with np.load(root / "cells" / f"hybrid_a{alpha:g}_s{s}" / "eval" / "xquad-r" / "per_query.npz") as z:
         vecs.append(stats.query_metrics({k: z[k] for k in z.files}, LANGS)["Mo"])
     return np.mean(vecs, 0)
   diff, p = stats.paired_test(mo(1.0), mo(0.0), 199, 0)
   assert diff > 0.2 and p <= 0.01
+  # How many seeds agree in sign with the averaged difference, counted here from each seed's own cells.
+  agree = sum(np.sign(np.mean(mo(1.0, [s]) - mo(0.0, [s]))) == np.sign(diff) for s in (0, 1))
   section = md.split("## MLQA-R")[0]
   row = next(l for l in section.splitlines() if l.startswith("| α=1 − α=0 |"))
-  assert row.split("|")[2].strip().startswith(f"{100 * diff:+.2f} (p=")
+  text = row.split("|")[2].strip()
+  assert text.startswith(f"{100 * diff:+.2f} (p=") and text.endswith(f" {agree}/2"), text
+
+
+def test_seed_agreement_by_hand():
+  a = {0: {"Mo": [0.5, 0.7]}, 1: {"Mo": [0.4, 0.4]}, 2: {"Mo": [0.9, 0.1]}}
+  b = {0: {"Mo": [0.4, 0.6]}, 1: {"Mo": [0.5, 0.5]}, 2: {"Mo": [0.5, 0.5]}, 3: {"Mo": [0.0, 0.0]}}
+  assert stats.seed_agreement(a, b, "Mo", +0.1) == (1, 3)       # seed 0 up, seed 1 down, seed 2 tied
+  assert stats.seed_agreement(a, b, "Mo", -0.1) == (1, 3)
 
 
 def _chromium():

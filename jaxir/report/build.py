@@ -240,11 +240,10 @@ class Report:
                   figures.heatmaps, diffs, langs, diverging=True, title=f"{bench}: mAP differences")
 
   def _query_vectors(self, cells, bench):
-    """{alpha: {metric: per-query AP averaged over seeds}}, or None when the cells disagree on the queries."""
+    """{alpha: {seed: {metric: per-query AP}}}, or None when the cells disagree on the queries."""
     langs = self.res.cells[0].summaries[bench]["langs"]
     ids, out = None, {}
     for a, group in _by_alpha(cells).items():
-      per_seed = []
       for c in group:
         pq = c.per_query(bench)
         these = [pq[f"ids/{l}"].tolist() for l in langs]
@@ -252,17 +251,19 @@ class Report:
           ids = these
         elif these != ids:
           return None
-        per_seed.append(stats.query_metrics(pq, langs))
-      out[a] = {m: stats.seed_mean([v[m] for v in per_seed]) for m in stats.METRICS}
+        out.setdefault(a, {})[c.seed] = stats.query_metrics(pq, langs)
     return out
 
   def _tests(self, pairs, vectors):
-    """Rows [(a, b, metric, diff, p)] for every pair and metric, and the Holm-adjusted p-values."""
+    """Rows [(a, b, metric, diff, p, (agree, n))] for every pair and metric, and the Holm-adjusted p-values.
+    The test runs on the per-query AP averaged over seeds; (agree, n): of the n seeds both sides have, those
+    whose own mean difference has the sign of the averaged one (the test itself does not see seed noise)."""
     rows = []
     for a, b in pairs:
       for m in stats.METRICS:
-        diff, p = stats.paired_test(vectors[a][m], vectors[b][m], self.resamples, self.seed)
-        rows.append((a, b, m, diff, p))
+        diff, p = stats.paired_test(stats.seed_mean([v[m] for v in vectors[a].values()]),
+                                    stats.seed_mean([v[m] for v in vectors[b].values()]), self.resamples, self.seed)
+        rows.append((a, b, m, diff, p, stats.seed_agreement(vectors[a], vectors[b], m, diff)))
     ps = np.asarray([r[4] for r in rows], np.float64)
     adj = np.full_like(ps, np.nan)
     ok = np.isfinite(ps)
@@ -271,11 +272,12 @@ class Report:
     return rows, adj
 
   @staticmethod
-  def _cell_text(diff, p):
+  def _cell_text(diff, p, agreement):
     if not np.isfinite(diff):
       return "–"
     star = "*" if np.isfinite(p) and p < 0.05 else ""
-    return f"{100 * diff:+.2f} (p={p:.3g}){star}"
+    agree, n = agreement
+    return f"{100 * diff:+.2f} (p={p:.3g}){star}" + (f" {agree}/{n}" if n > 1 else "")
 
   def significance(self, bench, series):
     cells = self.series[series]
@@ -297,13 +299,15 @@ class Report:
       return
     rows, adj = self._tests(pairs, vectors)
     table = {}
-    for (a, b, m, diff, _), p in zip(rows, adj):
-      table.setdefault((a, b), {})[m] = self._cell_text(diff, p)
+    for (a, b, m, diff, _, agreement), p in zip(rows, adj):
+      table.setdefault((a, b), {})[m] = self._cell_text(diff, p, agreement)
     self.add(Table(["comparison", "Δ Mo", "Δ Cr", "Δ Mul"],
                    [[f"α={a:g} − α={b:g}"] + [v[m] for m in stats.METRICS] for (a, b), v in table.items()],
                    f"{bench}, {self.label(series)}: paired sign-flip permutation tests over queries "
                    f"({self.resamples} resamples; per-query AP averaged over seeds), Holm-adjusted p over the "
-                   f"{len(rows)} tests; * p < 0.05; Δ in mAP ×100"))
+                   f"{len(rows)} tests; * p < 0.05; Δ in mAP ×100; k/n: the seeds (paired by seed) whose own "
+                   "Δ has the same sign — the test treats the seed-averaged model as fixed, this shows whether "
+                   "the seeds agree"))
     self.add(Para("Per query, Mo is its X→X AP, Cr the mean of its X→Y APs over the other languages, Mul its "
                   "AP against the pool; the tests compare means over queries, which equal the macro means "
                   "when every language has the same queries (XQuAD-R)."))
@@ -351,7 +355,7 @@ class Report:
         row = [f"{a:g}"] + [_ci(*agg_h[m][:3]) for m in stats.METRICS] + [_ci(*agg_x[m][:3]) for m in stats.METRICS]
         if tests:
           (rows_t, adj) = tests
-          row += [self._cell_text(rows_t[3 * i + k][3], adj[3 * i + k]) for k in range(3)]
+          row += [self._cell_text(rows_t[3 * i + k][3], adj[3 * i + k], rows_t[3 * i + k][5]) for k in range(3)]
         rows.append(row)
       header = ["α", "hybrid Mo", "hybrid Cr", "hybrid Mul", "mixed Mo", "mixed Cr", "mixed Mul"]
       if tests:
@@ -359,7 +363,7 @@ class Report:
       self.add(Heading(3, f"Batch type ablation: hybrid vs mixed ({Path(model).name}, {bench})"))
       self.add(Table(header, rows, "hybrid: each batch is all-monolingual with probability α; mixed: each example is "
                      "monolingual with probability α. Δ = hybrid − mixed, paired permutation tests over queries, "
-                     "Holm-adjusted; * p < 0.05"))
+                     "Holm-adjusted; * p < 0.05; k/n: seeds whose own Δ has the same sign"))
 
   # -------------------------------------------------------------------------------------------
   def paper_table(self):

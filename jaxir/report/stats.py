@@ -5,6 +5,7 @@
                     candidate languages of the query's X->Y AP)
   paired_test       two-sided sign-flip permutation test of mean(a - b) = 0 over paired queries
                     (scipy.stats.permutation_test, permutation_type="samples")
+  seed_agreement    how many seeds' own differences have the sign of the seed-averaged one
   holm              Holm's step-down adjusted p-values (family-wise error control)
   pareto_front      points no other point beats on every coordinate (all maximised)
 """
@@ -72,6 +73,15 @@ def query_metrics(per_query, langs):
 def seed_mean(vectors):
   """The per-query mean over seeds of equally ordered per-query vectors."""
   return _nanmean(np.stack(vectors), 0)
+
+
+def seed_agreement(a, b, metric, diff):
+  """(k, n): of the n seeds in both {seed: {metric: per-query AP}} maps, the k whose mean over queries of
+  a - b has the sign of `diff` (a difference of exactly 0 agrees with nothing)."""
+  seeds = sorted(set(a) & set(b))
+  signs = [np.sign(np.nanmean(np.asarray(a[s][metric], np.float64) - np.asarray(b[s][metric], np.float64)))
+           for s in seeds]
+  return (int(sum(1 for x in signs if x != 0 and x == np.sign(diff))), len(seeds))
 
 
 def _mean(x, axis):
