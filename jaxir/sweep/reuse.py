@@ -15,29 +15,16 @@ from jaxir import io
 from jaxir.errors import JaxirError
 
 
-def flat(d, prefix=""):
-  """{'a.b': v} of a nested dict."""
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict) and v:
-      out.update(flat(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
-
-
 def check(spec):
   """JaxirError unless `spec.models_from` is a sweep trained like `spec`, holding every training cell of it."""
-  from jaxir.sweep.spec import FORMAT
+  from jaxir.sweep.spec import FORMAT, differing
   src = Path(spec.models_from)
   if not (src / "sweep.json").is_file():
     raise JaxirError(f"models_from: {src} is not a jaxir sweep directory (no sweep.json)")
   old = io.read_json(src / "sweep.json", "sweep record")
   if old.get("format") != FORMAT:
     raise JaxirError(f"models_from: {src} was written by an incompatible jaxir sweep (format {old.get('format')!r})")
-  a = flat((old.get("spec") or {}).get("train") or {})
-  b = flat(json.loads(json.dumps(spec.to_json()["train"])))
-  changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+  changed = differing((old.get("spec") or {}).get("train") or {}, json.loads(json.dumps(spec.to_json()["train"])))
   if changed:
     raise JaxirError(f"models_from: {src} was trained with another config (differs in "
                      f"{', '.join('train.' + k for k in changed[:5])})")

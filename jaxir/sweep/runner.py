@@ -21,7 +21,6 @@ from pathlib import Path
 from jaxir import io
 from jaxir.errors import JaxirError
 from jaxir.sweep import cell as cell_lib
-from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.progress import Progress
 
@@ -55,9 +54,8 @@ def _extend(path, old, record):
   """The sweep of `old` with the benchmarks `record` adds (sweep.json rewritten); JaxirError for any other change."""
   out = path.parent
   old_spec, new_spec = old.get("spec") or {}, record["spec"]
-  a = reuse.flat({k: v for k, v in old_spec.items() if k != "eval"})
-  b = reuse.flat({k: v for k, v in new_spec.items() if k != "eval"})
-  changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+  changed = spec_lib.differing({k: v for k, v in old_spec.items() if k != "eval"},
+                               {k: v for k, v in new_spec.items() if k != "eval"})
   if changed or old.get("cells") != record["cells"]:
     changed = changed or ["cells"]
     raise _refuse(out, "grid" if any(k.startswith("grid.") for k in changed) else "config",

@@ -134,6 +134,20 @@ def result_options(eval_json, bench):
   return {}
 
 
+def differing(a, b):
+  """The dotted keys, sorted, where two nested mappings differ (a key missing on one side counts)."""
+  def flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+      if isinstance(v, dict) and v:
+        out.update(flat(v, f"{prefix}{k}."))
+      else:
+        out[f"{prefix}{k}"] = v
+    return out
+  x, y = flat(a), flat(b)
+  return sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
+
+
 def model_path(name):
   """The directory (or hub id) a grid model name stands for."""
   return AUTO_IMPORT.get(str(name), str(name))
