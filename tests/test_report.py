@@ -52,6 +52,24 @@ def test_pareto_front_of_a_known_set():
   assert stats.pareto_front(pts).tolist() == [True, True, True, False, False, True, False]
 
 
+def test_curves_name_a_far_reference_instead_of_squashing(tmp_path, monkeypatch):
+  """The untrained model's RD (1214) beside trained RDs of 328-380 would flatten the curve to a
+  line: it is named at the panel's edge instead; a reference near the data stays a dashed line."""
+  from jaxir.report import figures
+  assert figures.on_scale(80.0, 75.4, 78.9) and not figures.on_scale(1214.3, 307.0, 380.0)
+  assert not figures.on_scale(29.8, 52.0, 58.2) and figures.on_scale(5.0, 5.0, 5.0)
+  saved = {}
+  monkeypatch.setattr(figures, "_save", lambda fig, path: saved.setdefault("fig", fig))
+  series = {"hybrid": {"Mo": [(0, .767, .763, .771), (1, .774, .762, .787)],
+                       "RD": [(0, 328, 325, 331), (1, 362, 345, 380)]}}
+  figures.curves(tmp_path / "c.png", series, {"untrained": {"Mo": .80, "RD": 1214.3}}, metrics=("Mo", "RD"))
+  mo, rd = saved["fig"].axes
+  assert 80.0 in [ln.get_ydata()[0] for ln in mo.lines if ln.get_linestyle() == "--"]
+  assert mo.get_ylim()[1] >= 80.0
+  assert not [ln for ln in rd.lines if ln.get_linestyle() == "--"] and rd.get_ylim()[1] < 500
+  assert [tx.get_text() for tx in rd.texts] == ["untrained: 1214.3 ↑"]
+
+
 def test_paired_test_exact_sign_flips():
   # 3 pairs: 8 sign patterns, |mean| >= 2 only for all + or all -: p = 2/8.
   assert stats.paired_test([1, 2, 3], [0, 0, 0]) == (2.0, 0.25)

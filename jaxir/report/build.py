@@ -184,7 +184,8 @@ class Report:
   def curves(self, bench):
     series = {self.label(s): self._curve_data(cells, bench, ALL) for s, cells in self.series.items()}
     self.figure(f"{bench}_curves.png", f"{bench}: Mo, Cr, Mul mAP and RD against α (bands: 95% t-interval over seeds; "
-                "dashed: untrained model)", figures.curves, series, self._references(bench), title=bench)
+                "dashed: untrained model, named at the edge where it is far off the scale)", figures.curves, series,
+                self._references(bench), title=bench)
 
   def groups(self, bench):
     cells = self.series[self.primary]

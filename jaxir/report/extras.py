@@ -141,8 +141,8 @@ def section(rep):
             {m.name: m.get(c.summaries[bench]) for m in ms} for model, c in zero.items() if bench in c.summaries}
     panels = {m.name: (100, f"{m.unit} ×100") for m in ms}
     rep.figure(f"{bench}_curves.png", f"{TITLES[bench]} against α (bands: 95% t-interval over seeds; dashed: "
-               "untrained model)", figures.curves, series, refs, title=TITLES[bench], metrics=[m.name for m in ms],
-               panels=panels)
+               "untrained model, named at the edge where it is far off the scale)", figures.curves, series, refs,
+               title=TITLES[bench], metrics=[m.name for m in ms], panels=panels)
   all_metrics = [(b, m) for b, ms in per_bench.items() for m in ms]
   for s, cells in rep.series.items():
     zs = zero.get(s[0])

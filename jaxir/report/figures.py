@@ -1,6 +1,7 @@
 """The report's figures (matplotlib, Agg backend), each one PNG.
 
-  curves    metrics against alpha: mean over seeds with a 95% t-band, reference lines dashed
+  curves    metrics against alpha: mean over seeds with a 95% t-band, reference lines dashed (or
+            named at the panel's edge when drawing them would squash the curves)
   pareto    the Mo-Cr plane, one point per alpha, the Pareto front joined and ringed
   heatmaps  X_Q x X_C mAP matrices side by side (absolute, or differences on a diverging scale)
 """
@@ -25,6 +26,13 @@ def _save(fig, path):
   return path
 
 
+def on_scale(value, low, high, room=1.5):
+  """Whether a reference line at `value` fits a panel whose data span [low, high]: within `room`
+  spans of it (a far-off one, like the untrained model's RD, would squash the curves to a line)."""
+  span = max(high - low, 1e-9 * max(abs(high), 1.0))
+  return low - room * span <= value <= high + room * span
+
+
 def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", "RD"), panels=None):
   """series: {label: {metric: [(alpha, mean, low, high)]}}; references: {label: {metric: value}};
   panels: {metric: (scale, y label)} (default: the LAReQA metrics' PANELS); one panel per metric."""
@@ -42,9 +50,23 @@ def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", 
       ok = ~np.isnan(lo)
       if ok.any():
         ax.fill_between(a[ok], lo[ok] * scale, hi[ok] * scale, color=f"C{i}", alpha=0.2, linewidth=0)
+    shown = [ln.get_ydata() for ln in ax.lines] + [c.get_paths()[0].vertices[:, 1] for c in ax.collections]
+    shown = np.concatenate([np.asarray(v, np.float64).ravel() for v in shown]) if shown else np.zeros(0)
+    shown = shown[np.isfinite(shown)]
+    named = {True: 0, False: 0}        # references named at the top / bottom edge so far
     for j, (label, ref) in enumerate((references or {}).items()):
-      if ref.get(m) is not None:
-        ax.axhline(ref[m] * scale, linestyle="--", color=f"C{7 + j}", linewidth=1, label=label)
+      if ref.get(m) is None:
+        continue
+      value, color = ref[m] * scale, f"C{7 + j}"
+      if not len(shown) or on_scale(value, shown.min(), shown.max()):
+        ax.axhline(value, linestyle="--", color=color, linewidth=1, label=label)
+        continue
+      above = bool(value > shown.max())  # drawn, it would flatten the curves: named at that edge instead
+      offset = 0.08 * named[above]
+      named[above] += 1
+      ax.annotate(f"{label}: {value:.1f} {'↑' if above else '↓'}",
+                  (0.02, 0.97 - offset if above else 0.03 + offset), xycoords="axes fraction",
+                  va="top" if above else "bottom", fontsize=8, color=color)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_title(m)
