@@ -407,6 +407,28 @@ def test_models_from_a_source_still_training_stops_at_that_cell(sweep, tmp_path,
   assert "2 run now, 3 already done" in capsys.readouterr().out
 
 
+def test_models_from_reevaluates_a_cell_the_source_retrained(sweep, tmp_path, monkeypatch, capsys):
+  src, cfg = sweep
+  _no_training(monkeypatch)
+  part = tmp_path / "src"
+  shutil.copytree(src, part)
+  out = tmp_path / "re"
+  args = ["sweep", "--config", str(cfg), "--out", str(out), "--quiet", f"models_from={part}", "eval.benchmarks=[xquad-r]"]
+  assert cli.main(args) == 0
+  capsys.readouterr()
+  # The source "retrains" hybrid_a0_s0: its export becomes another model (hybrid_a1_s0's).
+  shutil.rmtree(part / "cells" / "hybrid_a0_s0" / "train" / "export")
+  shutil.copytree(src / "cells" / "hybrid_a1_s0" / "train" / "export", part / "cells" / "hybrid_a0_s0" / "train" / "export")
+  assert cli.main(args) == 0
+  captured = capsys.readouterr()
+  assert "4 already done" in captured.out and "1 run now" in captured.out
+  assert "hybrid_a0_s0: " in captured.err and "retrained this model" in captured.err
+  ap = lambda d, name: np.load(d / "cells" / name / "eval" / "xquad-r" / "per_query.npz")["mul/en"]
+  np.testing.assert_allclose(ap(out, "hybrid_a0_s0"), ap(src, "hybrid_a1_s0"), atol=1e-6)
+  assert not np.allclose(ap(out, "hybrid_a0_s0"), ap(src, "hybrid_a0_s0"), atol=1e-4)
+  assert cli.main(args) == 0 and "0 run now" in capsys.readouterr().out
+
+
 def test_cpu_xquad_preset_evaluates_the_cpu_sweep(monkeypatch, tmp_path):
   """experiments/cpu_xquad.py: the cpu preset's training and grid, all of XQuAD-R, models from runs/sweep-cpu
   (absent here: refused with one line naming it)."""

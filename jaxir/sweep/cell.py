@@ -74,7 +74,9 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
   record = {"cell": cell.to_json()}
   if cell.kind == "train" and spec.models_from:
     model_dir, run = reuse.trained_model(spec, cell)
-    io.write_json(cell_dir / "config.json", {**record, "model_from": str(model_dir)})
+    from jaxir.model.hf_io import fingerprint
+    io.write_json(cell_dir / "config.json", {**record, "model_from": str(model_dir),
+                                             "model_fingerprint": fingerprint(model_dir)})
     train_langs = list(run["train_langs"])
   elif cell.kind == "train":
     run_dir = (cell_dir / "train").absolute()

@@ -6,9 +6,12 @@ XQuAD-R instead of a slice, other languages), which the source sweep itself refu
 results depend on those options. The source must have been built from the same training config
 and hold every training cell of this grid; that is checked before anything is written. A cell the
 source has not finished training yet stops the sweep with one line when its turn comes (the
-cells before it are kept: rerun once the source has trained it).
+cells before it are kept: rerun once the source has trained it). Each cell records the fingerprint
+of the model it evaluated; if the source retrains a cell later, a rerun evaluates it again.
 """
 import json
+import shutil
+import sys
 from pathlib import Path
 
 from jaxir import io
@@ -44,3 +47,25 @@ def trained_model(spec, cell):
     raise JaxirError(f"models_from: {spec.models_from} has not finished training {cell.name} yet; finish that "
                      "sweep (rerun its command), then rerun this one")
   return (run_dir / "export").absolute(), io.read_json(run_dir / "run.json", "run record")
+
+
+def forget_if_stale(spec, cell, cell_dir):
+  """Deletes the evaluations of `cell_dir` when the source's model is no longer the one they were
+  made from (the source retrained the cell); True if it did."""
+  cell_dir = Path(cell_dir)
+  try:
+    made_from = io.read_json(cell_dir / "config.json", "cell config").get("model_fingerprint")
+  except (JaxirError, OSError, ValueError):
+    return False
+  export = Path(spec.models_from) / "cells" / cell.name / "train" / "export"
+  if made_from is None or not (export / "config.json").is_file():
+    return False                       # recorded before fingerprints were, or the source is retraining it
+  from jaxir.model.hf_io import fingerprint
+  if fingerprint(export) == made_from:
+    return False
+  print(f"sweep: {cell.name}: {spec.models_from} retrained this model since it was evaluated; evaluating it again",
+        file=sys.stderr)
+  (cell_dir / "cell.json").unlink(missing_ok=True)
+  for derived in ("emb", "eval"):
+    shutil.rmtree(cell_dir / derived, ignore_errors=True)
+  return True

@@ -21,6 +21,7 @@ from pathlib import Path
 from jaxir import io
 from jaxir.errors import JaxirError
 from jaxir.sweep import cell as cell_lib
+from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.progress import Progress
 
@@ -117,6 +118,8 @@ def run_sweep(spec, progress=True, verbose=False, stream=None):
 def _run_cells(cells, out, spec, ctx, display, status, verbose):
   for cell in cells:
     cdir = out / "cells" / cell.name
+    if spec.models_from and cell.kind == "train":
+      reuse.forget_if_stale(spec, cell, cdir)
     if cell_lib.is_finished(cdir, spec.eval.benchmarks):
       display.skip(cell, io.read_json(cdir / "cell.json", "cell record").get("seconds"))
       status[cell.name] = "skipped"
