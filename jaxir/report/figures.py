@@ -41,6 +41,7 @@ def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", 
   fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4), squeeze=False)
   for ax, m in zip(axes[0], metrics):
     scale, ylabel = panels[m]
+    shown = [np.zeros(0)]              # every value the curves and bands plot
     for i, (label, data) in enumerate(series.items()):
       pts = np.asarray(data.get(m) or [], np.float64).reshape(-1, 4)
       if not len(pts):
@@ -50,8 +51,8 @@ def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", 
       ok = ~np.isnan(lo)
       if ok.any():
         ax.fill_between(a[ok], lo[ok] * scale, hi[ok] * scale, color=f"C{i}", alpha=0.2, linewidth=0)
-    shown = [ln.get_ydata() for ln in ax.lines] + [c.get_paths()[0].vertices[:, 1] for c in ax.collections]
-    shown = np.concatenate([np.asarray(v, np.float64).ravel() for v in shown]) if shown else np.zeros(0)
+      shown += [mean * scale, lo[ok] * scale, hi[ok] * scale]
+    shown = np.concatenate(shown)
     shown = shown[np.isfinite(shown)]
     named = {True: 0, False: 0}        # references named at the top / bottom edge so far
     for j, (label, ref) in enumerate((references or {}).items()):

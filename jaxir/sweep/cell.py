@@ -83,8 +83,7 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
     cfg = spec.train_config(cell, run_dir)
     io.write_json(cell_dir / "config.json", {**record, "train": config_lib.to_dict(cfg)})
     if not (run_dir / "run.json").exists():
-      for derived in ("emb", "eval"):   # made from an earlier model of this cell: not to be trusted
-        shutil.rmtree(cell_dir / derived, ignore_errors=True)
+      forget_evaluations(cell_dir)      # made from an earlier model of this cell: not to be trusted
       ensure_model(cell.model)
       from jaxir.train.trainer import train
       train(cfg, progress=verbose)
@@ -121,6 +120,13 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
                  "eval_seconds": eval_seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
   io.write_json(cell_dir / "cell.json", record)
   return record
+
+
+def forget_evaluations(cell_dir):
+  """Deletes what a cell made from its model (embeddings, evaluations, the finished record)."""
+  (Path(cell_dir) / "cell.json").unlink(missing_ok=True)
+  for derived in ("emb", "eval"):
+    shutil.rmtree(Path(cell_dir) / derived, ignore_errors=True)
 
 
 def _previous(cell_dir):

@@ -10,8 +10,6 @@ cells before it are kept: rerun once the source has trained it). Each cell recor
 of the model it evaluated; if the source retrains a cell later, a rerun evaluates it again.
 """
 import json
-import shutil
-import sys
 from pathlib import Path
 
 from jaxir import io
@@ -42,30 +40,27 @@ def check(spec):
 
 def trained_model(spec, cell):
   """(export directory, run record) of `cell` in the source sweep; JaxirError while it is not trained there."""
-  run_dir = Path(spec.models_from) / "cells" / cell.name / "train"
+  run_dir = _run_dir(spec, cell)
   if not (run_dir / "run.json").is_file() or not (run_dir / "export").is_dir():
     raise JaxirError(f"models_from: {spec.models_from} has not finished training {cell.name} yet; finish that "
                      "sweep (rerun its command), then rerun this one")
   return (run_dir / "export").absolute(), io.read_json(run_dir / "run.json", "run record")
 
 
-def forget_if_stale(spec, cell, cell_dir):
-  """Deletes the evaluations of `cell_dir` when the source's model is no longer the one they were
-  made from (the source retrained the cell); True if it did."""
-  cell_dir = Path(cell_dir)
+def retrained(spec, cell, cell_dir):
+  """Whether the source's model of `cell` is no longer the one `cell_dir` recorded evaluating (the
+  source retrained it since); False where nothing was recorded (before fingerprints were) or the
+  source has no export now (it is retraining: `trained_model` stops there)."""
   try:
-    made_from = io.read_json(cell_dir / "config.json", "cell config").get("model_fingerprint")
+    made_from = io.read_json(Path(cell_dir) / "config.json", "cell config").get("model_fingerprint")
   except (JaxirError, OSError, ValueError):
     return False
-  export = Path(spec.models_from) / "cells" / cell.name / "train" / "export"
+  export = _run_dir(spec, cell) / "export"
   if made_from is None or not (export / "config.json").is_file():
-    return False                       # recorded before fingerprints were, or the source is retraining it
-  from jaxir.model.hf_io import fingerprint
-  if fingerprint(export) == made_from:
     return False
-  print(f"sweep: {cell.name}: {spec.models_from} retrained this model since it was evaluated; evaluating it again",
-        file=sys.stderr)
-  (cell_dir / "cell.json").unlink(missing_ok=True)
-  for derived in ("emb", "eval"):
-    shutil.rmtree(cell_dir / derived, ignore_errors=True)
-  return True
+  from jaxir.model.hf_io import fingerprint
+  return fingerprint(export) != made_from
+
+
+def _run_dir(spec, cell):
+  return Path(spec.models_from) / "cells" / cell.name / "train"

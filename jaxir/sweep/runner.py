@@ -118,8 +118,10 @@ def run_sweep(spec, progress=True, verbose=False, stream=None):
 def _run_cells(cells, out, spec, ctx, display, status, verbose):
   for cell in cells:
     cdir = out / "cells" / cell.name
-    if spec.models_from and cell.kind == "train":
-      reuse.forget_if_stale(spec, cell, cdir)
+    if spec.models_from and cell.kind == "train" and reuse.retrained(spec, cell, cdir):
+      print(f"sweep: {cell.name}: {spec.models_from} retrained this model since it was evaluated; "
+            "evaluating it again", file=sys.stderr)
+      cell_lib.forget_evaluations(cdir)
     if cell_lib.is_finished(cdir, spec.eval.benchmarks):
       display.skip(cell, io.read_json(cdir / "cell.json", "cell record").get("seconds"))
       status[cell.name] = "skipped"
