@@ -15,7 +15,8 @@ candidates, experiments/cpu_xquad.py), MLQA-R dev ≈ 1.5 min: ~23 min per cell 
 22 cells with the two LAReQA benchmarks alone. A way to run it in pieces: first
 `eval.benchmarks=[xquad-r,mlqa-r-dev]`, then the full list (adding benchmarks evaluates only them). Each cell keeps its
 exported model (~0.5 GB for e5-small); checkpoints are deleted once a cell's run is exported.
-Add `grid.batch_types=[hybrid,mixed]` for the batch-type ablation (doubles the cells).
+Add `grid.batch_types=[hybrid,mixed]` for the batch-type ablation (doubles the cells); on a sweep
+already run, that rerun trains only the mixed cells.
 
 The benchmarks beyond LAReQA encode ~106,000 texts per cell: Tatoeba 19,096, BEIR 10,083 (long
 passages), XNLI 76,768 (unique premises and hypotheses of 11 test languages plus the English dev

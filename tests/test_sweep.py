@@ -142,9 +142,12 @@ def test_other_grid_or_format_is_refused_and_nothing_lost(sweep, tmp_path, capsy
   out, cfg = sweep
   record = (out / "sweep.json").read_bytes()
   before = _mtimes(out)
-  assert cli.main(["sweep", "--config", str(cfg), "grid.alphas=[0, 0.5, 1]"]) == 2
+  assert cli.main(["sweep", "--config", str(cfg), "grid.alphas=[0, 0.5]"]) == 2
   err = capsys.readouterr().err.strip()
-  assert "different grid (differs in grid.alphas)" in err and len(err.splitlines()) == 1, err
+  assert "different grid (differs in grid.alphas; it would drop hybrid_a1_s0, hybrid_a1_s1)" in err, err
+  assert "a grid can grow" in err and len(err.splitlines()) == 1, err
+  assert cli.main(["sweep", "--config", str(cfg), "grid.zero_shot=false", "grid.seeds=3"]) == 2
+  assert "it would drop zero-shot" in capsys.readouterr().err
   assert cli.main(["sweep", "--config", str(cfg), "train.steps=3"]) == 2
   assert "different config (differs in train.steps)" in capsys.readouterr().err
   assert (out / "sweep.json").read_bytes() == record and _mtimes(out) == before
@@ -165,6 +168,36 @@ def test_other_grid_or_format_is_refused_and_nothing_lost(sweep, tmp_path, capsy
   assert cli.main(["sweep", "--config", str(cfg), "--out", str(other)]) == 2
   assert "not a jaxir sweep directory" in capsys.readouterr().err
   assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+def test_grown_grid_runs_only_its_new_cells(sweep, tmp_path, capsys):
+  """A third seed and a third alpha added to a copy of the finished sweep: the 5 cells it held are
+  not touched (trained, evaluated or re-recorded), the 5 new ones run, the report has them all."""
+  out, cfg = sweep
+  copy = tmp_path / "sw"
+  shutil.copytree(out, copy)
+  before = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet",
+                   "grid.alphas=[0, 0.5, 1]", "grid.seeds=3"]) == 0
+  assert "5 run now, 5 already done" in capsys.readouterr().out
+  after = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
+  assert {k: after[k] for k in before} == before
+  record = json.loads((copy / "sweep.json").read_text())
+  names = [c["name"] for c in record["cells"]]
+  assert names == ["zero-shot", "hybrid_a0_s0", "hybrid_a0.5_s0", "hybrid_a1_s0", "hybrid_a0_s1", "hybrid_a0.5_s1",
+                   "hybrid_a1_s1", "hybrid_a0_s2", "hybrid_a0.5_s2", "hybrid_a1_s2"]
+  assert sorted(record["cells_added"][0]["cells"]) == sorted(set(names) - set(CELLS))
+  assert record["spec"]["grid"]["seeds"] == [0, 1, 2]
+  for name in set(names) - set(CELLS):
+    assert json.loads((copy / "cells" / name / "config.json").read_text())["train"]["batch"]["seed"] == int(name[-1])
+  # The old grid is now a smaller one: refused, nothing lost.
+  sweep_json = (copy / "sweep.json").read_bytes()
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy)]) == 2
+  assert "it would drop hybrid_a0.5_s0, hybrid_a0.5_s1, hybrid_a0_s2 and 2 more" in capsys.readouterr().err
+  assert (copy / "sweep.json").read_bytes() == sweep_json
+  rep = tmp_path / "rep"
+  assert cli.main(["report", str(copy), "--out", str(rep), "--resamples", "99"]) == 0
+  assert "| hybrid | 0.5 | 3 |" in (rep / "report.md").read_text()
 
 
 def test_progress_estimates_time_left_per_kind():

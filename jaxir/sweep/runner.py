@@ -3,12 +3,16 @@
   SWEEP/sweep.json      format version, the resolved spec (train / grid / eval) and the cell list,
                         written at the start; a rerun must bring the same spec, except that it may
                         add benchmarks (then sweep.json takes the new list, under `benchmarks_added`)
+                        and grow the grid (more alphas, seeds, batch types: `cells_added`)
   SWEEP/cells/<name>/   one directory per cell (see `jaxir.sweep.cell`)
 
 A rerun skips finished cells (`cell.json` and every summary present) and resumes the others; a
-rerun that adds a benchmark evaluates just that one in every cell (trained models are kept).
-A directory of another format version, another grid or training, fewer benchmarks, or other
-options for a benchmark it has already run is refused before anything is written.
+rerun that adds a benchmark evaluates just that one in every cell (trained models are kept); a
+rerun with a grown grid (`grid.seeds=5`, `grid.batch_types=[hybrid,mixed]`) runs just the new
+cells, since a cell's results depend on the train config, its own alpha / seed / batch type and
+the eval options, never on the rest of the grid. A directory of another format version, another
+training, a grid that would drop a cell, fewer benchmarks, or other options for a benchmark it
+has already run is refused before anything is written.
 Cells share a persistent XLA compilation cache (`SWEEP/.jax_cache`, unless one is configured):
 every training cell compiles the same step, so only the first pays for it.
 """
@@ -52,15 +56,21 @@ def _refuse(out, what, detail, advice="use another out_dir, or the same config t
 
 
 def _extend(path, old, record):
-  """The sweep of `old` with the benchmarks `record` adds (sweep.json rewritten); JaxirError for any other change."""
+  """The sweep of `old` with the benchmarks and cells `record` adds (sweep.json rewritten); JaxirError for
+  any other change."""
   out = path.parent
   old_spec, new_spec = old.get("spec") or {}, record["spec"]
   changed = spec_lib.differing({k: v for k, v in old_spec.items() if k != "eval"},
                                {k: v for k, v in new_spec.items() if k != "eval"})
-  if changed or old.get("cells") != record["cells"]:
-    changed = changed or ["cells"]
-    raise _refuse(out, "grid" if any(k.startswith("grid.") for k in changed) else "config",
-                  f"differs in {', '.join(changed[:5])}")
+  other = [k for k in changed if not k.startswith("grid.")]
+  if other:
+    raise _refuse(out, "config", f"differs in {', '.join(other[:5])}")
+  new_cells = {c["name"]: c for c in record["cells"]}
+  dropped = [c["name"] for c in old.get("cells") or [] if new_cells.get(c["name"]) != c]
+  if dropped:
+    raise _refuse(out, "grid", f"differs in {', '.join(changed[:5]) or 'cells'}; it would drop "
+                  f"{', '.join(dropped[:3])}" + (f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""),
+                  "a grid can grow (more alphas, seeds, batch types); use another out_dir for a smaller one")
   old_eval, new_eval = old_spec.get("eval") or {}, new_spec["eval"]
   dropped = [bench for bench in old_eval.get("benchmarks", []) if bench not in new_eval["benchmarks"]]
   if dropped:
@@ -73,10 +83,13 @@ def _extend(path, old, record):
   if changed:
     raise _refuse(out, "config", f"differs in {', '.join(changed[:5])}, which results it holds depend on")
   added = [bench for bench in new_eval["benchmarks"] if bench not in old_eval.get("benchmarks", [])]
-  new = {**old, "spec": new_spec}
+  grown = [c["name"] for c in record["cells"] if c["name"] not in {o["name"] for o in old.get("cells") or []}]
+  new = {**old, "spec": new_spec, "cells": record["cells"]}
+  now = time.strftime("%Y-%m-%dT%H:%M:%S")
   if added:
-    new["benchmarks_added"] = old.get("benchmarks_added", []) + [{"benchmarks": added,
-                                                                  "at": time.strftime("%Y-%m-%dT%H:%M:%S")}]
+    new["benchmarks_added"] = old.get("benchmarks_added", []) + [{"benchmarks": added, "at": now}]
+  if grown:
+    new["cells_added"] = old.get("cells_added", []) + [{"cells": grown, "at": now}]
   io.write_json(path, new)
   return new
 
