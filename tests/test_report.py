@@ -70,6 +70,24 @@ def test_curves_name_a_far_reference_instead_of_squashing(tmp_path, monkeypatch)
   assert [tx.get_text() for tx in rd.texts] == ["untrained: 1214.3 ↑"]
 
 
+def test_curves_of_one_alpha_draw_the_seed_interval(tmp_path, monkeypatch):
+  """A band needs two alphas: a series with one (the hybrid vs mixed ablation at alpha = 0.5)
+  gets an interval bar per series, side by side, on the whole alpha axis."""
+  from jaxir.report import figures
+  saved = {}
+  monkeypatch.setattr(figures, "_save", lambda fig, path: saved.setdefault("fig", fig))
+  series = {"hybrid": {"Mul": [(0.5, .619, .595, .643)]}, "mixed": {"Mul": [(0.5, .588, .575, .602)]}}
+  figures.curves(tmp_path / "c.png", series, metrics=("Mul",))
+  (ax,) = saved["fig"].axes
+  assert ax.get_xlim() == (-0.05, 1.05)
+  bars = [c.get_segments()[0] for c in ax.collections]
+  assert len(bars) == 2
+  (x0, y0), (x1, y1) = bars[0]
+  assert x0 == x1 < 0.5 and (y0, y1) == pytest.approx((59.5, 64.3))
+  (x0, y0), (x1, y1) = bars[1]
+  assert x0 == x1 > 0.5 and (y0, y1) == pytest.approx((57.5, 60.2))
+
+
 def test_paired_test_exact_sign_flips():
   # 3 pairs: 8 sign patterns, |mean| >= 2 only for all + or all -: p = 2/8.
   assert stats.paired_test([1, 2, 3], [0, 0, 0]) == (2.0, 0.25)
@@ -322,3 +340,19 @@ def test_report_without_finished_cells_is_one_line(tmp_path, capsys):
   assert not (tmp_path / "sw" / "report").exists()
   assert cli.main(["report", str(tmp_path)]) == 2
   assert "not a sweep directory" in capsys.readouterr().err
+
+
+def test_report_of_an_ablation_at_one_alpha(tmp_path):
+  """hybrid vs mixed at alpha = 0.5 only: the ablation table with its tests; no Pareto front or
+  'best alpha' (one point says nothing), no tests against alpha = 0 / 1 (absent); the figure an
+  earlier report of the directory drew and this one does not is removed."""
+  make_sweep(tmp_path / "sw", alphas=(0.5,), seeds=2)
+  stale = tmp_path / "sw" / "report" / "figures" / "xquad-r_pareto_hybrid.png"   # an earlier report's
+  stale.parent.mkdir(parents=True)
+  stale.write_bytes(b"\x89PNG old")
+  out = make_report(tmp_path / "sw", resamples=99)
+  md = (out / "report.md").read_text()
+  assert "Batch type ablation: hybrid vs mixed" in md and "| 0.5 | " in md
+  assert "Pareto" not in md and "Best α on the mean" not in md
+  assert not list((out / "figures").glob("*pareto*"))
+  assert "No paired tests (hybrid)" in md

@@ -204,7 +204,7 @@ class Report:
     cells = self.series[series]
     mo, cr = aggregate(cells, bench, "Mo"), aggregate(cells, bench, "Cr")
     alphas = [a for a in mo if np.isfinite(mo[a][0]) and np.isfinite(cr[a][0])]
-    if not alphas:
+    if len(alphas) < 2:                # a front of one point says nothing
       return
     pts = np.asarray([[mo[a][0], cr[a][0]] for a in alphas])
     front = stats.pareto_front(pts)
@@ -321,7 +321,7 @@ class Report:
               if all(_value(c.summaries[bench], m) is not None for m in stats.METRICS)]
       if vals:
         scores[a] = (*stats.t_interval(vals), len(vals))
-    if not scores:
+    if len(scores) < 2:                # nothing to choose from
       return
     best = max(scores, key=lambda a: scores[a][0])
     mean, lo, hi, n = scores[best]
@@ -414,4 +414,8 @@ def make_report(sweep_dir, out=None, resamples=4999, seed=0):
   title = f"α sweep: {res.dir.name}"
   io.write_text(out / "report.md", to_markdown(blocks, out))
   io.write_text(out / "report.html", to_html(blocks, title))
+  drawn = {Path(b.path).name for b in blocks if isinstance(b, Figure)}
+  for stale in report.figdir.glob("*.png"):     # an earlier report's figure this one no longer has
+    if stale.name not in drawn:
+      stale.unlink()
   return out

@@ -47,10 +47,14 @@ def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", 
       if not len(pts):
         continue
       a, mean, lo, hi = pts.T
-      ax.plot(a, mean * scale, marker="o", color=f"C{i}", label=label)
       ok = ~np.isnan(lo)
-      if ok.any():
+      if len(a) == 1:                  # one alpha (an ablation at one alpha): an interval bar, dodged per series
+        a = a + 0.02 * (i - (len(series) - 1) / 2)
+        ax.errorbar(a[ok], mean[ok] * scale, yerr=[(mean - lo)[ok] * scale, (hi - mean)[ok] * scale],
+                    fmt="none", ecolor=f"C{i}", capsize=4)
+      elif ok.any():
         ax.fill_between(a[ok], lo[ok] * scale, hi[ok] * scale, color=f"C{i}", alpha=0.2, linewidth=0)
+      ax.plot(a, mean * scale, marker="o", color=f"C{i}", label=label)
       shown += [mean * scale, lo[ok] * scale, hi[ok] * scale]
     shown = np.concatenate(shown)
     shown = shown[np.isfinite(shown)]
@@ -68,6 +72,7 @@ def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", 
       ax.annotate(f"{label}: {value:.1f} {'↑' if above else '↓'}",
                   (0.02, 0.97 - offset if above else 0.03 + offset), xycoords="axes fraction",
                   va="top" if above else "bottom", fontsize=8, color=color)
+    ax.set_xlim(-0.05, 1.05)           # always all of alpha's range, so figures of different sweeps align
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_title(m)
