@@ -83,7 +83,8 @@ def _extend(path, old, record):
   if changed:
     raise _refuse(out, "config", f"differs in {', '.join(changed[:5])}, which results it holds depend on")
   added = [bench for bench in new_eval["benchmarks"] if bench not in old_eval.get("benchmarks", [])]
-  grown = [c["name"] for c in record["cells"] if c["name"] not in {o["name"] for o in old.get("cells") or []}]
+  held = {c["name"] for c in old.get("cells") or []}
+  grown = [c["name"] for c in record["cells"] if c["name"] not in held]
   new = {**old, "spec": new_spec, "cells": record["cells"]}
   now = time.strftime("%Y-%m-%dT%H:%M:%S")
   if added:
