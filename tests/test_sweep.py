@@ -125,6 +125,13 @@ def test_report_of_the_sweep(sweep, tmp_path):
     (["grid.alpah=[0]"], "did you mean grid.alphas"),
     (["grid.batch_types=[x_y]"], "not a batch type alpha controls"),
     (["grid.alphas=[1.5]"], "grid.alphas must lie in [0, 1]"),
+    (["grid.alphas_by_type.mixed=[0.5]"], "grid.alphas_by_type names 'mixed', which is not in grid.batch_types"),
+    (["grid.batch_types=[hybrid, mixed]", "grid.alphas_by_type.mixed=[]"],
+     "grid.alphas_by_type.mixed is empty; leave mixed out of grid.batch_types instead"),
+    (["grid.batch_types=[hybrid, mixed]", "grid.alphas_by_type.mixed=[0.5, 0.5]"],
+     "duplicated cell: grid.alphas_by_type.mixed lists 0.5 twice"),
+    (["grid.batch_types=[hybrid, mixed]", "grid.alphas_by_type.mixed=[-1]"], "grid.alphas_by_type.mixed must lie in [0, 1]"),
+    (["grid.alphas_by_type=0.5"], "grid.alphas_by_type must map batch types to alphas"),
     (["eval.benchmarks=[xquad-r, tatoba]"], "unknown eval benchmark 'tatoba'; did you mean tatoeba?"),
     (["eval.tatoeba.max_pairs=0"], "eval.tatoeba.max_pairs must be a positive integer"),
     (["eval.beir.dataset=[x]"], "did you mean eval.beir.datasets"),
@@ -198,6 +205,37 @@ def test_grown_grid_runs_only_its_new_cells(sweep, tmp_path, capsys):
   rep = tmp_path / "rep"
   assert cli.main(["report", str(copy), "--out", str(rep), "--resamples", "99"]) == 0
   assert "| hybrid | 0.5 | 3 |" in (rep / "report.md").read_text()
+
+
+def test_a_batch_type_at_its_own_alphas_grows_an_older_sweep(sweep, tmp_path, capsys):
+  """`mixed` at one alpha beside the hybrid curve (`grid.alphas_by_type`), added to a copy of the finished
+  sweep whose sweep.json predates the key: only the 2 mixed cells run, at that alpha; the held cells are
+  untouched; the report pairs mixed with hybrid at that alpha and says so in its grid line."""
+  out, cfg = sweep
+  copy = tmp_path / "sw"
+  shutil.copytree(out, copy)
+  record = json.loads((copy / "sweep.json").read_text())
+  del record["spec"]["grid"]["alphas_by_type"]                  # as written before the key existed
+  (copy / "sweep.json").write_text(json.dumps(record))
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet"]) == 0
+  assert "0 run now, 5 already done" in capsys.readouterr().out
+  before = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet",
+                   "grid.batch_types=[hybrid, mixed]", "grid.alphas_by_type.mixed=[1]"]) == 0
+  assert "2 run now, 5 already done" in capsys.readouterr().out
+  after = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
+  assert {k: after[k] for k in before} == before
+  record = json.loads((copy / "sweep.json").read_text())
+  assert [c["name"] for c in record["cells"]] == CELLS + ["mixed_a1_s0", "mixed_a1_s1"]
+  assert record["cells_added"][-1]["cells"] == ["mixed_a1_s0", "mixed_a1_s1"]
+  for name in ("mixed_a1_s0", "mixed_a1_s1"):
+    batch = json.loads((copy / "cells" / name / "config.json").read_text())["train"]["batch"]
+    assert (batch["batch_type"], batch["alpha"], batch["seed"]) == ("mixed", 1.0, int(name[-1]))
+  rep = tmp_path / "rep"
+  assert cli.main(["report", str(copy), "--out", str(rep), "--resamples", "99"]) == 0
+  md = (rep / "report.md").read_text()
+  assert "α ∈ {0, 1} × seeds [0, 1] × batch types hybrid; mixed at α ∈ {1} × seeds [0, 1]" in md
+  assert "Batch type ablation: hybrid vs mixed" in md and "| mixed | 1 | 2 |" in md
 
 
 def test_progress_estimates_time_left_per_kind():
@@ -360,7 +398,9 @@ def test_presets_build_on_the_real_data(preset, monkeypatch):
   monkeypatch.setenv("JAXIR_DATA", str(DATA))
   spec = spec_lib.build(Path(__file__).parents[1] / "experiments" / f"{preset}.py")
   cells = spec.cells()
-  assert cells[0].kind == "zero-shot" and len(cells) == 1 + len(spec.grid.alphas) * len(spec.grid.seeds)
+  per_seed = sum(len(spec.grid.alphas_by_type.get(b, spec.grid.alphas)) for b in spec.grid.batch_types)
+  assert cells[0].kind == "zero-shot" and len(cells) == 1 + per_seed * len(spec.grid.seeds)
+  assert spec.grid.batch_types[0] == "hybrid" and "hybrid" not in spec.grid.alphas_by_type
   first_seed = [c.alpha for c in cells[1:1 + len(spec.grid.alphas)]]
   assert first_seed == sorted(spec.grid.alphas)      # seed-major: the first seed is a whole alpha curve
 

@@ -54,6 +54,15 @@ def aggregate(cells, bench, metric, group=None):
   return out
 
 
+def _grid_text(g):
+  """'α ∈ {0, 1} × seeds [0, 1] × batch types hybrid', plus the batch types with their own alphas."""
+  own = g.get("alphas_by_type") or {}
+  alphas = lambda a: "{" + ", ".join(f"{x:g}" for x in a) + "}"
+  shared = [b for b in g["batch_types"] if b not in own]
+  parts = [f"α ∈ {alphas(g['alphas'])} × seeds {g['seeds']} × batch types {', '.join(shared)}"] if shared else []
+  return "; ".join(parts + [f"{b} at α ∈ {alphas(a)} × seeds {g['seeds']}" for b, a in own.items()])
+
+
 def _by_alpha(cells):
   out = {}
   for c in cells:
@@ -110,8 +119,7 @@ class Report:
     self.add(Para(f"Model(s): {models}. Training: {t['steps']} steps, global batch {t['batch']['batch_size']}, "
                   f"learning rate {t['optim']['learning_rate']}, {'frozen' if t['model']['freeze_embeddings'] else 'trained'} "
                   f"embeddings, data {t['data']['source']} (train split; dev fraction {t['data']['dev_fraction']}). "
-                  f"Grid: α ∈ {{{', '.join(f'{a:g}' for a in g['alphas'])}}} × seeds {g['seeds']} × batch types "
-                  f"{', '.join(g['batch_types'])}" + (", plus the untrained model as zero-shot reference." if g["zero_shot"] else ".")))
+                  f"Grid: {_grid_text(g)}" + (", plus the untrained model as zero-shot reference." if g["zero_shot"] else ".")))
     if spec.get("models_from"):
       self.add(Para(f"The trained models are those of the sweep {spec['models_from']}: this sweep evaluated them "
                     "(`models_from`) and trained nothing."))

@@ -8,7 +8,9 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
                      (same train config and grid; `jaxir.sweep.reuse`), e.g. on all of XQuAD-R
   train              overrides of `jaxir.config.TrainConfig` shared by every cell
   grid               alphas, seeds (a count n -> 0..n-1, or a list), models (default: [train.model.name]),
-                     batch_types (`hybrid` and/or `mixed`), zero_shot (add the untrained model as a
+                     batch_types (`hybrid` and/or `mixed`), alphas_by_type (a batch type's own alphas,
+                     e.g. {mixed: [0.5]} for the ablation at one alpha beside the whole hybrid curve;
+                     a batch type not named runs grid.alphas), zero_shot (add the untrained model as a
                      reference cell per model)
   eval               benchmarks: `xquad-r` (the held-out test set), `mlqa-r-dev` (the trainer's held-out
                      MLQA-R dev split), and beyond LAReQA `tatoeba`, `beir`, `miracl`, `xnli`;
@@ -58,6 +60,7 @@ class GridConfig:
   seeds: object = 3                   # a count n (seeds 0..n-1) or a list of seeds
   models: list | None = None          # None: [train.model.name]
   batch_types: list = dataclasses.field(default_factory=lambda: ["hybrid"])
+  alphas_by_type: dict = dataclasses.field(default_factory=dict)   # {batch type: alphas}; others run `alphas`
   zero_shot: bool = True              # the untrained model as a reference cell (per model)
 
 
@@ -218,13 +221,16 @@ def _as_list(value, key):
   return list(value)
 
 
+def _alphas(value, key):
+  try:
+    return [float(a) for a in _as_list(value, key)]
+  except (TypeError, ValueError):
+    raise JaxirError(f"{key} must be numbers in [0, 1], got {value!r}") from None
+
+
 def _normalise(spec):
   g, e = spec.grid, spec.eval
-  g.alphas = _as_list(g.alphas, "grid.alphas")
-  try:
-    g.alphas = [float(a) for a in g.alphas]
-  except (TypeError, ValueError):
-    raise JaxirError(f"grid.alphas must be numbers in [0, 1], got {g.alphas!r}") from None
+  g.alphas = _alphas(g.alphas, "grid.alphas")
   if isinstance(g.seeds, bool) or not isinstance(g.seeds, (int, list, tuple)):
     raise JaxirError(f"grid.seeds must be a count or a list of integers, got {g.seeds!r}")
   seeds = list(range(g.seeds)) if isinstance(g.seeds, int) else list(g.seeds)
@@ -235,6 +241,9 @@ def _normalise(spec):
   if g.models is not None:
     g.models = [str(m) for m in g.models]
   g.batch_types = [str(b) for b in _as_list(g.batch_types, "grid.batch_types")]
+  if not isinstance(g.alphas_by_type or {}, dict):
+    raise JaxirError(f"grid.alphas_by_type must map batch types to alphas, e.g. {{mixed: [0.5]}}, got {g.alphas_by_type!r}")
+  g.alphas_by_type = {str(b): _alphas(a, f"grid.alphas_by_type.{b}") for b, a in (g.alphas_by_type or {}).items()}
   e.benchmarks = [str(b) for b in _as_list(e.benchmarks, "eval.benchmarks")]
   e.langs = _as_list(e.langs, "eval.langs")
   for bench, key in (("tatoeba", "langs"), ("beir", "datasets"), ("miracl", "langs"), ("xnli", "langs")):
@@ -259,21 +268,27 @@ def _dup(values):
 def validate(spec):
   g, e = spec.grid, spec.eval
   config_lib.validate(spec.train)
-  for key, values in (("grid.alphas", g.alphas), ("grid.seeds", g.seeds), ("grid.batch_types", g.batch_types),
-                      ("grid.models", g.models)):
+  lists = [("grid.alphas", g.alphas), ("grid.seeds", g.seeds), ("grid.batch_types", g.batch_types),
+           ("grid.models", g.models)] + [(f"grid.alphas_by_type.{b}", a) for b, a in g.alphas_by_type.items()]
+  for key, values in lists:
     if values is not None and not values:
+      if key.startswith("grid.alphas_by_type."):
+        raise JaxirError(f"{key} is empty; leave {key.split('.')[-1]} out of grid.batch_types instead")
       raise JaxirError(f"empty grid: {key} is empty, so the sweep has no training cell")
-  for key, values in (("grid.alphas", g.alphas), ("grid.seeds", g.seeds), ("grid.batch_types", g.batch_types),
-                      ("grid.models", g.models)):
+  for key, values in lists:
     d = _dup(values or [])
     if d is not None:
       raise JaxirError(f"duplicated cell: {key} lists {d!r} twice")
-  bad = [a for a in g.alphas if not 0.0 <= a <= 1.0]
-  if bad:
-    raise JaxirError(f"grid.alphas must lie in [0, 1], got {bad[0]}")
+  for key, values in [lists[0]] + lists[4:]:
+    bad = [a for a in values if not 0.0 <= a <= 1.0]
+    if bad:
+      raise JaxirError(f"{key} must lie in [0, 1], got {bad[0]}")
   for b in g.batch_types:
     if b not in GRID_BATCH_TYPES:
       raise JaxirError(f"grid.batch_types: {b!r} is not a batch type alpha controls; choose from {', '.join(GRID_BATCH_TYPES)}")
+  for b in g.alphas_by_type:
+    if b not in g.batch_types:
+      raise JaxirError(f"grid.alphas_by_type names {b!r}, which is not in grid.batch_types ({', '.join(g.batch_types)})")
   if not e.benchmarks:
     raise JaxirError("eval.benchmarks is empty: a sweep must evaluate on something")
   for b in e.benchmarks:
@@ -313,7 +328,7 @@ def make_cells(grid, models):
       cells.append(Cell(f"{prefix}zero-shot", "zero-shot", model))
     for bt in grid.batch_types:
       for seed in grid.seeds:
-        for alpha in grid.alphas:
+        for alpha in grid.alphas_by_type.get(bt, grid.alphas):
           cells.append(Cell(f"{prefix}{bt}_a{alpha:g}_s{seed}", "train", model, bt, float(alpha), int(seed)))
   d = _dup(c.name for c in cells)
   if d is not None:
