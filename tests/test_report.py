@@ -95,6 +95,25 @@ def test_paired_test_exact_sign_flips():
   assert stats.paired_test([1, np.nan, 3], [1, 0, 3]) == (0.0, 1.0)         # NaN pairs dropped
 
 
+@pytest.mark.parametrize("shift", [0.0, 0.02, 0.05])
+def test_paired_test_at_scale_matches_scipys_permutation_test(shift):
+  """Past exact enumeration the test draws random sign flips through scipy.stats.monte_carlo_test; its
+  p-value agrees with permutation_test's own sign-flip null within Monte Carlo error, and a real
+  effect is found."""
+  from scipy import stats as sp
+  rng = np.random.default_rng(3)
+  a = rng.random(1000)
+  b = a - shift + 0.3 * rng.standard_normal(1000)
+  diff, p = stats.paired_test(a, b, 4999, 0)
+  ref = sp.permutation_test(((a - b),), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
+                            vectorized=True, n_resamples=4999, random_state=0).pvalue
+  assert diff == pytest.approx(np.mean(a - b))
+  q = max(ref / 2, 1e-3)                 # two-sided p = 2 x a tail share: both estimates carry its error
+  assert abs(p - ref) < 4 * np.sqrt(2) * 2 * np.sqrt(q * (1 - q) / 4999) + 2e-3, (p, ref)
+  if shift == 0.05:
+    assert p < 0.01
+
+
 def test_query_metrics_by_hand():
   pq = {"pair/en/en": np.array([1.0, 0.5]), "pair/en/de": np.array([0.5, np.nan]),
         "pair/de/de": np.array([1.0]), "pair/de/en": np.array([0.25]),

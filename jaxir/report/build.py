@@ -413,7 +413,7 @@ class Report:
     self.add(Table(header, rows, "every finished cell (mAP ×100, RD in ranks)"))
 
 
-def make_report(sweep_dir, out=None, resamples=4999, seed=0):
+def make_report(sweep_dir, out=None, resamples=9999, seed=0):
   """Writes the report of a sweep directory; returns the output directory."""
   res = load_sweep(sweep_dir)
   out = Path(out) if out else Path(sweep_dir) / "report"

@@ -5,8 +5,8 @@ def register(sub):
   p = sub.add_parser("report", help="report of a sweep: curves over alpha, Pareto front, heatmaps, tests, tables")
   p.add_argument("sweep_dir", metavar="SWEEP_DIR", help="directory written by `jaxir sweep`")
   p.add_argument("--out", help="output directory (default: SWEEP_DIR/report)")
-  p.add_argument("--resamples", type=int, default=4999,
-                 help="permutations per paired test (the smallest p-value is 1/(resamples+1))")
+  p.add_argument("--resamples", type=int, default=9999,
+                 help="sign-flip resamples per paired test (default 9999, as scipy; the smallest two-sided p is 2/(resamples+1), before Holm)")
   p.set_defaults(func=_run)
 
 
