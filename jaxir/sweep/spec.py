@@ -268,8 +268,8 @@ def _dup(values):
 def validate(spec):
   g, e = spec.grid, spec.eval
   config_lib.validate(spec.train)
-  lists = [("grid.alphas", g.alphas), ("grid.seeds", g.seeds), ("grid.batch_types", g.batch_types),
-           ("grid.models", g.models)] + [(f"grid.alphas_by_type.{b}", a) for b, a in g.alphas_by_type.items()]
+  alpha_lists = [("grid.alphas", g.alphas)] + [(f"grid.alphas_by_type.{b}", a) for b, a in g.alphas_by_type.items()]
+  lists = alpha_lists + [("grid.seeds", g.seeds), ("grid.batch_types", g.batch_types), ("grid.models", g.models)]
   for key, values in lists:
     if values is not None and not values:
       if key.startswith("grid.alphas_by_type."):
@@ -279,7 +279,7 @@ def validate(spec):
     d = _dup(values or [])
     if d is not None:
       raise JaxirError(f"duplicated cell: {key} lists {d!r} twice")
-  for key, values in [lists[0]] + lists[4:]:
+  for key, values in alpha_lists:
     bad = [a for a in values if not 0.0 <= a <= 1.0]
     if bad:
       raise JaxirError(f"{key} must lie in [0, 1], got {bad[0]}")
