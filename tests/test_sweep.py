@@ -405,6 +405,21 @@ def test_presets_build_on_the_real_data(preset, monkeypatch):
   assert first_seed == sorted(spec.grid.alphas)      # seed-major: the first seed is a whole alpha curve
 
 
+@pytest.mark.parametrize("preset", ["cpu", "cpu_xquad"])
+def test_expected_scores_match_their_preset(preset, monkeypatch):
+  """experiments/expected/<preset>.yaml holds cells of that preset, recorded under the options the preset
+  sets now: editing a preset without rerunning it breaks this test, not a user's check."""
+  from jaxir.report import expected
+  from jaxir.sweep import spec as spec_lib
+  monkeypatch.setenv("JAXIR_DATA", str(DATA))
+  root = Path(__file__).parents[1] / "experiments"
+  spec = spec_lib.build(root / f"{preset}.py")
+  doc = yaml.safe_load((root / "expected" / f"{preset}.yaml").read_text())
+  assert set(doc["cells"]) == {c.name for c in spec.cells()}
+  mine = expected.options(json.loads(json.dumps(spec.to_json())))
+  assert spec_lib.differing(doc["options"], mine) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # models_from: another sweep's trained models evaluated with other options, nothing trained.
 
@@ -517,3 +532,43 @@ def test_cpu_xquad_preset_evaluates_the_cpu_sweep(monkeypatch, tmp_path):
   monkeypatch.chdir(tmp_path)
   with pytest.raises(JaxirError, match="models_from: runs/sweep-cpu is not a jaxir sweep directory"):
     spec_lib.build(exp / "cpu_xquad.py")
+
+
+def test_expected_scores_write_then_check(sweep, tmp_path, capsys):
+  """`jaxir expected`: the scores written from the finished sweep check clean against it; a score moved past
+  its tolerance, a cell no longer finished and a file that is not one are each reported, with exit 1 / 2."""
+  out, _ = sweep
+  exp = tmp_path / "expected.yaml"
+  assert cli.main(["expected", "write", str(out), str(exp)]) == 0
+  doc = yaml.safe_load(exp.read_text())
+  assert list(doc["cells"]) == CELLS and doc["cells"]["zero-shot"]["kind"] == "zero-shot"
+  summary = json.loads((out / "cells" / "hybrid_a1_s0" / "eval" / "xquad-r" / "summary.json").read_text())
+  assert doc["cells"]["hybrid_a1_s0"]["xquad-r"]["Mul"] == pytest.approx(100 * summary["Mul"], abs=1e-3)
+  capsys.readouterr()
+  assert cli.main(["expected", "check", str(out), str(exp)]) == 0
+  assert "40 scores of 5 cells compared" in capsys.readouterr().out
+
+  shift = 0.6 + 0.01 * abs(doc["cells"]["hybrid_a1_s0"]["xquad-r"]["Mul"])     # past 0.5 + 1%
+  doc["cells"]["hybrid_a1_s0"]["xquad-r"]["Mul"] += shift
+  doc["cells"]["zero-shot"]["mlqa-r-dev"]["Mo"] += 0.04           # within the untrained model's 0.05 + 0.1%
+  doc["cells"]["hybrid_a0_s9"] = {"kind": "train", "xquad-r": {"Mo": 1.0}}
+  exp.write_text(yaml.safe_dump(doc, sort_keys=False))
+  assert cli.main(["expected", "check", str(out), str(exp)]) == 1
+  lines = capsys.readouterr().out.strip().splitlines()
+  assert len(lines) == 3, lines
+  assert lines[0].startswith("hybrid_a1_s0 xquad-r Mul: ") and f"Δ {-shift:+.3f}; tolerance 0.5 + 0.01" in lines[0]
+  assert lines[1] == f"hybrid_a0_s9: not finished in {out}"
+  assert "2 out of tolerance or missing" in lines[2]
+
+  doc["options"]["eval"]["xquad-r"]["eval.max_articles"] = 5
+  exp.write_text(yaml.safe_dump(doc, sort_keys=False))
+  assert cli.main(["expected", "check", str(out), str(exp)]) == 2
+  err = capsys.readouterr().err.strip()
+  assert "was run with other options than" in err and "(differs in eval.max_articles)" in err, err
+
+  exp.write_text("cells: [1, 2]\n")
+  assert cli.main(["expected", "check", str(out), str(exp)]) == 2
+  err = capsys.readouterr().err.strip()
+  assert "is not an expected-scores file" in err and len(err.splitlines()) == 1
+  assert cli.main(["expected", "check", str(out), str(tmp_path / "none.yaml")]) == 2
+  assert "no such expected-scores file" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""`jaxir report SWEEP_DIR`: statistics, figures and a Markdown + self-contained HTML report of a sweep."""
+"""`jaxir report SWEEP_DIR`: statistics, figures and a Markdown + self-contained HTML report of a sweep;
+`jaxir expected write|check SWEEP_DIR FILE`: a sweep's scores recorded, or checked against a record."""
 
 
 def register(sub):
@@ -8,6 +9,12 @@ def register(sub):
   p.add_argument("--resamples", type=int, default=9999,
                  help="sign-flip resamples per paired test (default 9999, as scipy; the smallest two-sided p is 2/(resamples+1), before Holm)")
   p.set_defaults(func=_run)
+  e = sub.add_parser("expected", help="record a sweep's scores in a YAML file, or check a sweep against one")
+  e.add_argument("action", choices=("write", "check"))
+  e.add_argument("sweep_dir", metavar="SWEEP_DIR", help="directory written by `jaxir sweep`")
+  e.add_argument("file", metavar="FILE", help="expected-scores YAML (e.g. experiments/expected/quick.yaml)")
+  e.add_argument("--note", help="write: where and how the scores were measured (kept in the file)")
+  e.set_defaults(func=_expected)
 
 
 def _run(args):
@@ -17,3 +24,14 @@ def _run(args):
     raise JaxirError("--resamples must be at least 99")
   out = make_report(args.sweep_dir, args.out, resamples=args.resamples)
   print(f"report: wrote {out / 'report.md'} and {out / 'report.html'}")
+
+
+def _expected(args):
+  import sys
+  from jaxir.report import expected
+  if args.action == "write":
+    n = expected.write(args.sweep_dir, args.file, args.note)
+    print(f"expected: wrote the scores of {n} cells to {args.file}")
+    return 0
+  _, problems = expected.check(args.sweep_dir, args.file, sys.stdout)
+  return 1 if problems else 0

@@ -1,0 +1,123 @@
+"""Expected scores of a sweep, kept beside its preset like pyserini's two-click-reproduction YAML.
+
+  jaxir expected write SWEEP_DIR FILE   records every finished cell's headline scores
+  jaxir expected check SWEEP_DIR FILE   compares a sweep (a rerun, another machine) against them
+
+Scores (x 100 where a fraction; RD in ranks): per LAReQA benchmark Mo, Cr, Mul and RD; per benchmark
+beyond LAReQA the report's headline metrics (`jaxir.report.extras.metrics`). A score is within
+tolerance when |ours - expected| <= abs + rel * |expected|, with `abs` / `rel` per cell kind from the
+file's `tolerance` section: the untrained model only sees floating-point reordering, a trained cell
+carries it through every step. `check` prints every score out of tolerance and every expected cell
+or score the sweep does not have, and returns 1 when there is any; 0 when all agree. The file also
+records the options the scores depend on (the train config but paths, logging and device layout;
+each benchmark's result options): a sweep run with others is refused with one line, not compared.
+"""
+import math
+import time
+from pathlib import Path
+
+import yaml
+
+from jaxir import io
+from jaxir.errors import JaxirError
+from jaxir.report import extras
+from jaxir.report.load import load_sweep
+from jaxir.sweep import spec as spec_lib
+
+LAREQA_SCORES = (("Mo", 100.0), ("Cr", 100.0), ("Mul", 100.0), ("RD", 1.0))
+# Defaults written into a new file; measured only as exact reruns on one 2-core CPU (see a file's note).
+TOLERANCE = {"zero-shot": {"abs": 0.05, "rel": 0.001}, "train": {"abs": 0.5, "rel": 0.01}}
+# Train options that say where things live, how often to log or how to lay out devices, not what is learned.
+NOT_RESULTS = ("data_dir", "log_every", "checkpoint_every", "keep_checkpoints", "eval_every", "prefetch", "mesh")
+
+
+def _strip(d):
+  return {k: _strip(v) if isinstance(v, dict) else v for k, v in d.items() if k not in NOT_RESULTS}
+
+
+def options(spec):
+  """The options a sweep's scores depend on: its train config and each benchmark's result options."""
+  train = _strip(spec["train"])
+  ev = spec["eval"]
+  return {"train": train, "eval": {b: spec_lib.result_options(ev, b) for b in ev["benchmarks"]}}
+
+
+def cell_scores(cell):
+  """{benchmark: {score name: value}} of a finished cell (values rounded as recorded)."""
+  out = {}
+  for bench, summary in cell.summaries.items():
+    if bench in ("xquad-r", "mlqa-r-dev"):
+      scores = {k: summary.get(k) * scale for k, scale in LAREQA_SCORES if summary.get(k) is not None}
+    else:
+      scores = {m.name: m.get(summary) * 100.0 for m in extras.metrics(bench, [summary]) if m.get(summary) is not None}
+    out[bench] = {k: round(float(v), 3) for k, v in scores.items() if math.isfinite(v)}
+  return out
+
+
+def write(sweep_dir, path, note=None):
+  res = load_sweep(sweep_dir)
+  doc = {
+      "sweep": str(res.dir),
+      "written": time.strftime("%Y-%m-%d"),
+      "note": note or "measured on this machine; rerun `jaxir expected check` on yours",
+      "unfinished": list(res.missing),
+      "tolerance": TOLERANCE,
+      "options": options(res.spec),
+      "cells": {c.name: {"kind": c.kind, **cell_scores(c)} for c in res.cells},
+  }
+  header = (f"# Expected scores of the sweep {res.dir} ({len(res.cells)} finished cells), written by\n"
+            f"# `jaxir expected write`. Check a rerun: jaxir expected check SWEEP_DIR {path}\n")
+  io.write_text(path, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+  return len(res.cells)
+
+
+def _read(path):
+  path = Path(path)
+  if not path.is_file():
+    raise JaxirError(f"{path}: no such expected-scores file")
+  try:
+    doc = yaml.safe_load(path.read_text())
+  except yaml.YAMLError as e:
+    raise JaxirError(f"{path} is not valid YAML ({str(e).splitlines()[0]})") from None
+  if not isinstance(doc, dict) or not isinstance(doc.get("cells"), dict) or not doc["cells"]:
+    raise JaxirError(f"{path} is not an expected-scores file (no `cells` mapping); write one with `jaxir expected write`")
+  return doc
+
+
+def check(sweep_dir, path, stream):
+  """(number of scores compared, list of problems); prints one line per problem and a summary to `stream`."""
+  doc = _read(path)
+  tol = {**TOLERANCE, **(doc.get("tolerance") or {})}
+  res = load_sweep(sweep_dir)
+  if doc.get("options"):
+    mine = options(res.spec)
+    changed = spec_lib.differing(doc["options"]["train"], mine["train"])
+    changed += [k for b, opts in doc["options"]["eval"].items() for k in opts if opts[k] != mine["eval"].get(b, {}).get(k)]
+    if changed:
+      raise JaxirError(f"{res.dir} was run with other options than {path} records (differs in "
+                       f"{', '.join(changed[:4])}); its scores are not comparable")
+  ours = {c.name: c for c in res.cells}
+  problems, compared = [], 0
+  for name, expected in doc["cells"].items():
+    if name not in ours:
+      problems.append(f"{name}: not finished in {res.dir}")
+      continue
+    t = tol.get(expected.get("kind", ours[name].kind)) or TOLERANCE["train"]
+    got = cell_scores(ours[name])
+    for bench, scores in expected.items():
+      if bench == "kind":
+        continue
+      for score, want in scores.items():
+        have = got.get(bench, {}).get(score)
+        if have is None:
+          problems.append(f"{name} {bench} {score}: expected {want}, the sweep has none")
+          continue
+        compared += 1
+        if abs(have - want) > t["abs"] + t["rel"] * abs(want):
+          problems.append(f"{name} {bench} {score}: {have:.3f}, expected {want:.3f} "
+                          f"(Δ {have - want:+.3f}; tolerance {t['abs']} + {t['rel']}×|expected|)")
+  for line in problems:
+    print(line, file=stream)
+  verdict = "all within tolerance" if not problems else f"{len(problems)} out of tolerance or missing"
+  print(f"expected: {compared} scores of {len(doc['cells'])} cells compared with {path}: {verdict}", file=stream)
+  return compared, problems
