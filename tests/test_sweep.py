@@ -177,18 +177,23 @@ def test_other_grid_or_format_is_refused_and_nothing_lost(sweep, tmp_path, capsy
   assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
+def _grow(copy, cfg, capsys, *overrides):
+  """Reruns the sweep in `copy` with a grown grid; asserts the cells it held were not touched; returns stdout."""
+  held = lambda: {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
+  before = held()
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet", *overrides]) == 0
+  after = held()
+  assert {k: after[k] for k in before} == before
+  return capsys.readouterr().out
+
+
 def test_grown_grid_runs_only_its_new_cells(sweep, tmp_path, capsys):
   """A third seed and a third alpha added to a copy of the finished sweep: the 5 cells it held are
   not touched (trained, evaluated or re-recorded), the 5 new ones run, the report has them all."""
   out, cfg = sweep
   copy = tmp_path / "sw"
   shutil.copytree(out, copy)
-  before = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
-  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet",
-                   "grid.alphas=[0, 0.5, 1]", "grid.seeds=3"]) == 0
-  assert "5 run now, 5 already done" in capsys.readouterr().out
-  after = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
-  assert {k: after[k] for k in before} == before
+  assert "5 run now, 5 already done" in _grow(copy, cfg, capsys, "grid.alphas=[0, 0.5, 1]", "grid.seeds=3")
   record = json.loads((copy / "sweep.json").read_text())
   names = [c["name"] for c in record["cells"]]
   assert names == ["zero-shot", "hybrid_a0_s0", "hybrid_a0.5_s0", "hybrid_a1_s0", "hybrid_a0_s1", "hybrid_a0.5_s1",
@@ -219,12 +224,8 @@ def test_a_batch_type_at_its_own_alphas_grows_an_older_sweep(sweep, tmp_path, ca
   (copy / "sweep.json").write_text(json.dumps(record))
   assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet"]) == 0
   assert "0 run now, 5 already done" in capsys.readouterr().out
-  before = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
-  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet",
-                   "grid.batch_types=[hybrid, mixed]", "grid.alphas_by_type.mixed=[1]"]) == 0
-  assert "2 run now, 5 already done" in capsys.readouterr().out
-  after = {**_files(copy, "cells/*/train/**/*"), **_files(copy, "cells/*/eval/*/*"), **_mtimes(copy)}
-  assert {k: after[k] for k in before} == before
+  assert "2 run now, 5 already done" in _grow(copy, cfg, capsys, "grid.batch_types=[hybrid, mixed]",
+                                               "grid.alphas_by_type.mixed=[1]")
   record = json.loads((copy / "sweep.json").read_text())
   assert [c["name"] for c in record["cells"]] == CELLS + ["mixed_a1_s0", "mixed_a1_s1"]
   assert record["cells_added"][-1]["cells"] == ["mixed_a1_s0", "mixed_a1_s1"]
