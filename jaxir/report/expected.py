@@ -46,7 +46,7 @@ def cell_scores(cell):
   """{benchmark: {score name: value}} of a finished cell (values rounded as recorded)."""
   out = {}
   for bench, summary in cell.summaries.items():
-    if bench in ("xquad-r", "mlqa-r-dev"):
+    if bench in spec_lib.LAREQA:
       scores = {k: summary.get(k) * scale for k, scale in LAREQA_SCORES if summary.get(k) is not None}
     else:
       scores = {m.name: m.get(summary) * 100.0 for m in extras.metrics(bench, [summary]) if m.get(summary) is not None}
