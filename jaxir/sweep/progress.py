@@ -60,6 +60,12 @@ class Progress:
     """A cell finished by an earlier run."""
     self.durations[cell.name] = seconds
 
+  def busy(self, cell, holder):
+    """A cell another process is running: not this run's to count or wait for."""
+    self.kind.pop(cell.name, None)
+    self.total -= 1
+    self._print(f"sweep: {cell.name} is being run by {holder}; going on")
+
   def start(self, cell):
     self._print(self.line(cell.name))
 

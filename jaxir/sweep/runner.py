@@ -13,10 +13,13 @@ cells, since a cell's results depend on the train config, its own alpha / seed /
 the eval options, never on the rest of the grid. A directory of another format version, another
 training, a grid that would drop a cell, fewer benchmarks, or other options for a benchmark it
 has already run is refused before anything is written.
+Each cell is run under its lock (`jaxir.sweep.lock`): processes that share the directory split the
+grid, each skipping the cells another holds; `--cells` (`select`) picks cells and their order.
 Cells share a persistent XLA compilation cache (`SWEEP/.jax_cache`, unless one is configured):
 every training cell compiles the same step, so only the first pays for it.
 """
 import contextlib
+import fnmatch
 import json
 import sys
 import time
@@ -25,6 +28,7 @@ from pathlib import Path
 from jaxir import io
 from jaxir.errors import JaxirError
 from jaxir.sweep import cell as cell_lib
+from jaxir.sweep import lock
 from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.progress import Progress
@@ -115,33 +119,62 @@ def compilation_cache(path):
     cc.reset_cache()
 
 
-def run_sweep(spec, progress=True, verbose=False, stream=None):
-  """Runs every unfinished cell of `spec`; returns (sweep directory, {cell: 'skipped' | 'ran'})."""
+def select(cells, patterns):
+  """The cells whose names match `patterns` (fnmatch globs), in the patterns' order and each pattern's
+  matches in grid order; JaxirError for a pattern that matches no cell."""
+  chosen = []
+  for pattern in patterns:
+    hits = [c for c in cells if fnmatch.fnmatchcase(c.name, pattern)]
+    if not hits:
+      names = ", ".join(c.name for c in cells[:6]) + (", ..." if len(cells) > 6 else "")
+      raise JaxirError(f"--cells {pattern!r} matches no cell of this grid ({names}); `jaxir sweep --list` prints them")
+    chosen += [c for c in hits if c not in chosen]
+  return chosen
+
+
+def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
+  """Runs every unfinished cell of `spec` (or of those `only` selects, see `select`) that no other
+  process holds; returns (sweep directory, {cell: 'skipped' | 'ran' | 'busy'})."""
   out = Path(spec.out_dir)
   cells = spec.cells()
+  todo = select(cells, only) if only else cells
   open_sweep_dir(out, spec, cells)
-  display = Progress(cells, stream=stream or sys.stderr, enabled=progress)
+  display = Progress(todo, stream=stream or sys.stderr, enabled=progress)
   ctx = cell_lib.Context(spec)
   status = {}
   with compilation_cache(out.absolute() / ".jax_cache"):
-    _run_cells(cells, out, spec, ctx, display, status, verbose)
+    for cell in todo:
+      cdir = out / "cells" / cell.name
+      if not spec.models_from and cell_lib.is_finished(cdir, spec.eval.benchmarks):
+        status[cell.name] = _skip(cell, cdir, display)     # no lock needed to read a finished cell
+        continue
+      holder = lock.acquire(cdir)
+      if holder is not None:
+        display.busy(cell, lock.describe(holder))
+        status[cell.name] = "busy"
+        continue
+      try:
+        status[cell.name] = _run_cell(cell, cdir, spec, ctx, display, verbose)
+      finally:
+        lock.release(cdir)
   display.finish()
   return out, status
 
 
-def _run_cells(cells, out, spec, ctx, display, status, verbose):
-  for cell in cells:
-    cdir = out / "cells" / cell.name
-    if spec.models_from and cell.kind == "train" and reuse.retrained(spec, cell, cdir):
-      print(f"sweep: {cell.name}: {spec.models_from} retrained this model since it was evaluated; "
-            "evaluating it again", file=sys.stderr)
-      cell_lib.forget_evaluations(cdir)
-    if cell_lib.is_finished(cdir, spec.eval.benchmarks):
-      display.skip(cell, io.read_json(cdir / "cell.json", "cell record").get("seconds"))
-      status[cell.name] = "skipped"
-      continue
-    display.start(cell)
-    t0 = time.monotonic()
-    cell_lib.run_cell(cell, cdir, ctx, verbose=verbose)
-    display.done(cell, time.monotonic() - t0)
-    status[cell.name] = "ran"
+def _run_cell(cell, cdir, spec, ctx, display, verbose):
+  if spec.models_from and cell.kind == "train" and reuse.retrained(spec, cell, cdir):
+    print(f"sweep: {cell.name}: {spec.models_from} retrained this model since it was evaluated; "
+          "evaluating it again", file=sys.stderr)
+    cell_lib.forget_evaluations(cdir)
+  if cell_lib.is_finished(cdir, spec.eval.benchmarks):     # perhaps by another process meanwhile
+    return _skip(cell, cdir, display)
+  display.start(cell)
+  t0 = time.monotonic()
+  cell_lib.run_cell(cell, cdir, ctx, verbose=verbose)
+  display.done(cell, time.monotonic() - t0)
+  return "ran"
+
+
+def _skip(cell, cdir, display):
+  display.skip(cell, io.read_json(cdir / "cell.json", "cell record").get("seconds"))
+  return "skipped"
