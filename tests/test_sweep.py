@@ -280,16 +280,19 @@ def test_cells_picks_and_orders_and_a_held_cell_is_left_alone(sweep, tmp_path, c
   before = {**_files(copy, "cells/hybrid_a0_s1/**/*"), **_files(copy, "cells/zero-shot/**/*"),
             **_files(copy, "cells/hybrid_a0_s0/**/*")}
   args = ["sweep", "--config", str(cfg), "--out", str(copy)]
-  assert cli.main([*args, "--cells", "hybrid_a1_s1, hybrid_*_s1,hybrid_a1_s0", "--list"]) == 0
-  assert capsys.readouterr().out.splitlines() == ["hybrid_a1_s1", "hybrid_a0_s1", "hybrid_a1_s0", f"3 cells -> {copy}"]
-  assert cli.main([*args, "--cells", "hybrid_a1_s1, hybrid_*_s1,hybrid_a1_s0"]) == 0
+  globs = "hybrid_a1_s1, hybrid_*_s1,hybrid_a1_s0,zero-shot"
+  assert cli.main([*args, "--cells", globs, "--list"]) == 0
+  assert capsys.readouterr().out.splitlines() == ["hybrid_a1_s1", "hybrid_a0_s1", "hybrid_a1_s0", "zero-shot",
+                                                  f"4 cells -> {copy}"]
+  assert cli.main([*args, "--cells", globs]) == 0
   captured = capsys.readouterr()
-  assert ("sweep: 2 cells finished (2 run now, 0 already done), 1 left to the processes running them "
+  assert ("sweep: 3 cells finished (2 run now, 1 already done), 1 left to the processes running them "
           f"(hybrid_a0_s1) in {copy}") in captured.out
-  started = [line.split("now ")[1].split(" ")[0] for line in captured.err.splitlines() if "| now " in line]
-  assert started == ["hybrid_a1_s1", "hybrid_a1_s0"]
+  lines = [line for line in captured.err.splitlines() if "| now " in line]
+  assert [line.split("| now ")[1].split(" ")[0] for line in lines] == ["hybrid_a1_s1", "hybrid_a1_s0"]
+  assert lines[0].startswith("sweep: 1/4 cells done | now hybrid_a1_s1")     # the finished one counted at once
   assert f"sweep: hybrid_a0_s1 is being run by process {os.getpid()} on " in captured.err
-  assert "sweep: 2/2 cells done" in captured.err
+  assert "sweep: 3/3 cells done" in captured.err
   after = {**_files(copy, "cells/hybrid_a0_s1/**/*"), **_files(copy, "cells/zero-shot/**/*"),
            **_files(copy, "cells/hybrid_a0_s0/**/*")}
   assert after == before and not (held / "cell.json").exists()

@@ -142,12 +142,13 @@ def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
   display = Progress(todo, stream=stream or sys.stderr, enabled=progress)
   ctx = cell_lib.Context(spec)
   status = {}
+  for cell in todo:           # finished cells first, so that the progress line counts them from the start
+    cdir = out / "cells" / cell.name
+    if not spec.models_from and cell_lib.is_finished(cdir, spec.eval.benchmarks):
+      status[cell.name] = _skip(cell, cdir, display)       # no lock needed to read a finished cell
   with compilation_cache(out.absolute() / ".jax_cache"):
-    for cell in todo:
+    for cell in [c for c in todo if c.name not in status]:
       cdir = out / "cells" / cell.name
-      if not spec.models_from and cell_lib.is_finished(cdir, spec.eval.benchmarks):
-        status[cell.name] = _skip(cell, cdir, display)     # no lock needed to read a finished cell
-        continue
       holder = lock.acquire(cdir)
       if holder is not None:
         display.busy(cell, lock.describe(holder))
