@@ -326,6 +326,9 @@ def test_cell_lock_across_hosts_and_half_written(tmp_path):
   assert lock.describe(lock.acquire(cell)) == "process 1 on elsewhere since t"
   lock.release(cell)                                       # not ours: stays
   assert (cell / ".lock").exists()
+  (cell / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": -1}))    # no such holder: stale
+  assert lock.acquire(cell) is None
+  lock.release(cell)
   (cell / ".lock").write_text("")
   assert lock.acquire(cell) == {}
   old = (cell / ".lock").stat().st_mtime - lock.UNWRITTEN_GRACE_S - 1

@@ -20,12 +20,16 @@ UNWRITTEN_GRACE_S = 60      # a lock file still empty this long after its creati
 
 
 def _alive(pid):
+  if not isinstance(pid, int) or pid <= 0:       # 0 and -1 would name process groups, not a holder
+    return False
   try:
-    os.kill(int(pid), 0)
+    os.kill(pid, 0)
   except ProcessLookupError:
     return False
-  except (PermissionError, OverflowError):
+  except PermissionError:                       # someone else's live process
     return True
+  except OverflowError:
+    return False
   return True
 
 
@@ -54,7 +58,7 @@ def acquire(cell_dir):
       fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
       holder = _holder(path)
-      stale = holder is None or (holder.get("host") == me["host"] and not _alive(holder.get("pid", -1)))
+      stale = holder is None or (holder.get("host") == me["host"] and not _alive(holder.get("pid")))
       if not stale:
         return holder
       path.unlink(missing_ok=True)
