@@ -313,19 +313,34 @@ def test_cells_picks_and_orders_and_a_held_cell_is_left_alone(sweep, tmp_path, c
   assert (copy / "sweep.json").read_bytes() == sweep_json
 
 
-def test_cell_lock_across_hosts_and_half_written(tmp_path):
-  """Held by this process; a lock of another host is reported, never taken (its pid means nothing here);
-  one still being written is held; a dead writer's empty one is taken over."""
+def _age(path, seconds):
+  then = path.stat().st_mtime - seconds
+  os.utime(path, (then, then))
+
+
+def test_cell_lock_across_hosts_and_half_written(tmp_path, monkeypatch):
+  """Held by this process, its heartbeat touching the lock until released; a lock of another host is
+  held while its heartbeat is fresh (its pid means nothing here) and taken over once stale; a pid of
+  this host that is no process is stale; one still being written is held; a dead writer's empty one
+  is taken over."""
+  import time
   from jaxir.sweep import lock
+  monkeypatch.setattr(lock, "HEARTBEAT_S", 0.05)
   cell = tmp_path / "cell"
   assert lock.acquire(cell) is None
+  _age(cell / ".lock", 3600)
+  time.sleep(0.5)
+  assert time.time() - (cell / ".lock").stat().st_mtime < 60      # the heartbeat touched it
   assert lock.acquire(cell)["pid"] == os.getpid()          # not re-entrant: a second run in this process waits
   lock.release(cell)
-  assert not (cell / ".lock").exists()
+  assert not (cell / ".lock").exists() and not lock._beats
   (cell / ".lock").write_text(json.dumps({"host": "elsewhere", "pid": 1, "since": "t"}))
   assert lock.describe(lock.acquire(cell)) == "process 1 on elsewhere since t"
   lock.release(cell)                                       # not ours: stays
   assert (cell / ".lock").exists()
+  _age(cell / ".lock", lock.STALE_AFTER_S + 1)             # that host's process died: no heartbeat
+  assert lock.acquire(cell) is None
+  lock.release(cell)
   (cell / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": -1}))    # no such holder: stale
   assert lock.acquire(cell) is None
   lock.release(cell)

@@ -5,18 +5,24 @@ or hosts that share the sweep directory): each skips the cells another one holds
 next free one; a second process started by mistake cannot train over the first one's cell.
 
 The lock is created with O_EXCL and names its holder (host, pid, since); it is removed when the
-cell stops, finished or not. A lock whose process is gone from this host is taken over. One from
-another host cannot be checked from here: it is reported, and stays until its host removes it
-(or the user, once that process is gone).
+cell stops, finished or not. While it runs the cell, the holder touches the lock every
+HEARTBEAT_S. A lock whose process is gone from this host is taken over. One from another host
+cannot be checked by pid: it is taken over once its heartbeat is STALE_AFTER_S old (that host's
+process was killed, or the host went away). A process of this host is trusted by its pid alone,
+so a paused one (SIGSTOP) keeps its cells.
 """
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 NAME = ".lock"
 UNWRITTEN_GRACE_S = 60      # a lock file still empty this long after its creation is a dead writer's
+HEARTBEAT_S = 60
+STALE_AFTER_S = 600         # another host's lock not touched for this long is a dead holder's
+_beats = {}                 # lock path -> threading.Event that stops its heartbeat
 
 
 def _alive(pid):
@@ -58,19 +64,47 @@ def acquire(cell_dir):
       fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
       holder = _holder(path)
-      stale = holder is None or (holder.get("host") == me["host"] and not _alive(holder.get("pid")))
-      if not stale:
+      if not _stale(path, holder, me["host"]):
         return holder
       path.unlink(missing_ok=True)
       continue
     with os.fdopen(fd, "w") as f:
       json.dump(me, f)
+    _beats[path] = _heartbeat(path)
     return None
   return _holder(path) or {}
 
 
+def _stale(path, holder, host):
+  if holder is None:
+    return True
+  if holder.get("host") == host:
+    return not _alive(holder.get("pid"))
+  try:
+    return bool(holder) and time.time() - path.stat().st_mtime > STALE_AFTER_S
+  except FileNotFoundError:
+    return True
+
+
+def _heartbeat(path):
+  stop = threading.Event()
+
+  def beat():
+    while not stop.wait(HEARTBEAT_S):
+      try:
+        os.utime(path)
+      except FileNotFoundError:
+        return
+
+  threading.Thread(target=beat, name=f"lock-heartbeat {path.parent.name}", daemon=True).start()
+  return stop
+
+
 def release(cell_dir):
   path = Path(cell_dir) / NAME
+  stop = _beats.pop(path, None)
+  if stop is not None:
+    stop.set()
   holder = _holder(path)
   if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
     path.unlink(missing_ok=True)
