@@ -291,6 +291,28 @@ def test_significance_matches_a_direct_computation(report):
   row = next(l for l in section.splitlines() if l.startswith("| α=1 − α=0 |"))
   text = row.split("|")[2].strip()
   assert text.startswith(f"{100 * diff:+.2f} (p=") and text.endswith(f" {agree}/2"), text
+  # The seed-level table's row: each seed's own mean difference, their t-interval (df = 1), p from the t-test.
+  d = [float(np.mean(mo(1.0, [s]) - mo(0.0, [s]))) for s in (0, 1)]
+  half = 12.706204736174698 * np.std(d, ddof=1) / np.sqrt(2)
+  rows = [l for l in section.splitlines() if l.startswith("| α=1 − α=0 |")]   # hybrid: query, seed; mixed: …
+  text = rows[1].split("|")[2].strip()
+  lead = f"{100 * np.mean(d):+.2f} [{100 * (np.mean(d) - half):+.2f}, {100 * (np.mean(d) + half):+.2f}] (p="
+  assert text.startswith(lead) and text.endswith(" n=2"), (text, lead)
+
+
+def test_seed_test_by_hand():
+  """Per-seed differences 1, 2, 3 (x100 AP): mean 2, sem 1/sqrt(3), t = sqrt(12) on 2 df; the two-sided p
+  in closed form for 2 df is 1 - t / sqrt(t^2 + 2) = 1 - sqrt(12/14)."""
+  a = {s: {"Mo": [0.5 + d, 0.5 + d]} for s, d in enumerate((0.01, 0.02, 0.03))}
+  b = {s: {"Mo": [0.5, 0.5]} for s in range(4)}
+  diff, lo, hi, p, n = stats.seed_test(a, b, "Mo")
+  assert n == 3 and diff == pytest.approx(0.02)
+  assert p == pytest.approx(1 - np.sqrt(12 / 14))
+  half = 4.302652729911275 * 0.01 / np.sqrt(3)                 # t_{0.975, 2} * sem
+  assert (lo, hi) == (pytest.approx(0.02 - half), pytest.approx(0.02 + half))
+  assert np.isnan(stats.seed_test({0: a[0]}, b, "Mo")[3])      # one seed: no test
+  same = {s: {"Mo": [0.6, 0.6]} for s in range(3)}
+  assert np.isnan(stats.seed_test(same, b, "Mo")[3])          # no spread: no test
 
 
 def test_seed_agreement_by_hand():
@@ -375,3 +397,4 @@ def test_report_of_an_ablation_at_one_alpha(tmp_path):
   assert "Pareto" not in md and "Best α on the mean" not in md
   assert not list((out / "figures").glob("*pareto*"))
   assert "No paired tests (hybrid)" in md
+  assert "| hybrid α=0.5 − mixed α=0.5 |" in md and "paired t-tests over seeds" in md

@@ -7,6 +7,9 @@
                     exact (scipy.stats.permutation_test) when the 2^n sign patterns fit in the
                     resamples, else random sign flips through scipy.stats.monte_carlo_test
   seed_agreement    how many seeds' own differences have the sign of the seed-averaged one
+  seed_test         paired t-test over seeds of the per-seed mean differences (scipy.stats.ttest_1samp),
+                    with the 95% t-interval of the mean difference: the test about training, where
+                    paired_test is about the seed-averaged models
   holm              Holm's step-down adjusted p-values (family-wise error control)
   pareto_front      points no other point beats on every coordinate (all maximised)
 """
@@ -83,6 +86,20 @@ def seed_agreement(a, b, metric, diff):
   signs = [np.sign(np.nanmean(np.asarray(a[s][metric], np.float64) - np.asarray(b[s][metric], np.float64)))
            for s in seeds]
   return (int(sum(1 for x in signs if x != 0 and x == np.sign(diff))), len(seeds))
+
+
+def seed_test(a, b, metric):
+  """(mean difference, low, high, p, n) over the n seeds in both {seed: {metric: per-query AP}} maps: each
+  seed's difference is its mean over queries of a - b; the interval is the 95% t-interval of their mean
+  and p the two-sided one-sample t-test of mean 0 (NaN with fewer than two seeds or no spread)."""
+  seeds = sorted(set(a) & set(b))
+  d = np.asarray([np.nanmean(np.asarray(a[s][metric], np.float64) - np.asarray(b[s][metric], np.float64))
+                  for s in seeds], np.float64)
+  mean, lo, hi = t_interval(d)
+  p = np.nan
+  if d.size >= 2 and np.ptp(d) > 0:
+    p = float(stats.ttest_1samp(d, 0.0).pvalue)
+  return (mean, lo, hi, p, int(d.size))
 
 
 def _mean(x, axis):
