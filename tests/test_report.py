@@ -44,6 +44,9 @@ def test_holm_by_hand():
   np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
   np.testing.assert_allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])          # capped at 1
   np.testing.assert_allclose(stats.holm([0.02]), [0.02])
+  # A test that could not run (NaN) is no part of the family: 0.01 x 2, 0.04 x 1 -> running max 0.04.
+  np.testing.assert_allclose(stats.holm_finite([0.04, np.nan, 0.01]), [0.04, np.nan, 0.02])
+  assert np.isnan(stats.holm_finite([np.nan])).all()
 
 
 def test_pareto_front_of_a_known_set():

@@ -273,23 +273,13 @@ class Report:
         diff, p = stats.paired_test(stats.seed_mean([v[m] for v in vectors[a].values()]),
                                     stats.seed_mean([v[m] for v in vectors[b].values()]), self.resamples, self.seed)
         rows.append((a, b, m, diff, p, stats.seed_agreement(vectors[a], vectors[b], m, diff)))
-    ps = np.asarray([r[4] for r in rows], np.float64)
-    adj = np.full_like(ps, np.nan)
-    ok = np.isfinite(ps)
-    if ok.any():
-      adj[ok] = stats.holm(ps[ok])
-    return rows, adj
+    return rows, stats.holm_finite([r[4] for r in rows])
 
   @staticmethod
   def _seed_tests(pairs, vectors):
     """Rows [(a, b, metric, (diff, low, high, p, n))] of paired t-tests over seeds, and their Holm-adjusted p."""
     rows = [(a, b, m, stats.seed_test(vectors[a], vectors[b], m)) for a, b in pairs for m in stats.METRICS]
-    ps = np.asarray([r[3][3] for r in rows], np.float64)
-    adj = np.full_like(ps, np.nan)
-    ok = np.isfinite(ps)
-    if ok.any():
-      adj[ok] = stats.holm(ps[ok])
-    return rows, adj
+    return rows, stats.holm_finite([r[3][3] for r in rows])
 
   @staticmethod
   def _seed_text(result, p):

@@ -11,6 +11,7 @@
                     with the 95% t-interval of the mean difference: the test about training, where
                     paired_test is about the seed-averaged models
   holm              Holm's step-down adjusted p-values (family-wise error control)
+  holm_finite       holm over the tests that ran, NaN for those that could not
   pareto_front      points no other point beats on every coordinate (all maximised)
 """
 import warnings
@@ -45,6 +46,16 @@ def holm(pvalues):
   for rank, i in enumerate(np.argsort(p, kind="stable")):
     running = max(running, min(1.0, (p.size - rank) * p[i]))
     adjusted[i] = running
+  return adjusted
+
+
+def holm_finite(pvalues):
+  """holm() over the finite p-values alone (a test that could not run is no part of the family); NaN stays NaN."""
+  p = np.asarray(pvalues, np.float64)
+  adjusted = np.full_like(p, np.nan)
+  ok = np.isfinite(p)
+  if ok.any():
+    adjusted[ok] = holm(p[ok])
   return adjusted
 
 
