@@ -6,6 +6,7 @@
   paired_test       two-sided sign-flip randomisation test of mean(a - b) = 0 over paired queries:
                     exact (scipy.stats.permutation_test) when the 2^n sign patterns fit in the
                     resamples, else random sign flips through scipy.stats.monte_carlo_test
+  seed_diffs        each shared seed's mean difference over queries (for the two below)
   seed_agreement    how many seeds' own differences have the sign of the seed-averaged one
   seed_test         paired t-test over seeds of the per-seed mean differences (scipy.stats.ttest_1samp),
                     with the 95% t-interval of the mean difference: the test about training, where
@@ -90,22 +91,24 @@ def seed_mean(vectors):
   return _nanmean(np.stack(vectors), 0)
 
 
+def seed_diffs(a, b, metric):
+  """[n] each seed's mean over queries of a - b, for the n seeds in both {seed: {metric: per-query AP}} maps."""
+  return np.asarray([np.nanmean(np.asarray(a[s][metric], np.float64) - np.asarray(b[s][metric], np.float64))
+                     for s in sorted(set(a) & set(b))], np.float64)
+
+
 def seed_agreement(a, b, metric, diff):
   """(k, n): of the n seeds in both {seed: {metric: per-query AP}} maps, the k whose mean over queries of
   a - b has the sign of `diff` (a difference of exactly 0 agrees with nothing)."""
-  seeds = sorted(set(a) & set(b))
-  signs = [np.sign(np.nanmean(np.asarray(a[s][metric], np.float64) - np.asarray(b[s][metric], np.float64)))
-           for s in seeds]
-  return (int(sum(1 for x in signs if x != 0 and x == np.sign(diff))), len(seeds))
+  signs = np.sign(seed_diffs(a, b, metric))
+  return (int(sum(1 for x in signs if x != 0 and x == np.sign(diff))), len(signs))
 
 
 def seed_test(a, b, metric):
   """(mean difference, low, high, p, n) over the n seeds in both {seed: {metric: per-query AP}} maps: each
   seed's difference is its mean over queries of a - b; the interval is the 95% t-interval of their mean
   and p the two-sided one-sample t-test of mean 0 (NaN with fewer than two seeds or no spread)."""
-  seeds = sorted(set(a) & set(b))
-  d = np.asarray([np.nanmean(np.asarray(a[s][metric], np.float64) - np.asarray(b[s][metric], np.float64))
-                  for s in seeds], np.float64)
+  d = seed_diffs(a, b, metric)
   mean, lo, hi = t_interval(d)
   p = np.nan
   if d.size >= 2 and np.ptp(d) > 0:
