@@ -12,6 +12,7 @@ import types
 import typing
 from pathlib import Path
 
+from jaxir import io
 from jaxir.errors import JaxirError
 
 BATCH_TYPES = ("x_x_mono", "x_y", "hybrid", "mixed")
@@ -173,11 +174,7 @@ def load_file(path):
   if not path.is_file():
     raise JaxirError(f"config not found: {path}")
   if path.suffix in (".yaml", ".yml"):
-    import yaml
-    try:
-      obj = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-      raise JaxirError(f"{path}: malformed YAML ({str(e).splitlines()[0]})") from None
+    obj = io.read_yaml(path, "config") or {}
   elif path.suffix == ".py":
     spec = importlib.util.spec_from_file_location(f"jaxir_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)

@@ -85,6 +85,19 @@ def read_json(path, what="file"):
     raise JaxirError(f"{path}: malformed JSON ({e})") from None
 
 
+def read_yaml(path, what="file"):
+  """The YAML document at `path` (None when empty); JaxirError, one line, when missing or malformed."""
+  import yaml
+  from jaxir.errors import JaxirError
+  path = Path(path)
+  if not path.is_file():
+    raise JaxirError(f"{what} not found: {path}")
+  try:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+  except (yaml.YAMLError, UnicodeDecodeError) as e:
+    raise JaxirError(f"{path}: malformed YAML ({str(e).splitlines()[0]})") from None
+
+
 def read_manifest(path, fmt, partial_marker):
   """The manifest of a finished export directory of format `fmt`: one clear error when the directory
   is missing, unfinished (no manifest.json; `partial_marker` tells an interrupted export apart) or

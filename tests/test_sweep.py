@@ -668,4 +668,4 @@ def test_expected_scores_write_then_check(sweep, tmp_path, capsys):
   err = capsys.readouterr().err.strip()
   assert "is not an expected-scores file" in err and len(err.splitlines()) == 1
   assert cli.main(["expected", "check", str(out), str(tmp_path / "none.yaml")]) == 2
-  assert "no such expected-scores file" in capsys.readouterr().err
+  assert "expected-scores file not found" in capsys.readouterr().err

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from jaxir import io
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, some
 from jaxir.model.config import EncoderConfig
 from jaxir.model.encoder import POOLINGS
 
@@ -165,8 +165,7 @@ def hf_to_params(path, config, extra=None):
         seen.add(name)
   missing = [n for n in specs if n not in seen]
   if missing:
-    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-    raise JaxirError(f"{path}: weights lack {', '.join(missing[:3])}{more}")
+    raise JaxirError(f"{path}: weights lack {some(missing)}")
   return params
 
 

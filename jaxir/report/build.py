@@ -63,6 +63,24 @@ def _grid_text(g):
   return "; ".join(parts + [f"{b} at α ∈ {alphas(a)} × seeds {g['seeds']}" for b, a in own.items()])
 
 
+def _alpha_name(a):
+  return f"α={a:g}"
+
+
+def _star(p):
+  """The mark of a (Holm-adjusted) p below 0.05."""
+  return "*" if np.isfinite(p) and p < 0.05 else ""
+
+
+def _comparison_table(cells, name, caption):
+  """A "comparison | Δ Mo | Δ Cr | Δ Mul" table from cells [(a, b, metric, text)], one row per pair (a, b)."""
+  table = {}
+  for a, b, m, text in cells:
+    table.setdefault((a, b), {})[m] = text
+  return Table(["comparison", "Δ Mo", "Δ Cr", "Δ Mul"],
+               [[f"{name(a)} − {name(b)}"] + [v[m] for m in stats.METRICS] for (a, b), v in table.items()], caption)
+
+
 def _by_alpha(cells):
   out = {}
   for c in cells:
@@ -286,21 +304,17 @@ class Report:
     diff, lo, hi, _, n = result
     if n < 2 or not np.isfinite(diff):
       return "–"
-    star = "*" if np.isfinite(p) and p < 0.05 else ""
     pv = f"p={p:.3g}" if np.isfinite(p) else "p –"
-    return f"{100 * diff:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({pv}){star} n={n}"
+    return f"{100 * diff:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({pv}){_star(p)} n={n}"
 
-  def seed_table(self, pairs, vectors, caption, name=lambda x: f"α={x:g}"):
+  def seed_table(self, pairs, vectors, caption, name=None):
     """The seed-level tests of `pairs` as a table, or nothing when no pair has two seeds in common."""
     rows, adj = self._seed_tests(pairs, vectors)
+    name = name or _alpha_name
     if not any(r[3][4] >= 2 for r in rows):
       return
-    table = {}
-    for (a, b, m, result), p in zip(rows, adj):
-      table.setdefault((a, b), {})[m] = self._seed_text(result, p)
-    self.add(Table(["comparison", "Δ Mo", "Δ Cr", "Δ Mul"],
-                   [[f"{name(a)} − {name(b)}"] + [v[m] for m in stats.METRICS] for (a, b), v in table.items()],
-                   f"{caption}: paired t-tests over seeds (seed s of one side against seed s of the other; each "
+    self.add(_comparison_table([(a, b, m, self._seed_text(result, p)) for (a, b, m, result), p in zip(rows, adj)],
+                               name, f"{caption}: paired t-tests over seeds (seed s of one side against seed s of the other; each "
                    "seed's Δ is its mean over queries), Δ in mAP ×100 with the 95% t-interval of the mean Δ, "
                    f"Holm-adjusted p over the {int(np.isfinite(adj).sum())} tests with two or more seeds; * p < 0.05. "
                    "This is the test about training: it sees the seed-to-seed spread that the query-level test "
@@ -310,9 +324,8 @@ class Report:
   def _cell_text(diff, p, agreement):
     if not np.isfinite(diff):
       return "–"
-    star = "*" if np.isfinite(p) and p < 0.05 else ""
     agree, n = agreement
-    return f"{100 * diff:+.2f} (p={p:.3g}){star}" + (f" {agree}/{n}" if n > 1 else "")
+    return f"{100 * diff:+.2f} (p={p:.3g}){_star(p)}" + (f" {agree}/{n}" if n > 1 else "")
 
   def significance(self, bench, series):
     cells = self.series[series]
@@ -333,12 +346,9 @@ class Report:
       self.add(Para(f"Paired tests ({self.label(series)}) skipped: the cells were evaluated on different queries."))
       return
     rows, adj = self._tests(pairs, vectors)
-    table = {}
-    for (a, b, m, diff, _, agreement), p in zip(rows, adj):
-      table.setdefault((a, b), {})[m] = self._cell_text(diff, p, agreement)
-    self.add(Table(["comparison", "Δ Mo", "Δ Cr", "Δ Mul"],
-                   [[f"α={a:g} − α={b:g}"] + [v[m] for m in stats.METRICS] for (a, b), v in table.items()],
-                   f"{bench}, {self.label(series)}: paired sign-flip permutation tests over queries "
+    self.add(_comparison_table([(a, b, m, self._cell_text(diff, p, agreement))
+                                for (a, b, m, diff, _, agreement), p in zip(rows, adj)],
+                               _alpha_name, f"{bench}, {self.label(series)}: paired sign-flip permutation tests over queries "
                    f"({self.resamples} resamples; per-query AP averaged over seeds), Holm-adjusted p over the "
                    f"{len(rows)} tests; * p < 0.05; Δ in mAP ×100; k/n: the seeds (paired by seed) whose own "
                    "Δ has the same sign — the test treats the seed-averaged model as fixed, this shows whether "

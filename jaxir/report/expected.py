@@ -14,7 +14,6 @@ each benchmark's result options): a sweep run with others is refused with one li
 """
 import math
 import time
-from pathlib import Path
 
 import yaml
 
@@ -72,13 +71,7 @@ def write(sweep_dir, path, note=None):
 
 
 def _read(path):
-  path = Path(path)
-  if not path.is_file():
-    raise JaxirError(f"{path}: no such expected-scores file")
-  try:
-    doc = yaml.safe_load(path.read_text())
-  except yaml.YAMLError as e:
-    raise JaxirError(f"{path} is not valid YAML ({str(e).splitlines()[0]})") from None
+  doc = io.read_yaml(path, "expected-scores file")
   if not isinstance(doc, dict) or not isinstance(doc.get("cells"), dict) or not doc["cells"]:
     raise JaxirError(f"{path} is not an expected-scores file (no `cells` mapping); write one with `jaxir expected write`")
   return doc

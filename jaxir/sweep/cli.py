@@ -1,5 +1,5 @@
 """`jaxir sweep --config experiments/X.py|yaml [key=value ...]`: run (or resume) an alpha sweep."""
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, some
 
 
 def register(sub):
@@ -24,8 +24,8 @@ def _run(args):
   only = [g.strip() for g in args.cells.split(",") if g.strip()] if args.cells is not None else None
   if only is not None and not only:
     raise JaxirError("--cells is empty; give cell names or globs, e.g. --cells 'hybrid_a0.5_*'")
-  cells = select(spec.cells(), only) if only else spec.cells()
   if args.list:
+    cells = select(spec.cells(), only) if only else spec.cells()
     for c in cells:
       print(c.name)
     print(f"{len(cells)} cells -> {spec.out_dir}")
@@ -39,5 +39,5 @@ def _summary(status, out):
   busy = [c for c, s in status.items() if s == "busy"]
   text = f"sweep: {ran + held} cells finished ({ran} run now, {held} already done)"
   if busy:
-    text += f", {len(busy)} left to the processes running them ({', '.join(busy[:3])}{', ...' if len(busy) > 3 else ''})"
+    text += f", {len(busy)} left to the processes running them ({some(busy)})"
   return text + f" in {out}; next: jaxir report {out}"

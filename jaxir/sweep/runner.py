@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from jaxir import io
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, some
 from jaxir.sweep import cell as cell_lib
 from jaxir.sweep import lock
 from jaxir.sweep import reuse
@@ -73,7 +73,7 @@ def _extend(path, old, record):
   dropped = [c["name"] for c in old.get("cells") or [] if new_cells.get(c["name"]) != c]
   if dropped:
     raise _refuse(out, "grid", f"differs in {', '.join(changed[:5]) or 'cells'}; it would drop "
-                  f"{', '.join(dropped[:3])}" + (f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""),
+                  f"{some(dropped)}",
                   "a grid can grow (more alphas, seeds, batch types); use another out_dir for a smaller one")
   old_eval, new_eval = old_spec.get("eval") or {}, new_spec["eval"]
   dropped = [bench for bench in old_eval.get("benchmarks", []) if bench not in new_eval["benchmarks"]]
@@ -126,8 +126,7 @@ def select(cells, patterns):
   for pattern in patterns:
     hits = [c for c in cells if fnmatch.fnmatchcase(c.name, pattern)]
     if not hits:
-      names = ", ".join(c.name for c in cells[:6]) + (", ..." if len(cells) > 6 else "")
-      raise JaxirError(f"--cells {pattern!r} matches no cell of this grid ({names}); `jaxir sweep --list` prints them")
+      raise JaxirError(f"--cells {pattern!r} matches no cell of this grid ({some([c.name for c in cells], 6)}); `jaxir sweep --list` prints them")
     chosen += [c for c in hits if c not in chosen]
   return chosen
 
