@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from jaxir import io
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, some
 
 
 def check(spec):
@@ -33,9 +33,7 @@ def check(spec):
   ours = [c.to_json() for c in spec.cells() if c.kind == "train"]
   missing = [c["name"] for c in ours if theirs.get(c["name"]) != c]
   if missing:
-    raise JaxirError(f"models_from: {src} has no cell {', '.join(missing[:3])}"
-                     + (f" (and {len(missing) - 3} more)" if len(missing) > 3 else "")
-                     + "; its grid must include this one")
+    raise JaxirError(f"models_from: {src} has no cell {some(missing)}; its grid must include this one")
 
 
 def trained_model(spec, cell):
