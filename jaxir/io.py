@@ -75,27 +75,25 @@ def _share(root):
 
 
 def read_json(path, what="file"):
-  from jaxir.errors import JaxirError
-  path = Path(path)
-  if not path.is_file():
-    raise JaxirError(f"{what} not found: {path}")
-  try:
-    return json.loads(path.read_text(encoding="utf-8"))
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
-    raise JaxirError(f"{path}: malformed JSON ({e})") from None
+  """The JSON document at `path`; JaxirError, one line, when missing or malformed."""
+  return _read_doc(path, what, "JSON", json.loads, (json.JSONDecodeError, UnicodeDecodeError))
 
 
 def read_yaml(path, what="file"):
   """The YAML document at `path` (None when empty); JaxirError, one line, when missing or malformed."""
   import yaml
+  return _read_doc(path, what, "YAML", yaml.safe_load, (yaml.YAMLError, UnicodeDecodeError))
+
+
+def _read_doc(path, what, kind, parse, errors):
   from jaxir.errors import JaxirError
   path = Path(path)
   if not path.is_file():
     raise JaxirError(f"{what} not found: {path}")
   try:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-  except (yaml.YAMLError, UnicodeDecodeError) as e:
-    raise JaxirError(f"{path}: malformed YAML ({str(e).splitlines()[0]})") from None
+    return parse(path.read_text(encoding="utf-8"))
+  except errors as e:
+    raise JaxirError(f"{path}: malformed {kind} ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
 
 
 def read_manifest(path, fmt, partial_marker):
