@@ -18,7 +18,7 @@ import time
 import yaml
 
 from jaxir import io
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, some
 from jaxir.report import extras
 from jaxir.report.load import load_sweep
 from jaxir.sweep import spec as spec_lib
@@ -39,6 +39,13 @@ def options(spec):
   train = _strip(spec["train"])
   ev = spec["eval"]
   return {"train": train, "eval": {b: spec_lib.result_options(ev, b) for b in ev["benchmarks"]}}
+
+
+def differing_options(recorded, mine):
+  """The option keys whose recorded value `mine` does not have: the train config, and the result options
+  of each benchmark the file records (the sweep may evaluate more benchmarks than it)."""
+  changed = spec_lib.differing(recorded["train"], mine["train"])
+  return changed + [k for b, opts in recorded["eval"].items() for k in opts if opts[k] != mine["eval"].get(b, {}).get(k)]
 
 
 def cell_scores(cell):
@@ -83,12 +90,10 @@ def check(sweep_dir, path, stream):
   tol = {**TOLERANCE, **(doc.get("tolerance") or {})}
   res = load_sweep(sweep_dir)
   if doc.get("options"):
-    mine = options(res.spec)
-    changed = spec_lib.differing(doc["options"]["train"], mine["train"])
-    changed += [k for b, opts in doc["options"]["eval"].items() for k in opts if opts[k] != mine["eval"].get(b, {}).get(k)]
+    changed = differing_options(doc["options"], options(res.spec))
     if changed:
       raise JaxirError(f"{res.dir} was run with other options than {path} records (differs in "
-                       f"{', '.join(changed[:4])}); its scores are not comparable")
+                       f"{some(changed, 4)}); its scores are not comparable")
   ours = {c.name: c for c in res.cells}
   problems, compared = [], 0
   for name, expected in doc["cells"].items():
