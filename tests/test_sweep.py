@@ -487,11 +487,12 @@ def test_missing_benchmark_data_is_one_line_before_anything_runs(tmp_path, capsy
   assert "eval.data_dir" in err and not (tmp_path / "sw").exists()
 
 
-@pytest.mark.parametrize("preset", ["quick", "cpu", "full"])
+@pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full", "full_beyond"])
 def test_presets_build_on_the_real_data(preset, monkeypatch):
   """Every sweep preset in experiments/ is a valid config whose benchmarks' data is present."""
   from jaxir.sweep import spec as spec_lib
   monkeypatch.setenv("JAXIR_DATA", str(DATA))
+  monkeypatch.setattr(spec_lib.reuse, "check", lambda spec: None)   # models_from: not on a fresh clone
   spec = spec_lib.build(Path(__file__).parents[1] / "experiments" / f"{preset}.py")
   cells = spec.cells()
   per_seed = sum(len(spec.grid.alphas_by_type.get(b, spec.grid.alphas)) for b in spec.grid.batch_types)
