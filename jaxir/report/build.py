@@ -311,14 +311,16 @@ class Report:
     """The seed-level tests of `pairs` as a table, or nothing when no pair has two seeds in common."""
     rows, adj = self._seed_tests(pairs, vectors)
     name = name or _alpha_name
-    if not any(r[3][4] >= 2 for r in rows):
+    n = max(r[3][4] for r in rows)
+    if n < 2:
       return
-    self.add(_comparison_table([(a, b, m, self._seed_text(result, p)) for (a, b, m, result), p in zip(rows, adj)],
-                               name, f"{caption}: paired t-tests over seeds (seed s of one side against seed s of the other; each "
-                   "seed's Δ is its mean over queries), Δ in mAP ×100 with the 95% t-interval of the mean Δ, "
-                   f"Holm-adjusted p over the {int(np.isfinite(adj).sum())} tests with two or more seeds; * p < 0.05. "
-                   "This is the test about training: it sees the seed-to-seed spread that the query-level test "
-                   "holds fixed, and with n = 3 seeds it has little power"))
+    self.add(_comparison_table(
+        [(a, b, m, self._seed_text(result, p)) for (a, b, m, result), p in zip(rows, adj)], name,
+        f"{caption}: paired t-tests over seeds (seed s of one side against seed s of the other; each seed's Δ is "
+        "its mean over queries), Δ in mAP ×100 with the 95% t-interval of the mean Δ, Holm-adjusted p over the "
+        f"{int(np.isfinite(adj).sum())} tests with two or more seeds; * p < 0.05. This is the test about training: "
+        "it sees the seed-to-seed spread that the query-level test holds fixed"
+        + (f", and with n = {n} seeds it has little power" if n < 10 else "")))
 
   @staticmethod
   def _cell_text(diff, p, agreement):
