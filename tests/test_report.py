@@ -261,6 +261,14 @@ def test_beyond_lareqa_section(report):
   gap = sentence.split("XNLI transfer gap (lower: better): ")[1]
   assert gap.startswith("best α = 1 with ") and "(2.0, to the worst α = 0) is within the seed intervals" in gap
   assert "BEIR mean nDCG@10: best α = 0 with " in sentence
+  # The cells table carries every cell's own scores beyond LAReQA ("–" where a benchmark is not evaluated yet).
+  cells = md.split("## Cells")[1]
+  header = next(l for l in cells.splitlines() if l.startswith("| cell |")).split(" | ")
+  col = header.index("Tatoeba mean acc@1")
+  row = next(l for l in cells.splitlines() if l.startswith("| hybrid_a0.5_s1 |")).split(" | ")
+  assert row[col] == f"{100 * acc[1]:.1f}"
+  mixed = next(l for l in cells.splitlines() if l.startswith("| mixed_a0.5_s0 |")).split(" | ")
+  assert "–" in mixed[header.index("XNLI mean non-English accuracy")]
 
 
 def test_verdict_by_hand():

@@ -445,14 +445,18 @@ class Report:
 
   def cells_table(self):
     self.add(Heading(2, "Cells"))
+    beyond = [(b, m) for b in self.res.extras
+              for m in extras.metrics(b, [c.summaries[b] for c in self.res.cells if b in c.summaries])]
     rows = []
     for c in self.res.cells:
       row = [c.name, "–" if c.alpha is None else f"{c.alpha:g}", "–" if c.seed is None else c.seed]
       for bench in self.res.benchmarks:
         row += [_num(_value(c.summaries[bench], m), _scale(m)) for m in ALL]
+      row += [_num(m.get(c.summaries[b])) if b in c.summaries else "–" for b, m in beyond]
       rows.append(row)
-    header = ["cell", "α", "seed"] + [f"{b} {m}" for b in self.res.benchmarks for m in ALL]
-    self.add(Table(header, rows, "every finished cell (mAP ×100, RD in ranks)"))
+    header = (["cell", "α", "seed"] + [f"{b} {m}" for b in self.res.benchmarks for m in ALL]
+              + [m.name for _, m in beyond])
+    self.add(Table(header, rows, "every finished cell (mAP ×100, RD in ranks; beyond LAReQA ×100)"))
 
 
 def make_report(sweep_dir, out=None, resamples=9999, seed=0):
