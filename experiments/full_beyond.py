@@ -9,8 +9,8 @@
 checked before anything runs) and evaluates them on Tatoeba (the 10 XQuAD-R / MLQA-R languages but
 English, 1000 pairs each, both directions) and XNLI transfer from English to two languages MLQA-R
 trains on (de, zh) and two it never sees (tr, sw). Three alphas instead of seven, and four XNLI test
-languages instead of 11, to fit a 2-core CPU: ~20 min per cell (Tatoeba ~7 min, XNLI ~38,000 texts
-~12 min, the probe's cross-validated C ~1 min), run seed by seed (the untrained model, then
+languages instead of 11, to fit a 2-core CPU: measured ~9 min per cell there (Tatoeba ~2.5 min, XNLI
+~38,000 texts and the probe's cross-validated C ~6 min), run seed by seed (the untrained model, then
 α = 0, 0.5, 1 of seed 0, then seed 1, ...), so the first four cells are already a curve. BEIR is left
 to the `full` preset's complete benchmark list (~26 min more per cell on this CPU).
 """
