@@ -307,10 +307,9 @@ class Report:
     pv = f"p={p:.3g}" if np.isfinite(p) else "p –"
     return f"{100 * diff:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({pv}){_star(p)} n={n}"
 
-  def seed_table(self, pairs, vectors, caption, name=None):
+  def seed_table(self, pairs, vectors, caption, name=_alpha_name):
     """The seed-level tests of `pairs` as a table, or nothing when no pair has two seeds in common."""
     rows, adj = self._seed_tests(pairs, vectors)
-    name = name or _alpha_name
     n = max(r[3][4] for r in rows)
     if n < 2:
       return
