@@ -25,11 +25,17 @@ def _store(folder, emb, rows_per_shard, dtype="float32"):
   return shards.Store(folder)
 
 
+def _ints(rng, shape):
+  """Integer-valued float32 embeddings: every dot product of them is exact in float32 (|score| < 2**24)
+  and the values are exact in float16, so scores and their ties are the same on every CPU and kernel."""
+  return rng.integers(-100, 101, size=shape).astype(np.float32)
+
+
 def _exact(q, c, k):
-  """Reference: a stable argsort of the full score matrix (ties: lower row first)."""
-  s = q @ c.T
+  """Reference: a stable argsort of the exact (integer) score matrix (ties: lower row first)."""
+  s = q.astype(np.int64) @ c.astype(np.int64).T
   order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-  return np.take_along_axis(s, order, 1), order
+  return np.take_along_axis(s, order, 1).astype(np.float32), order
 
 
 def test_store_round_trip_and_blocks_map_one_shard_at_a_time(tmp_path):
@@ -73,15 +79,15 @@ def test_interrupted_store_resumes_and_reuses_finished_shards(tmp_path):
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_streamed_topk_is_exact_over_shards(tmp_path, dtype):
   rng = np.random.default_rng(1)
-  emb = rng.standard_normal((1000, 16)).astype(np.float32)
+  emb = _ints(rng, (1000, 16))
   emb[700] = emb[5]                                         # an exact tie: the lower row first
   store = _store(tmp_path / "s", emb, 300, dtype)
-  q = rng.standard_normal((37, 16)).astype(np.float32)
+  q = _ints(rng, (37, 16))
   q[0] = emb[5]
   scores, rows = topk.search(q, store, k=20, block_rows=128, query_chunk=8)
   ref_s, ref_rows = _exact(q, store.read(), 20)
   np.testing.assert_array_equal(rows, ref_rows)
-  np.testing.assert_allclose(scores, ref_s, rtol=1e-5, atol=1e-5)
+  np.testing.assert_array_equal(scores, ref_s)
   assert rows[0][:2].tolist() == [5, 700]
   # k above the corpus size, and the in-memory path
   s_all, r_all = topk.search(q[:3], emb[:7], k=100)
@@ -93,7 +99,8 @@ def test_streamed_topk_is_exact_over_shards(tmp_path, dtype):
 
 def test_topk_sharded_over_four_devices_equals_one(tmp_path):
   rng = np.random.default_rng(2)
-  q, c = rng.standard_normal((9, 8)).astype(np.float32), rng.standard_normal((501, 8)).astype(np.float32)
+  q, c = _ints(rng, (9, 8)), _ints(rng, (501, 8))
+  c[400] = c[3]                                             # a tie across devices: the lower row first
   np.save(tmp_path / "q.npy", q)
   np.save(tmp_path / "c.npy", c)
   code = ("import sys, numpy as np, jax; from jaxir.eval import topk; d = sys.argv[1];"
