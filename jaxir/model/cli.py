@@ -50,7 +50,7 @@ def _add_export(subparsers):
       description="Load a model (directory or hub id) and write config.json, model.safetensors, the tokenizer "
                   "and sentence-transformers files that transformers and sentence-transformers load unchanged.")
   src = p.add_mutually_exclusive_group(required=True)
-  src.add_argument("--model", metavar="M", help="model directory or Hugging Face hub id")
+  src.add_argument("--model", metavar="M", help="model directory or Hugging Face hub id (hf:ORG/NAME)")
   src.add_argument("--run", metavar="RUN_DIR", help="a `jaxir train` run: export one of its checkpoints")
   p.add_argument("--step", type=int, help="with --run: the checkpoint's step (default: the latest)")
   p.add_argument("--out", required=True, metavar="DIR",
