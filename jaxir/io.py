@@ -40,25 +40,54 @@ def write_npy(path, array):
       np.save(f, array)
 
 
-@contextlib.contextmanager
-def atomic_dir(path):
-  """Yields a temporary directory beside `path`; it replaces `path` only on success."""
+def check_replaceable(path, marker=None, force=False, what="directory"):
+  """JaxirError, one line, unless `path` is missing, an empty directory or a directory jaxir wrote
+  (it holds the file `marker`): a user's folder (or file) is never replaced unless `force`."""
+  from jaxir.errors import JaxirError
   path = Path(path)
+  if force or not (path.exists() or path.is_symlink()):
+    return
+  if path.is_dir() and not path.is_symlink():
+    if not any(path.iterdir()) or (marker and (path / marker).is_file()):
+      return
+    mine = f" (no {marker})" if marker else ""
+    raise JaxirError(f"{path} is not empty and not a {what} jaxir wrote{mine}; refusing to replace it:"
+                     " choose another output, or pass --force to replace it")
+  raise JaxirError(f"{path} exists and is not a directory; refusing to replace it: choose another output,"
+                   " or pass --force to replace it")
+
+
+@contextlib.contextmanager
+def atomic_dir(path, marker=None, force=False):
+  """Yields a temporary directory beside `path`; it replaces `path` only on success.
+
+  An existing `path` is replaced only when it is empty or holds the file `marker` (jaxir wrote it),
+  or with `force`; otherwise JaxirError before anything is written (`check_replaceable`)."""
+  path = Path(path)
+  check_replaceable(path, marker, force)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
   try:
     yield tmp
     _share(tmp)
-    if path.exists():
+    if path.exists() or path.is_symlink():
       old = path.with_name(f".{path.name}.old")
-      shutil.rmtree(old, ignore_errors=True)
+      _remove(old)
       os.replace(path, old)
       os.replace(tmp, path)
-      shutil.rmtree(old, ignore_errors=True)
+      _remove(old)
     else:
       os.replace(tmp, path)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove(path):
+  """Deletes a file, link or directory tree at `path` (nothing when there is none)."""
+  if path.is_symlink() or path.is_file():
+    path.unlink()
+  else:
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _umask():

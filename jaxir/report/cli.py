@@ -14,6 +14,7 @@ def register(sub):
   e.add_argument("sweep_dir", metavar="SWEEP_DIR", help="directory written by `jaxir sweep`")
   e.add_argument("file", metavar="FILE", help="expected-scores YAML (e.g. experiments/expected/quick.yaml)")
   e.add_argument("--note", help="write: where and how the scores were measured (kept in the file)")
+  e.add_argument("--force", action="store_true", help="write: replace FILE even when it is not an expected-scores file")
   e.set_defaults(func=_expected)
 
 
@@ -30,7 +31,7 @@ def _expected(args):
   import sys
   from jaxir.report import expected
   if args.action == "write":
-    n = expected.write(args.sweep_dir, args.file, args.note)
+    n = expected.write(args.sweep_dir, args.file, args.note, force=args.force)
     print(f"expected: wrote the scores of {n} cells to {args.file}")
     return 0
   _, problems = expected.check(args.sweep_dir, args.file, sys.stdout)

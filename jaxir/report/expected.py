@@ -14,6 +14,7 @@ each benchmark's result options): a sweep run with others is refused with one li
 """
 import math
 import time
+from pathlib import Path
 
 import yaml
 
@@ -60,7 +61,24 @@ def cell_scores(cell):
   return out
 
 
-def write(sweep_dir, path, note=None):
+def is_expected_file(path):
+  """Whether the file `path` is an expected-scores file (a YAML mapping with `sweep` and a `cells` mapping)."""
+  try:
+    doc = io.read_yaml(path, "expected-scores file")
+  except JaxirError:
+    return False
+  return isinstance(doc, dict) and "sweep" in doc and isinstance(doc.get("cells"), dict)
+
+
+def write(sweep_dir, path, note=None, force=False):
+  """Writes the finished cells' scores of `sweep_dir` to `path`; returns their number. An existing `path`
+  is replaced only when it is empty or an expected-scores file, or with `force`."""
+  path = Path(path)
+  if path.is_dir():
+    raise JaxirError(f"{path} is a directory, not an expected-scores file")
+  if not force and path.exists() and path.stat().st_size and not is_expected_file(path):
+    raise JaxirError(f"{path} exists and is not an expected-scores file (no `sweep` / `cells` keys); refusing to"
+                     " overwrite it: choose another FILE, or pass --force to replace it")
   res = load_sweep(sweep_dir)
   doc = {
       "sweep": str(res.dir),
