@@ -166,8 +166,9 @@ def test_bad_index_is_refused_where_it_is_loaded(tmp_path, edit, field):
   _one_line(e, root / "index.json", field)
 
 
-def test_duplicated_question_ids_would_change_the_scores(tmp_path):
-  """What the refusal prevents: with q1 renamed q0 in en, its X->de answer is looked up by the last q0."""
+def test_duplicated_question_ids_are_refused_by_the_index(tmp_path):
+  """Index.from_json itself (also used for in-memory indexes) refuses a repeated id: relevant_matrix would
+  otherwise look every q0 up by the last one."""
   from jaxir.eval import lareqa
   index = json.loads((_export(tmp_path / "e") / "index.json").read_text())
   index["per_lang"]["en"]["question_ids"] = ["q0", "q0"]
@@ -229,10 +230,20 @@ def test_bad_store_json_is_one_line(tmp_path, edit, field):
 # ---------------------------------------------------------------------------------------------
 # Model metadata: jaxir.json, config.json, safetensors
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-  from conftest import tiny_model
-  return tiny_model(tmp_path_factory.mktemp("model") / "m", 0)
+TINY_CONFIG = {"model_type": "bert", "vocab_size": 100, "hidden_size": 16, "num_hidden_layers": 1,
+               "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 128}
+
+
+def _model_dir(d):
+  """config.json, a (dummy) model.safetensors and a jaxir.json: enough for the metadata to be read."""
+  from safetensors.numpy import save_file
+  from jaxir.model.config import EncoderConfig
+  from jaxir.model.hf_io import default_meta
+  d.mkdir()
+  (d / "config.json").write_text(json.dumps(TINY_CONFIG))
+  save_file({"x": np.zeros((64, 64), np.float32)}, str(d / "model.safetensors"))
+  (d / "jaxir.json").write_text(json.dumps({"format": 1, **default_meta(EncoderConfig.from_hf(TINY_CONFIG))}))
+  return d
 
 
 def _json_edit(name, **changes):
@@ -251,24 +262,40 @@ def _truncate(d):
 
 
 @pytest.mark.parametrize("edit, field", [
+    (_json_edit("config.json", hidden_size="abc"), "'hidden_size'"),
+    (_json_edit("config.json", num_attention_heads=0), "'num_attention_heads'"),
+    (_json_edit("config.json", vocab_size=3.5), "'vocab_size'"),
+    (_json_edit("config.json", num_hidden_layers=True), "'num_hidden_layers'"),
+    (_json_edit("config.json", layer_norm_eps="1e-12"), "'layer_norm_eps'"),
+    (_truncate, "truncated"),
+])
+def test_bad_config_or_weights_file_is_one_line(tmp_path, edit, field):
+  from jaxir.model.hf_io import load_pretrained
+  d = _model_dir(tmp_path / "m")
+  bad_file = edit(d)
+  with pytest.raises(JaxirError) as e:
+    load_pretrained(d)
+  _one_line(e, bad_file, field)
+
+
+@pytest.mark.parametrize("edit, field", [
     (_json_edit("jaxir.json", max_length=-1), "'max_length'"),
     (_json_edit("jaxir.json", max_length="512"), "'max_length'"),
     (_json_edit("jaxir.json", query_prompt=5), "'query_prompt'"),
     (_json_edit("jaxir.json", passage_prompt=["passage: "]), "'passage_prompt'"),
     (_json_edit("jaxir.json", pooling=1), "'pooling'"),
     (_json_edit("jaxir.json", normalize="yes"), "'normalize'"),
-    (_json_edit("config.json", hidden_size="abc"), "'hidden_size'"),
-    (_json_edit("config.json", num_attention_heads=0), "'num_attention_heads'"),
-    (_json_edit("config.json", vocab_size=3.5), "'vocab_size'"),
-    (_json_edit("config.json", layer_norm_eps="1e-12"), "'layer_norm_eps'"),
-    (_truncate, "truncated"),
+    (_json_edit("jaxir.json", train_langs="en"), "'train_langs'"),
 ])
-def test_bad_model_metadata_is_one_line(model_dir, tmp_path, edit, field):
-  from jaxir.model.hf_io import load_pretrained
-  d = shutil.copytree(model_dir, tmp_path / "m")
+def test_bad_jaxir_json_is_one_line(tmp_path, edit, field):
+  from jaxir.model.config import EncoderConfig
+  from jaxir.model.hf_io import infer_meta
+  d = _model_dir(tmp_path / "m")
+  config = EncoderConfig.from_hf(TINY_CONFIG)
+  assert infer_meta(d, config, None, "src")["max_length"] == 128
   bad_file = edit(d)
   with pytest.raises(JaxirError) as e:
-    load_pretrained(d)
+    infer_meta(d, config, None, "src")
   _one_line(e, bad_file, field)
 
 
