@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io, packing
+from jaxir import io, packing, schema
 from jaxir.errors import JaxirError
 
 FORMAT = "jaxir-embeddings/1"
@@ -207,6 +207,7 @@ def load_embeddings(path):
   """(manifest, index json, embeddings memmap) of a finished export; clear errors otherwise."""
   path = Path(path)
   manifest = io.read_manifest(path, FORMAT, ".partial")
+  _check_manifest(manifest, path / "manifest.json")
   index = io.read_json(path / "index.json", "index")
   try:
     emb = np.load(path / "embeddings.npy", mmap_mode="r")
@@ -214,4 +215,33 @@ def load_embeddings(path):
     raise JaxirError(f"{path}/embeddings.npy: unreadable ({e})") from None
   if emb.shape != (manifest.get("n_texts"), manifest.get("dim")):
     raise JaxirError(f"{path}: embeddings.npy has shape {emb.shape}, manifest says ({manifest.get('n_texts')}, {manifest.get('dim')})")
+  _check_index(index, emb, path)
   return manifest, index, emb
+
+
+def _check_manifest(manifest, where):
+  """The types of the manifest fields that `jaxir eval` reads."""
+  for key in ("n_texts", "dim"):
+    schema.expect(manifest, key, int, where)
+  schema.items(schema.expect(manifest, "langs", list, where), str, f"{where}: field 'langs'")
+  for key, types in (("benchmark", str), ("model", str), ("fingerprint", str), ("train_langs", (list, None)),
+                     ("max_articles", (int, None))):
+    schema.expect(manifest, key, types, where, default=None)
+  if manifest.get("train_langs") is not None:
+    schema.items(manifest["train_langs"], str, f"{where}: field 'train_langs'")
+
+
+def _check_index(index, emb, path):
+  """index.json against embeddings.npy: float rows, and an index that is valid for them (`Index.from_json`)."""
+  from jaxir.eval.lareqa import Index
+  if emb.dtype.kind != "f":
+    raise JaxirError(f"{path}/embeddings.npy: dtype {emb.dtype} is not a float type (jaxir writes float32 embeddings)")
+  where = f"{path}/index.json"
+  Index.from_json(index, n_rows=emb.shape[0], where=where)
+  for l in index["langs"]:
+    p = index["per_lang"][l]
+    for key, like in (("question_article", "question_ids"), ("candidate_article", "candidate_rows")):
+      if key in p:
+        arts = schema.items(p[key], int, f"{where}: per_lang.{l}.{key}")
+        if len(arts) != len(p[like]):
+          raise JaxirError(f"{where}: per_lang.{l}.{key} has {len(arts)} entries for {len(p[like])} {like}")

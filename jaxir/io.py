@@ -137,6 +137,8 @@ def read_manifest(path, fmt, partial_marker):
     hint = " (an unfinished export: rerun `jaxir encode` to finish it)" if (path / partial_marker).exists() else ""
     raise JaxirError(f"{path} is not a finished jaxir export: no manifest.json{hint}")
   manifest = read_json(path / "manifest.json", "manifest")
+  if not isinstance(manifest, dict):
+    raise JaxirError(f"{path}/manifest.json must hold a JSON object, got {type(manifest).__name__}")
   if manifest.get("format") != fmt:
     raise JaxirError(f"{path}: format {manifest.get('format')!r} is not a {fmt} export")
   return manifest

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io
+from jaxir import io, schema
 from jaxir.errors import JaxirError
 
 FORMAT = "jaxir-shards/1"
@@ -113,6 +113,18 @@ def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="floa
   return meta
 
 
+def _check_store(meta, where):
+  """The types of store.json's fields (a store of another format is left to the caller to report)."""
+  schema.check(meta, dict, str(where))
+  if meta.get("format") != FORMAT:
+    return
+  for key, types in (("n", int), ("dim", int), ("dtype", str), ("rows_per_shard", int), ("shards", list)):
+    schema.expect(meta, key, types, where)
+  for i, shard in enumerate(meta["shards"]):
+    schema.expect(shard, "file", str, f"{where}: shards[{i}]")
+    schema.expect(shard, "rows", int, f"{where}: shards[{i}]")
+
+
 class Store:
   """A finished store, read lazily."""
 
@@ -122,6 +134,7 @@ class Store:
     if not meta_file.is_file():
       raise JaxirError(f"{self.folder} is not a finished embedding store (no store.json; rerun `jaxir encode` to finish it)")
     meta = io.read_json(meta_file, "store")
+    _check_store(meta, meta_file)
     if meta.get("format") != FORMAT:
       raise JaxirError(f"{meta_file}: unsupported format {meta.get('format')!r} (expected {FORMAT})")
     self.n, self.dim, self.dtype = int(meta["n"]), int(meta["dim"]), meta["dtype"]

@@ -13,7 +13,7 @@ import copy
 
 import sentencex
 
-from jaxir import io
+from jaxir import io, schema
 from jaxir.data import squad_r
 from jaxir.errors import JaxirError
 
@@ -55,9 +55,10 @@ def segment(context, lang):
 def _answer_spans(qa, context, where, counts):
   """[start, end) spans of a question's located answers; CMRC's -1 on an alternative answer is skipped."""
   spans = []
-  answers = qa.get("answers") or []
+  answers = qa.get("answers")
   if not isinstance(answers, list):
-    raise JaxirError(f"{where}: question {qa.get('id')!r} has 'answers' that is not a list (not SQuAD JSON)")
+    raise JaxirError(f"{where}: question {qa.get('id')!r} field 'answers' must be a list, got "
+                     f"{schema.describe(answers)} (not SQuAD JSON)")
   for i, answer in enumerate(answers):
     start = answer.get("answer_start") if isinstance(answer, dict) else None
     text = str(answer.get("text", "")) if isinstance(answer, dict) else ""
@@ -96,6 +97,7 @@ def convert(obj, lang, source="<json>"):
       for qa in paragraph["qas"]:
         if not isinstance(qa, dict) or "id" not in qa or not isinstance(qa.get("question"), str):
           raise JaxirError(f"{where}: paragraph {p} has a question without 'id' and 'question' (not SQuAD JSON)")
+        schema.expect(qa, "id", str, f"{where}: paragraph {p}: question")
         qa_spans = _answer_spans(qa, context, where, counts)
         if not qa_spans:
           counts["dropped_unanswerable"] += 1

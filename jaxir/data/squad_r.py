@@ -9,6 +9,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from jaxir import schema
 from jaxir.errors import JaxirError
 
 XQUAD_R_LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
@@ -45,40 +46,71 @@ def answer_sentence(breaks, answer_start, where):
 
 
 def parse_r(obj, lang, source="<json>", max_articles=None):
-  """Parses an -R JSON object (already loaded) into an RCorpus; bad structure raises JaxirError."""
+  """Parses an -R JSON object (already loaded) into an RCorpus; bad structure or a wrong-typed field
+  raises JaxirError naming the file and the field."""
   if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
     raise JaxirError(f"{source}: not SQuAD JSON (no top-level 'data' list)")
+  if not obj["data"]:
+    raise JaxirError(f"{source}: field 'data' is an empty list (no articles to read)")
   corpus = RCorpus(lang, [], [], [], [], [])
+  first_of = {}   # question id -> where it first appeared
   articles = obj["data"] if max_articles is None else obj["data"][:max_articles]
   for a, article in enumerate(articles):
-    title = str(article.get("title", a))
-    for paragraph in article.get("paragraphs", []):
-      where = f"{source}: article {a} ({title!r})"
+    schema.check(article, dict, f"{source}: data[{a}]")
+    title = schema.expect(article, "title", (str, int), f"{source}: data[{a}]", default=a)
+    title = str(title)
+    where = f"{source}: article {a} ({title!r})"
+    for p, paragraph in enumerate(schema.expect(article, "paragraphs", list, f"{source}: data[{a}]")):
+      schema.check(paragraph, dict, f"{where}: paragraphs[{p}]")
       for key in ("context", "qas", "sentences", "sentence_breaks"):
         if key not in paragraph:
           raise JaxirError(f"{where}: paragraph has no '{key}' (not -R format; convert it with `jaxir data make-r`)")
-      context, sentences, breaks = paragraph["context"], paragraph["sentences"], paragraph["sentence_breaks"]
+      at = f"{where}: paragraphs[{p}]"
+      context = schema.expect(paragraph, "context", str, at)
+      sentences = schema.items(paragraph["sentences"], str, f"{at}: field 'sentences'")
+      breaks = _sentence_breaks(paragraph["sentence_breaks"], len(context), f"{at}: field 'sentence_breaks'")
       if len(sentences) != len(breaks):
         raise JaxirError(f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks")
-      for start, end in breaks:
-        if not 0 <= start < end <= len(context):
-          raise JaxirError(f"{where}: sentence break [{start}, {end}] outside its context of {len(context)} characters")
       c = len(corpus.contexts)
       offset = len(corpus.candidates)
       corpus.contexts.append(context)
       corpus.candidates.extend(sentences)
       corpus.candidate_article.extend([a] * len(sentences))
       corpus.candidate_context.extend([c] * len(sentences))
-      for qa in paragraph["qas"]:
-        answers = qa.get("answers") or []
-        if not answers or "answer_start" not in answers[0]:
-          raise JaxirError(f"{where}: question {qa.get('id')!r} has no answers[0].answer_start")
-        start = answers[0]["answer_start"]
-        if not isinstance(start, int) or not 0 <= start < len(context):
-          raise JaxirError(f"{where}: question {qa.get('id')!r} answer offset {start} outside its context of {len(context)} characters")
-        s = answer_sentence(breaks, start, f"{where}, question {qa.get('id')!r}")
-        corpus.questions.append(Question(str(qa["id"]), lang, qa["question"], a, title, offset + s))
+      for k, qa in enumerate(schema.expect(paragraph, "qas", list, at)):
+        qid, text, start = _question(qa, f"{at}: qas[{k}]", where)
+        if qid in first_of:
+          raise JaxirError(f"{at}: qas[{k}]: field 'id' {qid!r} is a duplicate (question ids must be unique "
+                           f"within a language; first at {first_of[qid]})")
+        first_of[qid] = f"article {a}, paragraphs[{p}], qas[{k}]"
+        if not 0 <= start < len(context):
+          raise JaxirError(f"{where}: question {qid!r} answer offset {start} outside its context of {len(context)} characters")
+        s = answer_sentence(breaks, start, f"{where}, question {qid!r}")
+        corpus.questions.append(Question(qid, lang, text, a, title, offset + s))
   return corpus
+
+
+def _sentence_breaks(breaks, n, what):
+  """`sentence_breaks` checked: a list of [start, end] integer pairs with 0 <= start < end <= n."""
+  schema.check(breaks, list, what)
+  for i, pair in enumerate(breaks):
+    if not (isinstance(pair, list) and len(pair) == 2 and all(schema.is_a(x, int) for x in pair)):
+      raise JaxirError(f"{what}[{i}] must be a [start, end] pair of integers, got {schema.describe(pair)}")
+    start, end = pair
+    if not 0 <= start < end <= n:
+      raise JaxirError(f"{what}[{i}]: sentence break [{start}, {end}] outside its context of {n} characters")
+  return breaks
+
+
+def _question(qa, at, where):
+  """(id, question text, answers[0].answer_start) of a `qas` entry, each field type-checked."""
+  schema.check(qa, dict, at)
+  qid = schema.expect(qa, "id", str, at)
+  text = schema.expect(qa, "question", str, at)
+  answers = schema.expect(qa, "answers", list, at)
+  if not answers or not isinstance(answers[0], dict) or "answer_start" not in answers[0]:
+    raise JaxirError(f"{where}: question {qid!r} has no answers[0].answer_start")
+  return qid, text, schema.expect(answers[0], "answer_start", int, f"{at}: answers[0]")
 
 
 def load_json(path):

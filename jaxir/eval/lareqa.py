@@ -10,10 +10,13 @@ with at least two relevant answers), averaged over queries, then over query lang
 
 Summaries: Mo = mean over X of X->X, Cr = mean over X != Y of X->Y, Mul and RD = mean over X.
 """
+import collections
 import dataclasses
 
 import numpy as np
 
+from jaxir import schema
+from jaxir.errors import JaxirError
 from jaxir.eval import ranking
 
 
@@ -27,13 +30,42 @@ class Index:
   candidate_rows: dict     # lang -> int array, row of each candidate in the embedding matrix
 
   @classmethod
-  def from_json(cls, obj):
-    langs = list(obj["langs"])
-    per = obj["per_lang"]
-    return cls(langs, {l: list(per[l]["question_ids"]) for l in langs},
-               {l: np.asarray(per[l]["question_rows"], np.int64) for l in langs},
-               {l: np.asarray(per[l]["answer"], np.int64) for l in langs},
-               {l: np.asarray(per[l]["candidate_rows"], np.int64) for l in langs})
+  def from_json(cls, obj, n_rows=None, where="index.json"):
+    """The Index of an index.json object, type-checked and validated (see `validate`)."""
+    langs = schema.items(schema.expect(obj, "langs", list, where), str, f"{where}: field 'langs'")
+    per = schema.expect(obj, "per_lang", dict, where)
+    fields = {l: schema.expect(per, l, dict, f"{where}: per_lang") for l in langs}
+    ids = {l: schema.items(list(schema.expect(fields[l], "question_ids", (list, tuple), f"{where}: per_lang.{l}")),
+                           str, f"{where}: per_lang.{l}.question_ids") for l in langs}
+    rows = lambda key: {l: _int_array(schema.expect(fields[l], key, (list, tuple, np.ndarray), f"{where}: per_lang.{l}"),
+                                      f"{where}: per_lang.{l}.{key}") for l in langs}
+    index = cls(langs, ids, rows("question_rows"), rows("answer"), rows("candidate_rows"))
+    index.validate(n_rows, where)
+    return index
+
+  def validate(self, n_rows=None, where="index.json"):
+    """JaxirError, one line, unless every row lies in [0, n_rows), every answer indexes its language's
+    candidates, the per-question lists have one entry per question id and no id repeats in a language."""
+    if len(set(self.langs)) != len(self.langs):
+      raise JaxirError(f"{where}: field 'langs' names a language twice ({' '.join(self.langs)})")
+    for l in self.langs:
+      at = f"{where}: per_lang.{l}"
+      n_q = len(self.question_ids[l])
+      for key, arr in (("question_rows", self.question_rows[l]), ("answer", self.answer[l])):
+        if len(arr) != n_q:
+          raise JaxirError(f"{at}.{key} has {len(arr)} entries for {n_q} question_ids")
+      if len(set(self.question_ids[l])) != n_q:
+        dup = next(q for q, k in collections.Counter(self.question_ids[l]).items() if k > 1)
+        raise JaxirError(f"{at}.question_ids repeats the id {dup!r} (ids must be unique within a language)")
+      limits = (("question_rows", self.question_rows[l], n_rows, "embedding rows"),
+                ("candidate_rows", self.candidate_rows[l], n_rows, "embedding rows"),
+                ("answer", self.answer[l], len(self.candidate_rows[l]), f"candidates of {l}"))
+      for key, arr, n, what in limits:
+        bad = (arr < 0) | (arr >= n) if n is not None else arr < 0
+        if bad.any():
+          i = int(np.argmax(bad))
+          bound = f"[0, {n}) ({n} {what})" if n is not None else "[0, ...)"
+          raise JaxirError(f"{at}.{key}[{i}] = {int(arr[i])} lies outside {bound}")
 
   def to_json(self):
     return {"langs": list(self.langs), "per_lang": {l: {
@@ -45,6 +77,14 @@ class Index:
   def subset(self, langs):
     return Index(list(langs), *({l: d[l] for l in langs} for d in (
         self.question_ids, self.question_rows, self.answer, self.candidate_rows)))
+
+
+def _int_array(values, what):
+  """`values` as a 1-D int64 array; JaxirError unless it is a flat list of integers."""
+  arr = np.asarray(values)
+  if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+    raise JaxirError(f"{what} must be a list of integers, got {schema.describe(values) if arr.size < 8 else 'other values'}")
+  return arr.astype(np.int64)
 
 
 def relevant_matrix(index):

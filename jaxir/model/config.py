@@ -6,6 +6,7 @@ gives padding tokens the position `pad_token_id` (fairseq's `make_positions`).
 """
 import dataclasses
 
+from jaxir import schema
 from jaxir.errors import JaxirError
 
 MODEL_TYPES = ("bert", "xlm-roberta")
@@ -54,8 +55,11 @@ class EncoderConfig:
     return self.max_position_embeddings - self.position_offset
 
   @classmethod
-  def from_hf(cls, hf):
-    """Builds the config from a HF `config.json` dict; raises JaxirError on anything unsupported."""
+  def from_hf(cls, hf, where="config.json"):
+    """Builds the config from a HF `config.json` dict (read from `where`); raises JaxirError, naming the
+    field, on anything unsupported or wrong-typed."""
+    where = str(where)
+    schema.check(hf, dict, where)
     model_type = hf.get("model_type")
     if model_type not in MODEL_TYPES:
       raise JaxirError(f"unsupported model_type {model_type!r} in config.json (jaxir supports {', '.join(MODEL_TYPES)})")
@@ -64,28 +68,30 @@ class EncoderConfig:
       raise JaxirError(f"unsupported position_embedding_type {pos_type!r} in config.json (only 'absolute')")
     if hf.get("is_decoder") or hf.get("add_cross_attention"):
       raise JaxirError("config.json describes a decoder; jaxir needs an encoder")
-    try:
-      return cls(
-          model_type=model_type,
-          vocab_size=int(hf["vocab_size"]),
-          hidden_size=int(hf["hidden_size"]),
-          num_layers=int(hf["num_hidden_layers"]),
-          num_heads=int(hf["num_attention_heads"]),
-          intermediate_size=int(hf["intermediate_size"]),
-          max_position_embeddings=int(hf["max_position_embeddings"]),
-          type_vocab_size=int(hf.get("type_vocab_size", 2)),
-          layer_norm_eps=float(hf.get("layer_norm_eps", 1e-12)),
-          pad_token_id=int(hf.get("pad_token_id") if hf.get("pad_token_id") is not None
-                           else (1 if model_type == "xlm-roberta" else 0)),
-          hidden_act=str(hf.get("hidden_act", "gelu")),
-          hidden_dropout=float(hf.get("hidden_dropout_prob", 0.1)),
-          attention_dropout=float(hf.get("attention_probs_dropout_prob", 0.1)),
-          initializer_range=float(hf.get("initializer_range", 0.02)),
-      )
-    except KeyError as e:
-      raise JaxirError(f"config.json lacks {e.args[0]!r}") from None
-    except (TypeError, ValueError) as e:
-      raise JaxirError(f"config.json has a malformed value ({e})") from None
+
+    def get(key, types, default=schema.MISSING, least=None):
+      value = schema.expect(hf, key, types, where, default)
+      if least is not None and value is not None and value < least:
+        raise JaxirError(f"{where}: field '{key}' must be at least {least}, got {value!r}")
+      return value
+
+    pad = get("pad_token_id", (int, None), None, 0)
+    return cls(
+        model_type=model_type,
+        vocab_size=get("vocab_size", int, least=1),
+        hidden_size=get("hidden_size", int, least=1),
+        num_layers=get("num_hidden_layers", int, least=0),
+        num_heads=get("num_attention_heads", int, least=1),
+        intermediate_size=get("intermediate_size", int, least=1),
+        max_position_embeddings=get("max_position_embeddings", int, least=1),
+        type_vocab_size=get("type_vocab_size", int, 2, 1),
+        layer_norm_eps=float(get("layer_norm_eps", float, 1e-12, 0)),
+        pad_token_id=pad if pad is not None else (1 if model_type == "xlm-roberta" else 0),
+        hidden_act=get("hidden_act", str, "gelu"),
+        hidden_dropout=float(get("hidden_dropout_prob", float, 0.1, 0)),
+        attention_dropout=float(get("attention_probs_dropout_prob", float, 0.1, 0)),
+        initializer_range=float(get("initializer_range", float, 0.02, 0)),
+    )
 
   def to_hf(self):
     """The HF `config.json` dict (with `architectures`) that transformers' AutoModel loads."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxir import io
+from jaxir import io, schema
 from jaxir.errors import JaxirError, some
 from jaxir.model.config import EncoderConfig
 from jaxir.model.encoder import POOLINGS
@@ -144,18 +144,26 @@ def _safetensors_files(path):
                    " (only safetensors weights are read; re-save the model with safe_serialization=True)")
 
 
+def _safe_open(file):
+  """`safetensors.safe_open` of `file` (numpy); a truncated or corrupt file is one JaxirError line."""
+  from safetensors import SafetensorError, safe_open
+  try:
+    return safe_open(str(file), framework="np")
+  except SafetensorError as e:
+    raise JaxirError(f"{file}: unreadable safetensors file, truncated or corrupt ({e})") from None
+
+
 def hf_to_params(path, config, extra=None):
   """Reads the safetensors weights under `path` into the Flax tree, checking names and shapes.
 
   The pooler tensors, when present, go into the dict `extra` (HF names, float32) if one is given.
   """
-  from safetensors import safe_open
   specs = {name: (fpath, shape, t) for name, fpath, shape, t in tensor_specs(config)}
   params, seen = {}, set()
   for file in _safetensors_files(path):
     if not file.is_file():
       raise JaxirError(f"weights shard missing: {file}")
-    with safe_open(str(file), framework="np") as f:
+    with _safe_open(file) as f:
       for key in f.keys():
         name = _canonical(key)
         if name not in specs:
@@ -209,6 +217,7 @@ def infer_meta(path, config, tokenizer, source):
   meta = default_meta(config, source)
   saved = _read_json_opt(path / META_FILE)
   if saved is not None:  # extra keys (e.g. what a checkpoint was trained on) are kept
+    _check_saved_meta(saved, path / META_FILE)
     meta.update({k: v for k, v in saved.items() if k not in ("format", "source")})
     meta["source"] = saved.get("source") or source
   else:
@@ -225,6 +234,7 @@ def infer_meta(path, config, tokenizer, source):
         meta["pooling"] = _st_pooling(_inside(path, mod.get("path", "1_Pooling"), "modules.json") / "config.json")
     st = _read_json_opt(path / "config_sentence_transformers.json") or {}
     prompts = st.get("prompts") or {}
+    _check_st_prompts(prompts, path / "config_sentence_transformers.json")
     meta["query_prompt"] = prompts.get("query") or ""
     meta["passage_prompt"] = prompts.get("passage") or prompts.get("document") or prompts.get("corpus") or ""
     sbert = _read_json_opt(path / "sentence_bert_config.json") or {}
@@ -236,6 +246,25 @@ def infer_meta(path, config, tokenizer, source):
   meta["max_length"] = min(int(meta["max_length"]), config.max_length)
   meta["normalize"] = bool(meta["normalize"])
   return meta
+
+
+def _check_saved_meta(saved, file):
+  """The types of jaxir.json's fields (each optional); max_length a positive integer."""
+  schema.check(saved, dict, str(file))
+  for key, types in (("pooling", str), ("normalize", bool), ("query_prompt", str), ("passage_prompt", str),
+                     ("max_length", int), ("head", (dict, None)), ("train_langs", (list, None)),
+                     ("source", (str, None))):
+    schema.expect(saved, key, types, file, default=None)
+  if "max_length" in saved and saved["max_length"] < 1:
+    raise JaxirError(f"{file}: field 'max_length' must be a positive integer, got {saved['max_length']}")
+  if saved.get("train_langs") is not None:
+    schema.items(saved["train_langs"], str, f"{file}: field 'train_langs'")
+
+
+def _check_st_prompts(prompts, file):
+  schema.check(prompts, dict, f"{file}: field 'prompts'")
+  for key in ("query", "passage", "document", "corpus"):
+    schema.expect(prompts, key, (str, None), f"{file}: field 'prompts'", default=None)
 
 
 # ---------------------------------------------------------------- the Dense head
@@ -268,8 +297,8 @@ def _activation(name):
 def _dense_tensors(d):
   """The Dense folder's tensors as float32 numpy: model.safetensors, else pytorch_model.bin via torch."""
   if (d / "model.safetensors").is_file():
-    from safetensors.numpy import load_file
-    return {k: np.asarray(v, dtype=np.float32) for k, v in load_file(str(d / "model.safetensors")).items()}
+    with _safe_open(d / "model.safetensors") as f:
+      return {k: np.asarray(f.get_tensor(k), dtype=np.float32) for k in f.keys()}
   if (d / "pytorch_model.bin").is_file():
     try:
       import torch
@@ -394,7 +423,7 @@ def load_pretrained(name_or_path):
   if not (path / "config.json").is_file():
     raise JaxirError(f"model not found: {path} has no config.json (expected a Hugging Face model directory)")
   hf = io.read_json(path / "config.json")
-  config = EncoderConfig.from_hf(hf)
+  config = EncoderConfig.from_hf(hf, path / "config.json")
   extra = {}
   params = hf_to_params(path, config, extra)
   tokenizer = load_tokenizer(path)

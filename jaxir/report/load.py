@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io
+from jaxir import io, schema
 from jaxir.errors import JaxirError
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.cell import is_finished
@@ -67,6 +67,7 @@ def load_sweep(sweep_dir):
   if not (sweep_dir / "sweep.json").is_file():
     raise JaxirError(f"{sweep_dir} is not a sweep directory (no sweep.json); run `jaxir sweep` first")
   record = io.read_json(sweep_dir / "sweep.json", "sweep record")
+  schema.check(record, dict, str(sweep_dir / "sweep.json"))
   if record.get("format") != spec_lib.FORMAT:
     raise JaxirError(f"{sweep_dir} was written by an incompatible jaxir sweep (format {record.get('format')!r}, "
                      f"this version reads {spec_lib.FORMAT!r})")
@@ -80,11 +81,54 @@ def load_sweep(sweep_dir):
       missing.append(c["name"])
       continue
     info = io.read_json(cdir / "cell.json", "cell record")
+    _check_cell(info, cdir / "cell.json")
     present = benchmarks + [b for b in extras if (cdir / "eval" / b / "summary.json").is_file()]
-    summaries = {b: io.read_json(cdir / "eval" / b / "summary.json", "summary") for b in present}
+    summaries = {b: _read_summary(cdir / "eval" / b / "summary.json", b) for b in present}
     cells.append(CellResult(c["name"], c["kind"], c["model"], c.get("batch_type"), c.get("alpha"), c.get("seed"),
                             cdir, list(info.get("train_langs") or []), summaries))
   if not cells:
     raise JaxirError(f"{sweep_dir} has no finished cell yet ({len(missing)} unfinished); run or resume "
                      "`jaxir sweep` first")
   return SweepResults(sweep_dir, record["spec"], cells, missing, benchmarks, extras)
+
+
+# The metrics the report reads from each benchmark's summary.json: numbers, or null where none was measured.
+_SCORES = ("Mo", "Cr", "Mul", "RD")
+_EXTRA_SCORES = {"tatoeba": ("acc@1",), "beir": ("nDCG@10", "Recall@100"), "miracl": ("nDCG@10",),
+                 "xnli": ("mean_others", "transfer_gap")}
+_NUMBER = (float, None)
+
+
+def _check_cell(info, where):
+  schema.check(info, dict, str(where))
+  if schema.expect(info, "train_langs", (list, None), where, default=None) is not None:
+    schema.items(info["train_langs"], str, f"{where}: field 'train_langs'")
+
+
+def _read_summary(path, bench):
+  """A cell's summary.json, its scores type-checked: one line naming the file and the field otherwise."""
+  s = io.read_json(path, "summary")
+  schema.check(s, dict, str(path))
+  if bench in spec_lib.LAREQA:
+    langs = schema.items(schema.expect(s, "langs", list, path), str, f"{path}: field 'langs'")
+    for l, n in schema.expect(s, "queries", dict, path).items():
+      schema.check(n, int, f"{path}: field 'queries.{l}'")
+    for key in _SCORES:
+      schema.expect(s, key, _NUMBER, path)
+    for key in ("seen_langs", "zero_shot_langs"):
+      schema.items(schema.expect(s, key, list, path, default=[]), str, f"{path}: field '{key}'")
+    for group in ("seen", "zero_shot"):
+      for key in _SCORES:
+        schema.expect(schema.expect(s, group, dict, path, default={}), key, _NUMBER, f"{path}: field '{group}'", default=None)
+    pairs = schema.expect(s, "pairs_mAP", dict, path)
+    for x in langs:
+      for y in langs:
+        schema.expect(schema.expect(pairs, x, dict, f"{path}: field 'pairs_mAP'"), y, _NUMBER, f"{path}: field 'pairs_mAP.{x}'")
+  else:
+    for key in _EXTRA_SCORES.get(bench, ()):
+      schema.expect(s, key, _NUMBER, path, default=None)
+    if bench == "beir":
+      schema.items(schema.expect(s, "datasets", list, path, default=[]), str, f"{path}: field 'datasets'")
+      for d, v in schema.expect(s, "per", dict, path, default={}).items():
+        schema.expect(v, "nDCG@10", _NUMBER, f"{path}: field 'per.{d}'", default=None)
+  return s

@@ -18,6 +18,9 @@ import threading
 import time
 from pathlib import Path
 
+from jaxir import schema
+from jaxir.errors import JaxirError
+
 NAME = ".lock"
 UNWRITTEN_GRACE_S = 60      # a lock file still empty this long after its creation is a dead writer's
 HEARTBEAT_S = 60
@@ -54,6 +57,23 @@ def _holder(path):
     return {} if young else None
 
 
+def _check_lock(path):
+  """JaxirError for a lock that no jaxir process wrote: a directory, or JSON that is not a holder record
+  (a mapping with a string 'host' and an integer 'pid'). One still being written is left to `_holder`."""
+  if path.is_dir():
+    raise JaxirError(f"{path} is a directory, not a lock file; remove it if no sweep is running this cell")
+  try:
+    holder = json.loads(path.read_text())
+  except (OSError, ValueError):
+    return
+  try:
+    schema.expect(holder, "host", str, path)
+    schema.expect(holder, "pid", int, path)
+    schema.expect(holder, "since", str, path, default=None)
+  except JaxirError as e:
+    raise JaxirError(f"{e} (not a jaxir lock; remove it if no sweep is running this cell)") from None
+
+
 def acquire(cell_dir):
   """Takes the lock of `cell_dir`: None when this process now holds it, else its holder's record."""
   path = Path(cell_dir) / NAME
@@ -63,6 +83,7 @@ def acquire(cell_dir):
     try:
       fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
+      _check_lock(path)
       holder = _holder(path)
       if not _stale(path, holder, me["host"]):
         return holder
