@@ -116,7 +116,8 @@ def test_train_resumes_from_the_previous_readable_checkpoint(model, tmp_path, ca
 
 def _encode(model, out, **kw):
   from jaxir.encode import encode_benchmark
-  return encode_benchmark(model, "xquad-r", out, DATA, ["en", "de"], 1, chunk_texts=16, progress=False, **kw)
+  return encode_benchmark(model, "xquad-r", out, DATA, ["en", "de"], 1, tokens_per_batch=512, chunk_texts=16,
+                          progress=False, **kw)
 
 
 def _wrong_keys(path):

@@ -34,9 +34,9 @@ class Checkpoints:
     return restored.state, restored.position
 
   def restore_readable(self, abstract_state, step=None, doing="resuming"):
-    """(step, state, position) of `step`, or else of the newest checkpoint that restores: an unreadable
-    one is said on stderr and the previous kept step tried; JaxirError when none restores (or `step`
-    does not). Also returns the unreadable steps, newest first (see `move_aside`)."""
+    """(step, state, position, unreadable steps newest first) of `step`, or else of the newest checkpoint
+    that restores: an unreadable one is said on stderr and the previous kept step tried (the caller may
+    `move_aside` the unreadable ones); JaxirError, one line, when none restores (or `step` does not)."""
     steps = [step] if step is not None else sorted(self.manager.all_steps(), reverse=True)
     _quiet_closed_loop_reads()
     bad = []
