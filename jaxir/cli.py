@@ -1,7 +1,8 @@
 """The `jaxir` console command. It only parses arguments and calls the Python API.
 
 Each area registers its own subcommands (``register(subparsers)`` in ``jaxir/*/cli.py``);
-any ``JaxirError`` becomes one line on stderr and exit status 2.
+any ``JaxirError`` becomes one line on stderr and exit status 2, and so does an ``OSError`` (a
+read-only or full disk, a file where a folder should be): the path and the system's reason.
 """
 import argparse
 import importlib
@@ -33,10 +34,20 @@ def main(argv=None):
   except JaxirError as e:
     print(f"jaxir {args.command}: error: {e}", file=sys.stderr)
     return 2
+  except OSError as e:       # read-only or full disk, a file where a folder should be: what failed, where
+    print(f"jaxir {args.command}: error: {os_error(e)}", file=sys.stderr)
+    return 2
   except KeyboardInterrupt:
     print(f"jaxir {args.command}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
     return 130
   return 0 if result is None else int(result)
+
+
+def os_error(e):
+  """ "PATH: REASON" of an OSError (its message when it names no path)."""
+  if e.filename is None or not e.strerror:
+    return str(e)
+  return f"{e.filename}: {e.strerror}"
 
 
 if __name__ == "__main__":

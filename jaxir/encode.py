@@ -13,6 +13,7 @@ import hashlib
 import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -177,12 +178,10 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   for k, chunk in enumerate(chunks):
     path = partial / f"chunk_{k:05d}.npz"
     members = [m for step in chunk for m in step.members]
-    if path.exists():
-      with np.load(path) as z:
-        if z["members"].tolist() == members:
-          reused += len(members)
-          bar.update(len(members))
-          continue
+    if _reusable_chunk(path, members, dim):
+      reused += len(members)
+      bar.update(len(members))
+      continue
     rows = _embed_steps(embed, token_ids, pad_id, chunk, bar)
     with io.atomic_path(path) as tmp:
       with open(tmp, "wb") as f:
@@ -201,6 +200,23 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   io.write_json(done, manifest)
   shutil.rmtree(partial, ignore_errors=True)
   return out
+
+
+def _reusable_chunk(path, members, dim):
+  """Whether the finished chunk at `path` holds the embeddings [len(members), dim] of `members`; a damaged
+  one (truncated, garbage, wrong keys or shape) is said on stderr and recomputed (the new one replaces it)."""
+  if not path.exists():
+    return False
+  try:
+    with np.load(path) as z:
+      same, emb = z["members"].tolist() == members, z["emb"]
+    if same and emb.shape != (len(members), dim):
+      raise ValueError(f"emb has shape {emb.shape}, expected {(len(members), dim)}")
+    return same
+  except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as e:
+    why = (str(e).splitlines() or [""])[0][:160]
+    print(f"encode: {path} is damaged ({type(e).__name__}: {why}); recomputing it", file=sys.stderr)
+    return False
 
 
 def load_embeddings(path):

@@ -14,15 +14,33 @@ def atomic_path(path):
   """Yields a temporary path beside `path`; renames it onto `path` only on success."""
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-  os.close(fd)
+  tmp = None
   try:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     yield Path(tmp)
     os.chmod(tmp, 0o666 & ~_umask())   # mkstemp creates owner-only files
     os.replace(tmp, path)
+  except OSError as e:
+    raise _naming(e, path, tmp) from e
   finally:
-    if os.path.exists(tmp):
+    if tmp is not None and os.path.exists(tmp):
       os.unlink(tmp)
+
+
+def _naming(e, path, tmp=None):
+  """`e`, naming the destination `path` where it names no file (a full disk fails a write, which names
+  none) or a temporary one (`tmp`, or the one mkstemp / mkdtemp tried); the destination is left as it was."""
+  name = None if e.filename is None else str(e.filename)
+  if name is None:
+    where = str(path)
+  elif tmp is not None and name.startswith(str(tmp)):
+    where = str(path) + name[len(str(tmp)):]
+  elif name.startswith(str(path.parent / f".{path.name}.")) and name.endswith(".tmp"):
+    where = str(path)
+  else:
+    return e
+  return type(e)(e.errno, e.strerror or str(e), where)
 
 
 def write_text(path, text):
@@ -66,7 +84,10 @@ def atomic_dir(path, marker=None, force=False):
   path = Path(path)
   check_replaceable(path, marker, force)
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+  try:
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+  except OSError as e:
+    raise _naming(e, path) from e
   try:
     yield tmp
     _share(tmp)
@@ -78,6 +99,8 @@ def atomic_dir(path, marker=None, force=False):
       _remove(old)
     else:
       os.replace(tmp, path)
+  except OSError as e:
+    raise _naming(e, path, tmp) from e
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

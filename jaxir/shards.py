@@ -50,6 +50,25 @@ def _finished(folder, k, sha, plan):
   return meta.get("sha256") == sha and meta.get("plan") == plan
 
 
+def _intact(folder, k, rows, dim, dtype):
+  """Whether shard k's arrays load as [rows, dim] of `dtype` and its ids file has `rows` lines (its .json
+  can be intact over a damaged .npy); a damaged shard is said on stderr, to be recomputed."""
+  path = folder / f"{_name(k)}.npy"
+  try:
+    arr = np.load(path, mmap_mode="r")
+    if arr.shape != (rows, dim) or arr.dtype != np.dtype(dtype):
+      raise ValueError(f"shape {arr.shape} {arr.dtype}, expected ({rows}, {dim}) {dtype}")
+    del arr
+    n_ids = len(path.with_suffix(".ids").read_text(encoding="utf-8").splitlines())
+    if n_ids != rows:
+      raise ValueError(f"{_name(k)}.ids has {n_ids} ids for {rows} rows")
+  except (OSError, ValueError, UnicodeDecodeError) as e:
+    why = (str(e).splitlines() or [""])[0][:160]
+    print(f"encode: {path} is damaged ({type(e).__name__}: {why}); recomputing it", file=sys.stderr)
+    return False
+  return True
+
+
 def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="float32", plan=None, total=None,
                 desc="embed", progress=True):
   """Embeds (id, text) `records` into a store at `folder`, one shard at a time; returns its store.json dict.
@@ -77,7 +96,7 @@ def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="floa
     k = len(shards)
     sha = _texts_hash(ids, texts)
     before = bar.n
-    if _finished(folder, k, sha, plan):
+    if _finished(folder, k, sha, plan) and _intact(folder, k, len(ids), dim, dtype):
       reused += len(ids)
     else:
       emb = np.asarray(embed(texts, bar), np.float32)

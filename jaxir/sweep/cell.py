@@ -11,16 +11,18 @@
   eval/<benchmark>/      `jaxir eval` outputs: summary.json (written last), per_query.npz, CSVs, table
   cell.json              written last: the cell is finished (durations, model, training languages)
 
-A benchmark whose summary.json exists is not evaluated again: a rerun that adds a benchmark to a
+A benchmark whose summary.json exists (and reads, as does what it promises: `damaged`) is not evaluated again: a rerun that adds a benchmark to a
 finished sweep evaluates only that one in every cell (the trained model is kept).
 
 Every step trusts only what its writer marks finished (`run.json`, `manifest.json`,
 `summary.json`), so a killed cell is resumed where it stopped: the trainer from its checkpoint,
 the encoder from its finished chunks, an evaluation from scratch.
 """
+import json
 import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from jaxir import config as config_lib
@@ -31,10 +33,61 @@ from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 
 
+# Written with a benchmark's summary.json (before it), besides table.txt: what a finished evaluation promises.
+PER_QUERY = {"xquad-r": "per_query.npz", "mlqa-r-dev": "per_query.npz", "beir": "per_query.json",
+             "miracl": "per_query.json"}
+
+
 def is_finished(cell_dir, benchmarks):
+  """Whether cell.json and every benchmark's summary.json are there and what they promise reads (`damaged`)."""
   cell_dir = Path(cell_dir)
   return (cell_dir / "cell.json").exists() and all(
-      (cell_dir / "eval" / b / "summary.json").exists() for b in benchmarks)
+      (cell_dir / "eval" / b / "summary.json").exists() for b in benchmarks) and not damaged(cell_dir, benchmarks)
+
+
+def damaged(cell_dir, benchmarks):
+  """{file: why} for what a cell holds as finished but cannot be read: cell.json, a benchmark's summary.json
+  (a JSON object), its per-query file (see PER_QUERY). An evaluation without summary.json is unfinished,
+  not damaged."""
+  import numpy as np
+  cell_dir, out = Path(cell_dir), {}
+
+  def check(path, read):
+    try:
+      read(path)
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as e:
+      out[path] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}"
+
+  def json_object(path):
+    if not isinstance(json.loads(path.read_text(encoding="utf-8")), dict):
+      raise ValueError("not a JSON object")
+
+  def npz(path):
+    with np.load(path) as z:
+      for key in z.files:
+        z[key]
+
+  if (cell_dir / "cell.json").exists():
+    check(cell_dir / "cell.json", json_object)
+  for bench in benchmarks:
+    ev = cell_dir / "eval" / bench
+    if (ev / "summary.json").exists():
+      check(ev / "summary.json", json_object)
+      if bench in PER_QUERY:
+        name = PER_QUERY[bench]
+        check(ev / name, npz if name.endswith(".npz") else lambda p: json.loads(p.read_text(encoding="utf-8")))
+  return out
+
+
+def _redo_damaged(cell_dir, benchmarks):
+  """Says what of a cell is damaged; drops the summary.json of each damaged evaluation, so it is redone
+  (a damaged cell.json is rewritten anyway)."""
+  for path, why in damaged(cell_dir, benchmarks).items():
+    print(f"sweep: {Path(cell_dir).name}: {path} is unreadable ({why}); "
+          f"{'recording the cell again' if path.name == 'cell.json' else 'evaluating ' + path.parent.name + ' again'}",
+          file=sys.stderr)
+    if path.name != "cell.json":
+      (path.parent / "summary.json").unlink(missing_ok=True)
 
 
 class Context:
@@ -94,6 +147,7 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
   else:
     io.write_json(cell_dir / "config.json", {**record, "model_path": spec_lib.model_path(cell.model)})
     model_dir, train_langs = Path(ensure_model(cell.model)), None
+  _redo_damaged(cell_dir, spec.eval.benchmarks)
   previous = _previous(cell_dir)
   eval_seconds = previous.get("eval_seconds", {})
   pretrained = None                    # loaded once, for every benchmark still to evaluate

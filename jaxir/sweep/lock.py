@@ -4,16 +4,18 @@ So several `jaxir sweep` processes can work through one grid side by side (the G
 or hosts that share the sweep directory): each skips the cells another one holds and takes the
 next free one; a second process started by mistake cannot train over the first one's cell.
 
-The lock is created with O_EXCL and names its holder (host, pid, since); it is removed when the
+The lock is created with O_EXCL and names its holder (host, pid, since, start time); it is removed when the
 cell stops, finished or not. While it runs the cell, the holder touches the lock every
 HEARTBEAT_S. A lock whose process is gone from this host is taken over. One from another host
 cannot be checked by pid: it is taken over once its heartbeat is STALE_AFTER_S old (that host's
-process was killed, or the host went away). A process of this host is trusted by its pid alone,
-so a paused one (SIGSTOP) keeps its cells.
+process was killed, or the host went away). A process of this host is trusted by its pid alone
+(and its start time, which the lock records: a live pid that started at another time was reused by
+an unrelated process, and its lock is taken over), so a paused one (SIGSTOP) keeps its cells.
 """
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -78,7 +80,8 @@ def acquire(cell_dir):
   """Takes the lock of `cell_dir`: None when this process now holds it, else its holder's record."""
   path = Path(cell_dir) / NAME
   path.parent.mkdir(parents=True, exist_ok=True)
-  me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+  me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "start": _start_time(os.getpid())}
   for _ in range(3):
     try:
       fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -100,11 +103,32 @@ def _stale(path, holder, host):
   if holder is None:
     return True
   if holder.get("host") == host:
-    return not _alive(holder.get("pid"))
+    return not _alive(holder.get("pid")) or _reused(path, holder)
   try:
     return bool(holder) and time.time() - path.stat().st_mtime > STALE_AFTER_S
   except FileNotFoundError:
     return True
+
+
+def _start_time(pid):
+  """When process `pid` started, in clock ticks after boot (/proc/PID/stat); None where unknown."""
+  try:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+      return int(f.read().rsplit(b")", 1)[1].split()[19])
+  except (OSError, ValueError, IndexError):
+    return None
+
+
+def _reused(path, holder):
+  """Whether the live process a lock of this host names is another one than its holder: its pid was
+  reused (the start time the lock records differs). Said on stderr: the lock is then taken over."""
+  pid, recorded = holder.get("pid"), holder.get("start")
+  now = _start_time(pid) if isinstance(recorded, int) else None
+  if now is None or now == recorded:
+    return False
+  print(f"sweep: {path}: process {pid} is alive but is not the lock's holder (it started at tick {now}, "
+        f"the holder at {recorded}: the pid was reused); taking the stale lock over", file=sys.stderr)
+  return True
 
 
 def _heartbeat(path):
@@ -131,7 +155,16 @@ def release(cell_dir):
     path.unlink(missing_ok=True)
 
 
-def describe(holder):
+def describe(holder, path=None):
+  """Whose lock it is; with its `path`, also which lock and how long since its holder touched it."""
   if not holder:
-    return "another process (its lock is being written)"
-  return f"process {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+    who = "another process (its lock is being written)"
+  else:
+    who = f"process {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+  if path is None:
+    return who
+  try:
+    age = f"touched {int(time.time() - Path(path).stat().st_mtime)}s ago"
+  except OSError:
+    age = "gone since"
+  return f"{who} (lock {path}, {age})"

@@ -150,7 +150,7 @@ def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
       cdir = out / "cells" / cell.name
       holder = lock.acquire(cdir)
       if holder is not None:
-        display.busy(cell, lock.describe(holder))
+        display.busy(cell, lock.describe(holder, cdir / lock.NAME))
         status[cell.name] = "busy"
         continue
       try:

@@ -143,10 +143,23 @@ def checkpoint_model(run_dir, step=None):
   cfg.mesh.data, cfg.mesh.model = -1, 1
   mesh = mesh_lib.make_mesh(cfg.mesh)
   encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
-  state, _ = ckpt.restore(state_lib.sharded_abstract_state(encoder, cfg, mesh), step)
+  step, state, _, _ = ckpt.restore_readable(state_lib.sharded_abstract_state(encoder, cfg, mesh), step, "exporting")
   train_langs = (io.read_json(run / "run.json", "run") if (run / "run.json").exists() else {}).get("train_langs")
   return _with_params(pretrained, _host_params(state.params, mesh, jax), train_langs=train_langs,
-                      source=f"jaxir train {run} step {step if step is not None else ckpt.latest_step()}")
+                      source=f"jaxir train {run} step {step}")
+
+
+def _move_aside(ckpt, steps, jax):
+  """Moves unreadable checkpoints out of the way of the steps the resumed run will save again."""
+  if not steps:
+    return
+  if jax.process_index() == 0:
+    for step in steps:
+      ckpt.move_aside(step)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("jaxir: unreadable checkpoints moved aside")
+    ckpt.manager.reload()
 
 
 def _real_tokens(arrays):
@@ -186,7 +199,8 @@ def train(cfg, progress=True):
   ckpt = Checkpoints((out / "checkpoints").absolute(), keep=cfg.keep_checkpoints)
   start = 0
   if ckpt.latest_step() is not None:
-    state, position = ckpt.restore(state_lib.sharded_abstract_state(encoder, cfg, mesh))
+    _, state, position, unreadable = ckpt.restore_readable(state_lib.sharded_abstract_state(encoder, cfg, mesh))
+    _move_aside(ckpt, unreadable, jax)
     start = int(position["next_step"])
     print(f"train: resumed {out} at step {start}", file=sys.stderr)
   else:
