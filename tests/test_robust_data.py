@@ -325,9 +325,9 @@ def _summary_edit(**changes):
     ("eval/xquad-r/summary.json", lambda s: {**s, "seen": {**s["seen"], "Mul": "x"}}, "'seen'"),
     ("eval/xquad-r/summary.json", lambda s: {**s, "queries": {"en": "20"}}, "queries.en"),
     ("eval/xquad-r/summary.json", lambda s: {**s, "pairs_mAP": {**s["pairs_mAP"], "en": {"en": "1"}}}, "pairs_mAP.en"),
-    ("eval/xquad-r/summary.json", lambda s: [s], "mapping"),
+    ("eval/xquad-r/summary.json", lambda s: [s], "not a JSON object"),
     ("cell.json", lambda c: {**c, "train_langs": "en"}, "'train_langs'"),
-    ("cell.json", lambda c: "done", "mapping"),
+    ("cell.json", lambda c: "done", "not a JSON object"),
 ])
 def test_bad_summary_or_cell_record_is_one_line(sweep, tmp_path, file, edit, field):
   from jaxir.report.load import load_sweep

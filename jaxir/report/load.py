@@ -13,7 +13,7 @@ import numpy as np
 from jaxir import io, schema
 from jaxir.errors import JaxirError
 from jaxir.sweep import spec as spec_lib
-from jaxir.sweep.cell import is_finished
+from jaxir.sweep.cell import damaged, is_finished
 
 
 @dataclasses.dataclass
@@ -77,6 +77,10 @@ def load_sweep(sweep_dir):
   cells, missing = [], []
   for c in record["cells"]:
     cdir = sweep_dir / "cells" / c["name"]
+    broken = damaged(cdir, benchmarks)
+    if broken:
+      path, why = next(iter(broken.items()))
+      raise JaxirError(f"{path} is unreadable ({why}); rerun `jaxir sweep` on {sweep_dir} to redo it")
     if not is_finished(cdir, benchmarks):
       missing.append(c["name"])
       continue
