@@ -32,7 +32,7 @@ def check_finite(emb, what, describe, rows=None):
   which rows (`rows[i]` names row i, default i) and their texts or ids (`describe(rows) -> [str]`)."""
   bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
   if bad.size:
-    bad = bad if rows is None else np.asarray(rows)[bad]
+    bad = bad if rows is None else np.sort(np.asarray(rows)[bad])
     shown = ", ".join(repr(t if len(t) <= 40 else t[:40] + "...") for t in map(str, describe(bad[:3])))
     raise NotFinite(f"{what}: {bad.size:,} of {len(emb):,} embeddings are not finite (rows {some(bad)}: "
                     f"{shown}{', ...' if bad.size > 3 else ''}); the model gives NaN or inf (NaN weights, "
