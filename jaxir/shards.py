@@ -84,10 +84,10 @@ def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="floa
       emb = np.asarray(embed(texts, bar), np.float32)
       if emb.shape != (len(texts), dim):
         raise JaxirError(f"embedder returned shape {emb.shape}, expected {(len(texts), dim)}")
-      first = sum(s["rows"] for s in shards)
+      emb, first = emb.astype(dtype), sum(s["rows"] for s in shards)      # float16 may overflow to inf
       check_finite(emb, f"{folder} (no store written)", lambda rows: [f"{ids[r - first]} {texts[r - first]}" for r in rows],
                    np.arange(first, first + len(ids)))
-      io.write_npy(folder / f"{_name(k)}.npy", emb.astype(dtype))
+      io.write_npy(folder / f"{_name(k)}.npy", emb)
       io.write_text(folder / f"{_name(k)}.ids", "".join(f"{i}\n" for i in ids))
       io.write_json(folder / f"{_name(k)}.json", {"rows": len(ids), "sha256": sha, "plan": plan})
     shards.append({"file": f"{_name(k)}.npy", "rows": len(ids)})
