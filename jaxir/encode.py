@@ -19,9 +19,25 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import io, packing, schema
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, some
 
 FORMAT = "jaxir-embeddings/1"
+
+
+class NotFinite(JaxirError):
+  """Embeddings that hold NaN or inf."""
+
+
+def check_finite(emb, what, describe, rows=None):
+  """NotFinite (a JaxirError), one line, when rows of the [n, H] embeddings `emb` hold NaN or inf: how many,
+  which rows (`rows[i]` names row i, default i) and their texts or ids (`describe(rows) -> [str]`)."""
+  bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+  if bad.size:
+    bad = bad if rows is None else np.sort(np.asarray(rows)[bad])
+    shown = ", ".join(repr(t if len(t) <= 40 else t[:40] + "...") for t in map(str, describe(bad[:3])))
+    raise NotFinite(f"{what}: {bad.size:,} of {len(emb):,} embeddings are not finite (rows {some(bad)}: "
+                    f"{shown}{', ...' if bad.size > 3 else ''}); the model gives NaN or inf (NaN weights, "
+                    "or a diverged training run?)")
 
 
 def benchmark_texts(corpora, query_prompt, passage_prompt):
@@ -93,17 +109,21 @@ def _plan(token_ids, max_length, tokens_per_batch, embed):
   return packing.plan([len(t) for t in token_ids], max_length, tokens_per_batch, multiple_of=embed.n_devices)
 
 
-def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32", embedder=None, bar=None):
+def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype="float32", embedder=None, bar=None,
+                check=True):
   """[len(texts), H] embeddings in input order (no resume; for benchmarks and small jobs).
 
   Pass the same `embedder` (an `Embedder`) to several calls to reuse its compiled shapes; `bar`
-  (anything with `update(n)`, e.g. tqdm) is advanced by the texts of each finished batch.
+  (anything with `update(n)`, e.g. tqdm) is advanced by the texts of each finished batch. Non-finite
+  embeddings are refused (JaxirError) unless `check` is False (the caller checks them itself).
   """
   embed = embedder or Embedder(pretrained, dtype)
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
   plan = _plan(token_ids, max_length, tokens_per_batch, embed)
   out = np.zeros((len(texts), pretrained.dim), np.float32)
   out[[m for step in plan for m in step.members]] = _embed_steps(embed, token_ids, pad_id, plan, bar)
+  if check:
+    check_finite(out, f"model {pretrained.path or 'in memory'}", lambda rows: [texts[r] for r in rows])
   return out
 
 
@@ -144,6 +164,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
       return out
     raise JaxirError(f"{out} already holds a different export ({old.get('benchmark')} {old.get('langs')}); choose another --out")
 
+  fresh = not out.exists()
   partial = out / ".partial"
   partial.mkdir(parents=True, exist_ok=True)
   plan_file = partial / "plan.json"
@@ -175,6 +196,17 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   reused = 0
   from tqdm import tqdm
   bar = tqdm(total=len(texts), desc=f"encode {benchmark}", unit="text", disable=not progress, file=sys.stderr)
+
+  def check(emb, rows=None):
+    """Refuses non-finite embeddings, leaving no export behind (nor `out`, when this call made it)."""
+    try:
+      check_finite(emb, f"encode {benchmark} with {model} (nothing written to {out})",
+                   lambda rs: [texts[r] for r in rs], rows)
+    except NotFinite:
+      bar.close()
+      shutil.rmtree(out if fresh else partial, ignore_errors=True)
+      raise
+
   for k, chunk in enumerate(chunks):
     path = partial / f"chunk_{k:05d}.npz"
     members = [m for step in chunk for m in step.members]
@@ -183,6 +215,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
       bar.update(len(members))
       continue
     rows = _embed_steps(embed, token_ids, pad_id, chunk, bar)
+    check(rows, members)
     with io.atomic_path(path) as tmp:
       with open(tmp, "wb") as f:
         np.savez(f, members=np.asarray(members), emb=rows)
@@ -192,6 +225,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   for k in range(len(chunks)):
     with np.load(partial / f"chunk_{k:05d}.npz") as z:
       emb[z["members"]] = z["emb"]
+  check(emb)                       # chunks of an earlier run, too
   manifest.update({"dim": dim, "seconds": round(time.time() - start, 2), "reused_texts": reused,
                    "texts_per_s": round((len(texts) - reused) / max(time.time() - start, 1e-9), 1)})
   io.write_npy(out / "embeddings.npy", emb)

@@ -12,6 +12,7 @@ export resumes shard by shard (a shard is reused when its texts and plan hash th
 """
 import contextlib
 import dataclasses
+import shutil
 import sys
 import tempfile
 import time
@@ -72,7 +73,7 @@ def _model(model):
 def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_per_shard=100_000,
                 shard_dtype="float32", progress=True):
   """Embeds every set of `spec` with `model` (directory, hub id or `Pretrained`) into `out`; returns `out`."""
-  from jaxir.encode import Embedder, embed_texts
+  from jaxir.encode import Embedder, NotFinite, embed_texts
   from jaxir.shards import write_store
   out = Path(out)
   pretrained, fp = _model(model)
@@ -98,6 +99,7 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
   plan_file = out / "plan.json"
   if plan_file.exists() and io.read_json(plan_file, "plan").get("fingerprint") != fp:
     raise JaxirError(f"{out} holds an unfinished export of another model; use another --out or delete it")
+  fresh = not out.exists()
   io.write_json(plan_file, {"fingerprint": fp})
 
   embedder = Embedder(pretrained, dtype)
@@ -105,10 +107,15 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
   for s in spec.sets:
     prefix = prompts[s.prompt]
     embed = lambda texts, bar, p=prefix: embed_texts(pretrained, [p + t for t in texts], max_length,
-                                                     tokens_per_batch, dtype, embedder, bar)
+                                                     tokens_per_batch, dtype, embedder, bar, check=False)
     plan = {"fingerprint": fp, "prompt": prefix, "max_length": max_length, "dtype": dtype}
-    store = write_store(out / s.name, s.records(), embed, pretrained.dim, rows_per_shard, shard_dtype, plan,
-                        s.total, desc=f"encode {s.name}", progress=progress)
+    try:
+      store = write_store(out / s.name, s.records(), embed, pretrained.dim, rows_per_shard, shard_dtype, plan,
+                          s.total, desc=f"encode {s.name}", progress=progress)
+    except NotFinite:
+      if fresh:                  # the model gives NaN or inf: nothing of this export is worth keeping
+        shutil.rmtree(out, ignore_errors=True)
+      raise
     counts[s.name] = store["n"]
     reused += store["reused_rows"]
   for rel, text in spec.files.items():

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import io, schema
+from jaxir.encode import check_finite
 from jaxir.errors import JaxirError
 
 FORMAT = "jaxir-shards/1"
@@ -102,7 +103,10 @@ def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="floa
       emb = np.asarray(embed(texts, bar), np.float32)
       if emb.shape != (len(texts), dim):
         raise JaxirError(f"embedder returned shape {emb.shape}, expected {(len(texts), dim)}")
-      io.write_npy(folder / f"{_name(k)}.npy", emb.astype(dtype))
+      emb, first = emb.astype(dtype), sum(s["rows"] for s in shards)      # float16 may overflow to inf
+      check_finite(emb, f"{folder} (no store written)", lambda rows: [f"{ids[r - first]} {texts[r - first]}" for r in rows],
+                   np.arange(first, first + len(ids)))
+      io.write_npy(folder / f"{_name(k)}.npy", emb)
       io.write_text(folder / f"{_name(k)}.ids", "".join(f"{i}\n" for i in ids))
       io.write_json(folder / f"{_name(k)}.json", {"rows": len(ids), "sha256": sha, "plan": plan})
     shards.append({"file": f"{_name(k)}.npy", "rows": len(ids)})
@@ -175,7 +179,9 @@ class Store:
     for path, rows in self.shards:
       arr = self._map(path, rows)
       for s in range(0, rows, block_rows):
-        yield start + s, np.array(arr[s:s + block_rows])     # a copy: the mapping can go after the shard
+        block = np.array(arr[s:s + block_rows])              # a copy: the mapping can go after the shard
+        self._check(block, start + s)
+        yield start + s, block
       del arr
       start += rows
 
@@ -183,7 +189,15 @@ class Store:
     """All rows as one float32 array (for small sets: queries, bitext, probe data)."""
     if not self.shards:
       return np.zeros((0, self.dim), np.float32)
-    return np.concatenate([np.asarray(self._map(p, r), np.float32) for p, r in self.shards])
+    out = np.concatenate([np.asarray(self._map(p, r), np.float32) for p, r in self.shards])
+    self._check(out, 0)
+    return out
+
+  def _check(self, block, first):
+    """Refuses rows holding NaN or inf (they would rank first everywhere), naming them by id."""
+    rows = np.arange(first, first + len(block))
+    check_finite(block, f"{self.folder}" + (f" (rows {first:,}-{first + len(block) - 1:,})" if len(block) < self.n else ""),
+                 lambda bad: list(map(self.lookup(bad).get, bad)), rows)
 
   def ids(self):
     out = []

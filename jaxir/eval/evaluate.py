@@ -44,10 +44,20 @@ def _first_articles(p, k):
           "candidate_rows": np.asarray(p["candidate_rows"])[c_keep]}
 
 
+def _texts(embeddings_dir, rows):
+  """The texts of some rows of an export (for a message: '?' where texts.json does not say)."""
+  try:
+    texts = io.read_json(Path(embeddings_dir) / "texts.json", "texts")
+    return [texts[r] if 0 <= r < len(texts) else "?" for r in rows]
+  except (JaxirError, TypeError, KeyError):
+    return ["?"] * len(rows)
+
+
 def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, chunk=128):
   """(summary, per_query, manifest) for an exported embeddings directory."""
-  from jaxir.encode import load_embeddings
+  from jaxir.encode import check_finite, load_embeddings
   manifest, index_json, emb = load_embeddings(embeddings_dir)
+  check_finite(emb, f"{embeddings_dir}/embeddings.npy", lambda rows: _texts(embeddings_dir, rows))
   index = _index_from_export(index_json, langs, max_articles)
   if train_langs is None:
     train_langs = manifest.get("train_langs")

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxir.errors import JaxirError, some
+
 
 def _beats(scores, rel):
   """[b, R, C] bool: candidate c ranks above relevant candidate rel[b, r] (ties by index)."""
@@ -80,12 +82,19 @@ def average_precision(ranks, mask):
   """AP of each row from the 1-based ranks of its relevant items (all relevant items given).
 
   AP = (1/k) * sum_i i / rank_(i) with the ranks sorted ascending; rows with no relevant item get NaN.
+  A row's ranks must be distinct and at least 1 (else AP could exceed 1): JaxirError otherwise.
   """
   ranks = np.where(mask, ranks, np.iinfo(np.int64).max).astype(np.int64)
   order = np.sort(ranks, axis=1)
   k = mask.sum(1)
   i = np.arange(1, ranks.shape[1] + 1)[None, :]
   valid = i <= k[:, None]
+  tied = valid[:, 1:] & (order[:, 1:] == order[:, :-1])
+  if tied.any() or (valid & (order < 1)).any():
+    bad = np.flatnonzero(tied.any(1) | (valid & (order < 1)).any(1))
+    raise JaxirError(f"average precision: the relevant items of {bad.size} row(s) (rows {some(bad)}; first "
+                     f"{order[bad[0], :k[bad[0]]].tolist()}) do not have distinct ranks >= 1, so AP would exceed 1 "
+                     "(non-finite scores?)")
   with np.errstate(invalid="ignore", divide="ignore"):
     terms = np.where(valid, i / np.where(valid, order, 1), 0.0)
     return np.where(k > 0, terms.sum(1) / k, np.nan)

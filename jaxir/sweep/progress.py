@@ -73,5 +73,9 @@ class Progress:
     self.durations[cell.name] = seconds
     self._print(f"sweep: {cell.name} finished in {fmt_seconds(seconds)}")
 
+  def fail(self, cell, seconds):
+    """A cell that raised: not finished (no cell.json); its error, printed next, ends the sweep."""
+    self._print(f"sweep: {cell.name} failed after {fmt_seconds(seconds)}; not finished (no cell.json)")
+
   def finish(self):
     self._print(self.line())

@@ -170,7 +170,11 @@ def _run_cell(cell, cdir, spec, ctx, display, verbose):
     return _skip(cell, cdir, display)
   display.start(cell)
   t0 = time.monotonic()
-  cell_lib.run_cell(cell, cdir, ctx, verbose=verbose)
+  try:
+    cell_lib.run_cell(cell, cdir, ctx, verbose=verbose)
+  except JaxirError:                   # e.g. its training diverged: no cell.json, the sweep stops here
+    display.fail(cell, time.monotonic() - t0)
+    raise
   display.done(cell, time.monotonic() - t0)
   return "ran"
 

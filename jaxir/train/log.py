@@ -1,17 +1,53 @@
-"""The run's JSONL log: one JSON object a line, flushed as written, appended across resumes."""
+"""The run's JSONL log: one JSON object a line, flushed as written, appended across resumes.
+
+Strict JSON: a non-finite float is written as null. A resumed run first drops the records its
+restored state does not reach (steps after the checkpoint it resumes from: they are run again, and
+logged again), so no step is logged twice.
+"""
 import json
+import math
 import sys
 import time
 
+from jaxir import io
+
+
+def _strict(value):
+  """`value` with every non-finite float (NaN, inf) replaced by None, which JSON writes as null."""
+  if isinstance(value, float):
+    return value if math.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: _strict(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_strict(v) for v in value]
+  return value
+
 
 class JsonlLog:
-  def __init__(self, path, echo=True):
+  """Appends records to `path`; with `keep` (a predicate on records), the records already there that it
+  rejects, and lines that are not JSON (a record cut by a kill), are dropped first (`dropped` counts them;
+  `kept` holds the rest)."""
+
+  def __init__(self, path, echo=True, keep=None):
+    self.kept, self.dropped = [], 0
+    if keep is not None and path.exists():
+      for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+          record = json.loads(line)
+        except json.JSONDecodeError:
+          record = None
+        if isinstance(record, dict) and keep(record):
+          self.kept.append(line)
+        elif line.strip():
+          self.dropped += 1
+      if self.dropped:
+        io.write_text(path, "".join(f"{line}\n" for line in self.kept))
     self.file = open(path, "a", encoding="utf-8")
     self.echo = echo
 
   def write(self, record):
     record = {"time": round(time.time(), 3), **record}
-    self.file.write(json.dumps(record) + "\n")
+    self.file.write(json.dumps(_strict(record), allow_nan=False) + "\n")
     self.file.flush()
     if self.echo:
       shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

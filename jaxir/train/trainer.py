@@ -10,6 +10,7 @@
   6. loop: log (JSONL), checkpoint, dev evaluation on the MLQA-R dev split
   7. end: final checkpoint, dev evaluation, exported Hugging Face directory, `run.json`
 """
+import functools
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ from jaxir import config as config_lib
 from jaxir import io
 from jaxir.data import packed
 from jaxir.data import pipeline
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, some
 
 ARRAYS = pipeline.PADDED + packed.KEYS
 KIND_NAMES = {0: "mono", 1: "cross", 2: "mixed"}
@@ -162,6 +163,27 @@ def _move_aside(ckpt, steps, jax):
     ckpt.manager.reload()
 
 
+def _reached(record, start, last):
+  """Whether a log record belongs to the history of a state restored at step `start`: not the steps
+  after it, nor the final dev evaluation when resuming at the last step (both are run and logged again)."""
+  step = record.get("step")
+  return step is None or step < start or (step == start and not (record.get("event") == "dev" and step == last))
+
+
+@functools.lru_cache(maxsize=None)
+def _finite_fn():
+  import jax
+  import jax.numpy as jnp
+  return jax.jit(lambda leaves: jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves] or [jnp.bool_(True)])))
+
+
+def _finite(tree):
+  """Whether every float of a (sharded) pytree is finite: one jitted reduction, a boolean comes back."""
+  import jax
+  import jax.numpy as jnp
+  return bool(_finite_fn()([x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]))
+
+
 def _real_tokens(arrays):
   """Tokens of this host's batch that are not padding."""
   if "packed_segments" in arrays:
@@ -212,8 +234,11 @@ def train(cfg, progress=True):
                                   jax.process_count(), query_prompt=meta.get("query_prompt", ""),
                                   passage_prompt=meta.get("passage_prompt", ""),
                                   row_multiple=mesh_lib.local_data_shards(mesh))
-  log = JsonlLog(out / "log.jsonl", echo=progress and jax.process_index() == 0)
-  if start == 0:
+  log = JsonlLog(out / "log.jsonl", echo=progress and jax.process_index() == 0,
+                 keep=lambda r: _reached(r, start, cfg.steps))
+  if start or log.kept:
+    log.write({"event": "resume", "step": start, "dropped_records": log.dropped})
+  else:
     log.write({"event": "start", "pairs_train": {"mono": sum(len(data.train.mono_pairs(l)) for l in langs),
                                                 "cross": len(data.train.cross_pairs())},
                "devices": jax.device_count(), "processes": jax.process_count(), "backend": jax.default_backend(),
@@ -221,6 +246,21 @@ def train(cfg, progress=True):
   mean_len = cfg.data.max_passage_length
   peak = _peak_flops(jax)
   window = _Window()
+
+  def stop(step, why):
+    """A non-finite loss, gradient or state: nothing more is saved, exported or recorded as finished."""
+    last = ckpt.latest_step()
+    log.write({"event": "diverged", "step": step, "why": why, "last_checkpoint": last})
+    ckpt.close()
+    log.close()
+    kept = f"{out / 'checkpoints'} keeps the last good checkpoint, step {last}" if last is not None else "no checkpoint was saved"
+    raise JaxirError(f"{out}: training diverged at step {step} of {cfg.steps} ({why}); stopped there: {kept}, "
+                     "nothing exported, no run.json (lower optim.learning_rate, or check the model's weights for NaN)")
+
+  def check_state(step):
+    """Before the state is saved, evaluated or exported: stop if any of its floats is NaN or inf."""
+    if not _finite(state):
+      stop(step, "the parameters or optimizer state are not finite")
 
   def dev_eval(step):
     model = _with_params(pretrained, _host_params(state.params, mesh, jax))
@@ -235,18 +275,25 @@ def train(cfg, progress=True):
     arrays = {k: batch[k] for k in ARRAYS if k in batch}
     state, metrics = train_step(state, mesh_lib.host_batch_to_global(arrays, mesh))
     n_tokens = _real_tokens(arrays) * jax.process_count()
-    window.add({k: float(v) for k, v in jax.device_get(metrics).items()},
+    done = step + 1
+    metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    bad = [f"{k} {v}" for k, v in metrics.items() if not np.isfinite(v)]
+    if bad:
+      stop(done, some(bad))
+    window.add(metrics,
                {"kind": int(batch["kind"]), "mono_share": float(batch["mono_share"]), "skipped": int(batch["skipped"])},
                cfg.batch.batch_size, n_tokens)
-    done = step + 1
     if done % cfg.log_every == 0 or done == cfg.steps:
       flops = encoder_flops_per_token(pretrained.config, mean_len)
       log.write({"event": "train", "step": done, "alpha": cfg.batch.alpha, **window.summary(flops, peak)})
       window.reset()
     if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+      check_state(done)
       ckpt.save(done, state, {"next_step": done})
     if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+      check_state(done)
       dev_eval(done)
+  check_state(cfg.steps)
   if ckpt.latest_step() != cfg.steps:
     ckpt.save(cfg.steps, state, {"next_step": cfg.steps})
   ckpt.wait()
