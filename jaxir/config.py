@@ -238,18 +238,16 @@ def _fields(obj, prefix=""):
       yield f"{prefix}{f.name}", obj, f.name, hints[f.name]
 
 
-def _range(key, value, low=None, high=None, low_open=False, high_open=False):
-  """One error unless `low <= value <= high` (open ends as asked) and `value` is finite."""
-  too_low = low is not None and (value <= low if low_open else value < low)
+def _range(key, value, low, high=None, low_open=False, high_open=False):
+  """One error unless `value` is finite and `low <= value <= high` (open ends as asked; no `high`: unbounded)."""
+  too_low = value <= low if low_open else value < low
   too_high = high is not None and (value >= high if high_open else value > high)
   if not math.isfinite(value) or too_low or too_high:
-    if low is not None and high is not None:
+    if high is not None:
       where = f"lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    elif low is not None:
+    else:
       where = (f"be greater than {low:g}" if low_open else f"be at least {low:g}") + (
           "" if isinstance(value, int) else " and finite")
-    else:
-      where = f"be at most {high:g}"
     raise JaxirError(f"{key} must {where}, got {value}")
 
 
@@ -279,7 +277,7 @@ def check_extra_mono(entries):
     weight = spec.get("weight", 1.0)
     weight = parse_number(weight) if isinstance(weight, str) and parse_number(weight) is not None else weight
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
-      raise JaxirError(f"{key}.weight must be a positive finite number, got {spec.get('weight')!r}")
+      raise JaxirError(f"{key}.weight must be a positive number (not NaN or infinity), got {spec.get('weight')!r}")
     out.append({**spec, "path": os.fspath(path), **({"weight": weight} if "weight" in spec else {})})
   return out
 

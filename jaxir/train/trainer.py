@@ -108,8 +108,12 @@ def maybe_initialize_distributed():
     print(f"waiting for coordinator {address} (process {i} of {n})…", file=sys.stderr, flush=True)
     _wait_for_coordinator(address, host, port, i, timeout)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=address, num_processes=n, process_id=i,
-                               initialization_timeout=timeout)
+    try:
+      jax.distributed.initialize(coordinator_address=address, num_processes=n, process_id=i,
+                                 initialization_timeout=timeout)
+    except (RuntimeError, ValueError) as e:
+      first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+      raise JaxirError(f"could not join the coordinator {address} as process {i} of {n}: {first}") from None
   elif os.environ.get("JAXIR_DISTRIBUTED"):
     jax.distributed.initialize()
 
