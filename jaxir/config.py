@@ -2,12 +2,17 @@
 
 A Python config defines `get_config()` returning a (nested) dict of overrides; a YAML config is
 that dict. Command-line overrides are `section.key=value` (values parsed as YAML: `0.5`, `true`,
-`[en, de]`). An unknown key is one clear error that suggests the closest known key.
+`[en, de]`). An unknown key is one clear error that suggests the closest known key. A number field
+takes numbers the way a person writes them (`1e10`, `2E-5`, `.5`, `-3e-4`; YAML 1.1 reads those as
+strings). `validate` gives every field its range (NaN and infinity never pass), so a bad setting is
+one line before anything is written.
 """
 import dataclasses
 import difflib
 import importlib.util
+import math
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -17,6 +22,13 @@ from jaxir.errors import JaxirError
 
 BATCH_TYPES = ("x_x_mono", "x_y", "hybrid", "mixed")
 POSITIVES = ("sentence", "sentence+paragraph", "paragraph")
+MONO_LANG = ("uniform", "size")
+EXTRA_MIX = ("size", "weights")
+SCHEDULES = ("linear", "cosine")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+MIN_TEMPERATURE = 0.01               # a learnt temperature is clipped below (CLIP's logit-scale cap of 100)
+EXTRA_MONO_KEYS = ("path", "lang", "weight")
+LANG_CODE = re.compile(r"[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*")   # en, zh-Hans, pt_BR
 
 
 @dataclasses.dataclass
@@ -59,7 +71,7 @@ class OptimConfig:
   warmup_steps: int = 30
   schedule: str = "linear"           # "linear" | "cosine" decay after warmup
   weight_decay: float = 0.01
-  clip_norm: float = 1.0
+  clip_norm: float = 1.0              # global-norm clipping; 0: none
 
 
 @dataclasses.dataclass
@@ -83,7 +95,7 @@ class TrainConfig:
   log_every: int = 10
   eval_every: int = 100              # dev evaluation on the held-out MLQA-R split; 0: never
   checkpoint_every: int = 100
-  keep_checkpoints: int = 2
+  keep_checkpoints: int = 2          # at least 1: the last checkpoint holds the trained weights
   export: bool = True                # write a Hugging Face directory at the end
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
   batch: BatchConfig = dataclasses.field(default_factory=BatchConfig)
@@ -112,16 +124,32 @@ def _unknown(key, cls):
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
 
+_NUMBER = re.compile(r"[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?\.?(inf|infinity|nan)", re.IGNORECASE)
+
+
+def parse_number(value):
+  """The float a person means by the string `value` (`1e10`, `1E-5`, `.5`, `-3e-4`, `inf`, `nan`), else None."""
+  if not isinstance(value, str) or not _NUMBER.fullmatch(value.strip()):
+    return None
+  return float(value.strip().lower().replace(".inf", "inf").replace(".nan", "nan"))
+
+
 def _checked(key, value, hint):
-  """`value` if it fits the field's type hint (bool, int, float, str, list, or X | None); else one error."""
+  """`value` if it fits the field's type hint (bool, int, float, str, list, or X | None), a number
+  string as that number; else one error."""
   allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
   if value is None and type(None) in allowed:
     return value
+  number = parse_number(value)
   for t in allowed:
     if t is str and isinstance(value, os.PathLike):
       return os.fspath(value)
     if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
       return value
+    if t is float and number is not None:
+      return number
+    if t is int and number is not None and math.isfinite(number) and number.is_integer():
+      return int(number)
     if t in (bool, str, list) and isinstance(value, t) or t is int and isinstance(value, int) and not isinstance(value, bool):
       return value
     if t not in _TYPE_NAMES and t is not type(None):
@@ -199,24 +227,129 @@ def build(path=None, overrides=(), base=None):
   return cfg
 
 
+def _fields(obj, prefix=""):
+  """(dotted key, owner, field name, type hint) of every leaf field of a config dataclass."""
+  hints = typing.get_type_hints(type(obj))
+  for f in dataclasses.fields(obj):
+    value = getattr(obj, f.name)
+    if dataclasses.is_dataclass(value):
+      yield from _fields(value, f"{prefix}{f.name}.")
+    else:
+      yield f"{prefix}{f.name}", obj, f.name, hints[f.name]
+
+
+def _range(key, value, low, high=None, low_open=False, high_open=False):
+  """One error unless `value` is finite and `low <= value <= high` (open ends as asked; no `high`: unbounded)."""
+  too_low = value <= low if low_open else value < low
+  too_high = high is not None and (value >= high if high_open else value > high)
+  if not math.isfinite(value) or too_low or too_high:
+    if high is not None:
+      where = f"lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    else:
+      where = (f"be greater than {low:g}" if low_open else f"be at least {low:g}") + (
+          "" if isinstance(value, int) else " and finite")
+    raise JaxirError(f"{key} must {where}, got {value}")
+
+
+def _choice(key, value, choices, what=None):
+  if value not in choices:
+    raise JaxirError(f"unknown {what or key} {value!r}; choose from {', '.join(choices)}")
+
+
+def check_extra_mono(entries):
+  """Raises one JaxirError unless `entries` is a list of {path, lang[, weight]} with a language code
+  and a positive finite weight; returns them with number strings as numbers."""
+  out = []
+  for i, spec in enumerate(entries or []):
+    key = f"data.extra_mono[{i}]"
+    if not isinstance(spec, dict) or "path" not in spec or "lang" not in spec:
+      raise JaxirError(f"{key} must be a mapping with 'path' and 'lang' (and optional 'weight'), got {spec!r}")
+    unknown = sorted(set(map(str, spec)) - set(EXTRA_MONO_KEYS))
+    if unknown:
+      close = difflib.get_close_matches(unknown[0], EXTRA_MONO_KEYS, n=1, cutoff=0.5)
+      raise JaxirError(f"{key} has unknown key(s) {', '.join(unknown)}" + (f" (did you mean {close[0]}?)" if close else "")
+                       + "; use path, lang, weight")
+    path, lang = spec["path"], spec["lang"]
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
+      raise JaxirError(f"{key}.path must be a file path, got {path!r}")
+    if not isinstance(lang, str) or not LANG_CODE.fullmatch(lang):
+      raise JaxirError(f"{key}.lang must be a language code such as en or zh-Hans, got {lang!r}")
+    weight = spec.get("weight", 1.0)
+    weight = parse_number(weight) if isinstance(weight, str) and parse_number(weight) is not None else weight
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+      raise JaxirError(f"{key}.weight must be a positive number (not NaN or infinity), got {spec.get('weight')!r}")
+    out.append({**spec, "path": os.fspath(path), **({"weight": weight} if "weight" in spec else {})})
+  return out
+
+
 def validate(cfg):
-  b, d = cfg.batch, cfg.data
-  if not 0.0 <= b.alpha <= 1.0:
-    raise JaxirError(f"batch.alpha must lie in [0, 1], got {b.alpha}")
-  if b.batch_type not in BATCH_TYPES:
-    raise JaxirError(f"unknown batch type {b.batch_type!r}; choose from {', '.join(BATCH_TYPES)}")
-  if d.positive not in POSITIVES:
-    raise JaxirError(f"unknown data.positive {d.positive!r}; choose from {', '.join(POSITIVES)}")
+  """Raises one JaxirError for the first setting of `cfg` outside its range (types first; number
+  strings become numbers). Nothing here reads data or touches JAX: the trainer and the sweep call it
+  before anything is written."""
+  for key, owner, name, hint in _fields(cfg):
+    setattr(owner, name, _checked(key, getattr(owner, name), hint))
+  b, d, m, o, l, mesh = cfg.batch, cfg.data, cfg.model, cfg.optim, cfg.loss, cfg.mesh
+  _range("steps", cfg.steps, 1)
+  _range("log_every", cfg.log_every, 1)
+  _range("eval_every", cfg.eval_every, 0)   # 0: never
+  _range("checkpoint_every", cfg.checkpoint_every, 1)
+  if cfg.keep_checkpoints < 1:
+    raise JaxirError(f"keep_checkpoints must be at least 1, got {cfg.keep_checkpoints}: the last checkpoint holds "
+                     "the trained weights" + ("" if cfg.export else " (and export=false writes no other copy)"))
+  # data
+  from jaxir.data.squad_r import BENCHMARK_LANGS
+  _choice("data.source", d.source, tuple(BENCHMARK_LANGS))
+  if d.langs is not None:
+    known = BENCHMARK_LANGS[d.source]
+    if not d.langs:
+      raise JaxirError(f"data.langs is empty; leave it out for every language of {d.source}")
+    unknown = [str(x) for x in d.langs if x not in known]
+    if unknown:
+      raise JaxirError(f"data.langs: unknown language(s) {', '.join(unknown)} for {d.source}; it has {' '.join(known)}")
+    dup = next((x for i, x in enumerate(d.langs) if x in d.langs[:i]), None)
+    if dup is not None:
+      raise JaxirError(f"data.langs lists {dup} twice")
+  _range("data.dev_fraction", d.dev_fraction, 0.0, 1.0, low_open=True, high_open=True)
+  _range("data.split_seed", d.split_seed, 0)
+  _choice("data.positive", d.positive, POSITIVES)
+  _range("data.hard_negatives", d.hard_negatives, 0)
+  d.extra_mono = check_extra_mono(d.extra_mono)
+  _choice("data.extra_mix", d.extra_mix, EXTRA_MIX)
+  _range("data.max_query_length", d.max_query_length, 1)
+  _range("data.max_passage_length", d.max_passage_length, 1)
+  # batch
+  _choice("batch.batch_type", b.batch_type, BATCH_TYPES, "batch type")
+  _range("batch.alpha", b.alpha, 0.0, 1.0)
   if b.batch_size < 2:
     raise JaxirError(f"batch.batch_size must be at least 2 (in-batch negatives), got {b.batch_size}")
-  if cfg.steps < 1:
-    raise JaxirError(f"steps must be at least 1, got {cfg.steps}")
-  if not 0.0 < d.dev_fraction < 1.0:
-    raise JaxirError(f"data.dev_fraction must lie in (0, 1), got {d.dev_fraction}")
-  if cfg.loss.temperature <= 0:
-    raise JaxirError(f"loss.temperature must be positive, got {cfg.loss.temperature}")
-  if cfg.loss.grad_cache_chunk and b.pack:
-    raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
+  _choice("batch.mono_lang", b.mono_lang, MONO_LANG)
+  _range("batch.seed", b.seed, 0)
+  _range("batch.prefetch", b.prefetch, 1)
+  # model
+  if not m.name.strip():
+    raise JaxirError("model.name is empty; give a Hugging Face directory or hub id")
+  _choice("model.dtype", m.dtype, DTYPES)
+  # optim
+  _range("optim.learning_rate", o.learning_rate, 0.0)
+  _range("optim.warmup_steps", o.warmup_steps, 0)
+  _choice("optim.schedule", o.schedule, SCHEDULES)
+  _range("optim.weight_decay", o.weight_decay, 0.0)
+  _range("optim.clip_norm", o.clip_norm, 0.0)
+  # loss
+  _range("loss.temperature", l.temperature, 0.0, low_open=True)
+  if l.learn_temperature and l.temperature < MIN_TEMPERATURE:
+    raise JaxirError(f"loss.temperature must be at least {MIN_TEMPERATURE:g} with loss.learn_temperature "
+                     f"(a learnt temperature is clipped there), got {l.temperature}")
+  if l.grad_cache_chunk is not None:
+    _range("loss.grad_cache_chunk", l.grad_cache_chunk, 1)
+    if b.batch_size % l.grad_cache_chunk:
+      raise JaxirError(f"loss.grad_cache_chunk={l.grad_cache_chunk} does not divide batch.batch_size={b.batch_size}")
+    if b.pack:
+      raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
+  # mesh
+  if mesh.data != -1 and mesh.data < 1:
+    raise JaxirError(f"mesh.data must be -1 (every device the model axis leaves) or at least 1, got {mesh.data}")
+  _range("mesh.model", mesh.model, 1)
 
 
 def to_dict(cfg):

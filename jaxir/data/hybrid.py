@@ -34,11 +34,10 @@ import zlib
 
 import numpy as np
 
-from jaxir.config import BATCH_TYPES
+from jaxir.config import BATCH_TYPES, MONO_LANG
 from jaxir.errors import JaxirError
 
 KINDS = {"x_x_mono": 0, "x_y": 1, "mixed": 2}
-MONO_LANG = ("uniform", "size")
 _CHUNK_SLOTS = 1 << 18    # slots per cached chunk of step plans
 # Salts of the independent draws.
 _KIND, _LANG, _SLOT_MONO, _SLOT_LANG, _SLOT_SOURCE = 1, 2, 3, 4, 5

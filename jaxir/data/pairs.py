@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxir.config import EXTRA_MIX, check_extra_mono
 from jaxir.data import squad_r
 from jaxir.errors import JaxirError
 
@@ -344,15 +345,8 @@ def _extra_path(path, data_dir):
 def _extras(cfg):
   """[(name, lang, weight, RCorpus)] of DataConfig.extra_mono."""
   out, names = [], {cfg.source}
-  for i, spec in enumerate(cfg.extra_mono or []):
-    if not isinstance(spec, dict) or "path" not in spec or "lang" not in spec:
-      raise JaxirError(f"data.extra_mono[{i}] must be a mapping with 'path' and 'lang' (and optional 'weight'), got {spec!r}")
-    unknown = set(spec) - {"path", "lang", "weight"}
-    if unknown:
-      raise JaxirError(f"data.extra_mono[{i}] has unknown key(s) {', '.join(sorted(unknown))}; use path, lang, weight")
+  for spec in check_extra_mono(cfg.extra_mono):
     weight = spec.get("weight", 1.0)
-    if not isinstance(weight, (int, float)) or weight <= 0:
-      raise JaxirError(f"data.extra_mono[{i}].weight must be a positive number, got {weight!r}")
     path = _extra_path(spec["path"], cfg.data_dir)
     name = Path(spec["path"]).stem
     while name in names:
@@ -364,8 +358,8 @@ def _extras(cfg):
 
 def build_pools(mono, cross, extras=(), extra_mix="size", name="train"):
   """Pools from x_x pairs per language, x_y pairs and [(source, lang, weight, [Pair])] extras."""
-  if extra_mix not in ("size", "weights"):
-    raise JaxirError(f"unknown data.extra_mix {extra_mix!r}; choose from size, weights")
+  if extra_mix not in EXTRA_MIX:
+    raise JaxirError(f"unknown data.extra_mix {extra_mix!r}; choose from {', '.join(EXTRA_MIX)}")
   streams = {}
   for lang in sorted(set(mono) | {e[1] for e in extras}):
     main = tuple(mono.get(lang, ()))

@@ -67,6 +67,7 @@ def _run(args):
   else:
     if args.chunk < 1:
       raise JaxirError("--chunk must be at least 1")
-    summary, per_query = evaluate.evaluate(args.embeddings, args.langs, args.train_langs, args.max_articles, args.chunk)
+    summary, per_query = evaluate.evaluate(args.embeddings, args.langs, args.train_langs, args.max_articles, args.chunk,
+                                           check_train_langs=True)
   print(evaluate.write_outputs(summary, per_query, args.out))
   print(f"eval: wrote {args.out}/summary.json", file=sys.stderr)

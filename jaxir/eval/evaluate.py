@@ -53,11 +53,17 @@ def _texts(embeddings_dir, rows):
     return ["?"] * len(rows)
 
 
-def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, chunk=128):
-  """(summary, per_query, manifest) for an exported embeddings directory."""
+def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, chunk=128, check_train_langs=False):
+  """(summary, per_query, manifest) for an exported embeddings directory; `check_train_langs`: refuse
+  a training language the embeddings lack (a typo would count a seen language as zero-shot)."""
   from jaxir.encode import check_finite, load_embeddings
   manifest, index_json, emb = load_embeddings(embeddings_dir)
   check_finite(emb, f"{embeddings_dir}/embeddings.npy", lambda rows: _texts(embeddings_dir, rows))
+  if check_train_langs and train_langs is not None:
+    unknown = [l for l in train_langs if l not in index_json["langs"]]
+    if unknown:
+      raise JaxirError(f"--train-langs: language(s) {', '.join(unknown)} not in these embeddings (they have "
+                       f"{' '.join(index_json['langs'])}); leave out languages they lack, those change nothing")
   index = _index_from_export(index_json, langs, max_articles)
   if train_langs is None:
     train_langs = manifest.get("train_langs")

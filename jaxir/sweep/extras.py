@@ -18,6 +18,7 @@ data holds, so every cell evaluates the same sets (a rerun may move `data_dir`, 
 evaluation (`jaxir.eval.benchmarks`: summary.json last).
 """
 import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -76,8 +77,8 @@ def validate_options(ev):
   if mp is not None and (isinstance(mp, bool) or not isinstance(mp, int) or mp < 1):
     raise JaxirError(f"eval.tatoeba.max_pairs must be a positive integer, got {mp!r}")
   c = ev.xnli.probe_c
-  if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float)) or c <= 0):
-    raise JaxirError(f"eval.xnli.probe_c must be a positive number, got {c!r}")
+  if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0):
+    raise JaxirError(f"eval.xnli.probe_c must be a positive finite number, got {c!r}")
 
 
 # ------------------------------------------------------------------ data checks (cheap: names and files)

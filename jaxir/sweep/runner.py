@@ -131,15 +131,38 @@ def select(cells, patterns):
   return chosen
 
 
+def preflight(spec, out, cells, ctx):
+  """What each training cell still to train would check before its run directory exists (the data,
+  its batches, the devices, the model's positions), checked before sweep.json: a setting that fails
+  there must not leave a sweep that refuses the corrected config."""
+  from jaxir.model.config import EncoderConfig
+  from jaxir.train import trainer
+  if spec.models_from:
+    return
+  for cell in cells:
+    run_dir = out / "cells" / cell.name / "train"
+    if cell.kind != "train" or (run_dir / "run.json").exists():
+      continue
+    cfg = spec.train_config(cell, run_dir.absolute())
+    try:
+      trainer.load_checked(cfg, ctx.pairs)
+      model_json = Path(cfg.model.name) / "config.json"
+      if model_json.is_file():
+        trainer.check_model(cfg, EncoderConfig.from_hf(io.read_json(model_json, "model config")))
+    except JaxirError as e:
+      raise JaxirError(f"cell {cell.name}: {e}") from None
+
+
 def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
   """Runs every unfinished cell of `spec` (or of those `only` selects, see `select`) that no other
   process holds; returns (sweep directory, {cell: 'skipped' | 'ran' | 'busy'})."""
   out = Path(spec.out_dir)
   cells = spec.cells()
   todo = select(cells, only) if only else cells
+  ctx = cell_lib.Context(spec)
+  preflight(spec, out, todo, ctx)
   open_sweep_dir(out, spec, cells)
   display = Progress(todo, stream=stream or sys.stderr, enabled=progress)
-  ctx = cell_lib.Context(spec)
   status = {}
   for cell in todo:           # finished cells first, so that the progress line counts them from the start
     cdir = out / "cells" / cell.name

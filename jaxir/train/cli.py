@@ -10,10 +10,10 @@ def register(sub):
 
 
 def _run(args):
+  from jaxir import config
+  cfg = config.build(args.config, args.overrides)        # a bad setting is refused before waiting on peers
   from jaxir.train.trainer import maybe_initialize_distributed
   maybe_initialize_distributed()
-  from jaxir import config
   from jaxir.train.trainer import train
-  cfg = config.build(args.config, args.overrides)
   out = train(cfg, progress=not args.quiet)
   print(f"train: finished {out}")

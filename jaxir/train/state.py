@@ -26,11 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxir.config import MIN_TEMPERATURE, SCHEDULES
 from jaxir.errors import JaxirError
 from jaxir.train import mesh as mesh_lib
-
-SCHEDULES = ("linear", "cosine")
-MIN_TEMPERATURE = 0.01   # the learnt temperature is clipped below (CLIP's logit-scale cap of 100)
 
 
 @flax.struct.dataclass

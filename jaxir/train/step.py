@@ -43,6 +43,7 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxir.config import DTYPES
 from jaxir.data import packed as packed_lib
 from jaxir.errors import JaxirError
 from jaxir.train import losses
@@ -63,8 +64,8 @@ def compute_dtype(name="auto"):
   """The encoder's compute dtype for ModelConfig.dtype: 'auto' is bfloat16 on TPU/GPU, float32 on CPU."""
   if name == "auto":
     return jnp.float32 if jax.default_backend() == "cpu" else jnp.bfloat16
-  if name not in ("float32", "bfloat16", "float16"):
-    raise JaxirError(f"unknown model.dtype {name!r}; choose from auto, float32, bfloat16, float16")
+  if name not in DTYPES:
+    raise JaxirError(f"unknown model.dtype {name!r}; choose from {', '.join(DTYPES)}")
   return getattr(jnp, name)
 
 

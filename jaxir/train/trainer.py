@@ -12,6 +12,7 @@
 """
 import functools
 import json
+import math
 import os
 import sys
 import time
@@ -32,16 +33,88 @@ PEAK_FLOPS = {"TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v
               "NVIDIA H100": 989e12, "NVIDIA H200": 989e12, "NVIDIA A100": 312e12}
 
 
+COORDINATOR_TIMEOUT = 300    # seconds a process waits for the coordinator and its peers ($JAXIR_COORDINATOR_TIMEOUT)
+
+
+def _env_number(name, value, low, high=None, integer=True):
+  x = config_lib.parse_number(value)
+  if x is None or not math.isfinite(x) or (integer and not x.is_integer()) or x < low or (high is not None and x > high):
+    what = "an integer" if integer else "a number"
+    where = f"in [{low}, {high}]" if high is not None else f"at least {low}"
+    raise JaxirError(f"{name} must be {what} {where}, got {value!r}")
+  return int(x) if integer else x
+
+
+def distributed_env(environ=None):
+  """(address, host, port, num_processes, process_id, timeout) of `JAXIR_COORDINATOR=host:port`,
+  `JAXIR_NUM_PROCESSES`, `JAXIR_PROCESS_ID` and `JAXIR_COORDINATOR_TIMEOUT` (seconds), each checked;
+  None when JAXIR_COORDINATOR is unset."""
+  env = os.environ if environ is None else environ
+  address = env.get("JAXIR_COORDINATOR", "").strip()
+  if not address:
+    stray = [k for k in ("JAXIR_NUM_PROCESSES", "JAXIR_PROCESS_ID") if env.get(k)]
+    if stray and not env.get("JAXIR_DISTRIBUTED"):
+      raise JaxirError(f"{' and '.join(stray)} set without JAXIR_COORDINATOR=host:port (the address of process 0)")
+    return None
+  host, _, port = address.rpartition(":")
+  host = host.strip("[]")        # [::1]:1234
+  if not host or not port:
+    raise JaxirError(f"JAXIR_COORDINATOR must be host:port (the address of process 0), got {address!r}")
+  port = _env_number("the port of JAXIR_COORDINATOR", port, 1, 65535)
+  for k in ("JAXIR_NUM_PROCESSES", "JAXIR_PROCESS_ID"):
+    if not env.get(k, "").strip():
+      raise JaxirError(f"JAXIR_COORDINATOR is set, so {k} must be too")
+  n = _env_number("JAXIR_NUM_PROCESSES", env["JAXIR_NUM_PROCESSES"], 1)
+  i = _env_number("JAXIR_PROCESS_ID", env["JAXIR_PROCESS_ID"], 0, n - 1)
+  timeout = env.get("JAXIR_COORDINATOR_TIMEOUT", "").strip()
+  timeout = math.ceil(_env_number("JAXIR_COORDINATOR_TIMEOUT", timeout, 1e-3, integer=False)) if timeout else COORDINATOR_TIMEOUT
+  return address, host, port, n, i, timeout
+
+
+def _wait_for_coordinator(address, host, port, process_id, timeout):
+  """Process 0: checks the coordinator's port is free here. The others: waits up to `timeout` seconds
+  for process 0 to listen (JAX's own wait ends the process with a fatal error, not an exception)."""
+  import socket
+  if process_id == 0:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+      s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+      try:
+        s.bind(("", port))
+      except OSError as e:
+        raise JaxirError(f"process 0 cannot start the coordinator {address}: port {port} is taken here ({e.strerror})") from None
+    return
+  deadline = time.monotonic() + timeout
+  while True:
+    try:
+      with socket.create_connection((host, port), timeout=max(0.1, min(2.0, deadline - time.monotonic()))):
+        return
+    except socket.gaierror as e:
+      raise JaxirError(f"JAXIR_COORDINATOR {address}: unknown host {host!r} ({e.strerror})") from None
+    except OSError:
+      if time.monotonic() >= deadline:
+        raise JaxirError(f"no coordinator answered at {address} within {timeout} s; start process 0 there, check "
+                         "JAXIR_COORDINATOR, or wait longer with JAXIR_COORDINATOR_TIMEOUT=SECONDS") from None
+      time.sleep(0.25)
+
+
 def maybe_initialize_distributed():
   """jax.distributed.initialize() for multi-host runs: TPU pods (`JAXIR_DISTRIBUTED=1`, addresses from
   the environment) or explicit local processes (`JAXIR_COORDINATOR=host:port`, `JAXIR_NUM_PROCESSES`,
-  `JAXIR_PROCESS_ID`). Must run before any other JAX call."""
+  `JAXIR_PROCESS_ID`, and `JAXIR_COORDINATOR_TIMEOUT` seconds, default 300, to wait for the others).
+  Must run before any other JAX call."""
+  env = distributed_env()
   import jax
-  if os.environ.get("JAXIR_COORDINATOR"):
+  if env:
+    address, host, port, n, i, timeout = env
+    print(f"waiting for coordinator {address} (process {i} of {n})…", file=sys.stderr, flush=True)
+    _wait_for_coordinator(address, host, port, i, timeout)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=os.environ["JAXIR_COORDINATOR"],
-                               num_processes=int(os.environ["JAXIR_NUM_PROCESSES"]),
-                               process_id=int(os.environ["JAXIR_PROCESS_ID"]))
+    try:
+      jax.distributed.initialize(coordinator_address=address, num_processes=n, process_id=i,
+                                 initialization_timeout=timeout)
+    except (RuntimeError, ValueError) as e:
+      first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+      raise JaxirError(f"could not join the coordinator {address} as process {i} of {n}: {first}") from None
   elif os.environ.get("JAXIR_DISTRIBUTED"):
     jax.distributed.initialize()
 
@@ -191,10 +264,35 @@ def _real_tokens(arrays):
   return int(sum(np.sum(arrays[k]) for k in arrays if k.endswith("_mask")))
 
 
+def load_checked(cfg, data=None):
+  """The PairData of `cfg` (or `data`, already loaded for its DataConfig) once every setting that
+  needs the data or the devices is checked: what `train` checks before its run directory exists."""
+  import jax
+  from jaxir.data import hybrid, pairs
+  from jaxir.train import mesh as mesh_lib
+  config_lib.validate(cfg)
+  data = data or pairs.load_pairs(cfg.data)
+  hybrid.check(data.train, cfg.batch, jax.process_count())
+  devices = mesh_lib.make_mesh(cfg.mesh).shape["data"]
+  if cfg.batch.batch_size % devices:
+    raise JaxirError(f"batch.batch_size={cfg.batch.batch_size} is not divisible by the {devices} devices of the data axis")
+  chunk = cfg.loss.grad_cache_chunk
+  if chunk and chunk % devices:
+    raise JaxirError(f"loss.grad_cache_chunk={chunk} must be a multiple of the {devices} devices of the data axis")
+  return data
+
+
+def check_model(cfg, config):
+  """Raises one JaxirError when the sequence lengths of `cfg` exceed the position table of the model `config`."""
+  for key in ("max_query_length", "max_passage_length"):
+    n = getattr(cfg.data, key)
+    if n > config.max_length:
+      raise JaxirError(f"data.{key}={n} exceeds the {config.max_length} positions of {cfg.model.name}")
+
+
 def train(cfg, progress=True):
   """Trains (or resumes) the run `cfg.out_dir`; returns its directory."""
   import jax
-  from jaxir.data import hybrid, pairs
   from jaxir.eval.evaluate import evaluate_model
   from jaxir.model.hf_io import load_pretrained
   from jaxir.train import mesh as mesh_lib
@@ -203,14 +301,11 @@ def train(cfg, progress=True):
   from jaxir.train.checkpoint import Checkpoints
   from jaxir.train.log import JsonlLog, encoder_flops_per_token
 
-  config_lib.validate(cfg)
   # Check everything that can fail on bad input before the run directory exists.
-  data = pairs.load_pairs(cfg.data)
-  hybrid.check(data.train, cfg.batch, jax.process_count())
+  data = load_checked(cfg)
   mesh = mesh_lib.make_mesh(cfg.mesh)
-  if cfg.batch.batch_size % mesh.shape["data"]:
-    raise JaxirError(f"batch.batch_size={cfg.batch.batch_size} is not divisible by the {mesh.shape['data']} devices of the data axis")
   pretrained = load_pretrained(cfg.model.name)
+  check_model(cfg, pretrained.config)
   out, finished = _prepare_run_dir(cfg)
   if finished:
     print(f"train: {out} is already finished (run.json)", file=sys.stderr)
