@@ -12,8 +12,6 @@ def register(sub):
 def _run(args):
   from jaxir.train.trainer import maybe_initialize_distributed
   maybe_initialize_distributed()
-  from jaxir import config
-  from jaxir.train.trainer import train
-  cfg = config.build(args.config, args.overrides)
-  out = train(cfg, progress=not args.quiet)
+  from jaxir import api
+  out = api.train(args.config, args.overrides, progress=not args.quiet)
   print(f"train: finished {out}")
