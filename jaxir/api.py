@@ -34,21 +34,21 @@ def _merge(base, updates):
   return out
 
 
-def _nested(updates, what="overrides"):
+def _nested(updates, what="train"):
   """{"a.b": 1, "c": {"d": 2}} or ["a.b=1", "c.d=2"] -> {"a": {"b": 1}, "c": {"d": 2}}."""
   from jaxir import config as config_lib
   if updates is None:
     return {}
   if isinstance(updates, (list, tuple)):
     if not all(isinstance(u, str) for u in updates):
-      raise JaxirError(f"{what}: a list of overrides holds KEY=VALUE strings, got {updates!r}")
+      raise JaxirError(f"{what} overrides: a list holds KEY=VALUE strings, got {updates!r}")
     return config_lib.parse_overrides(updates)
   if not isinstance(updates, dict):
-    raise JaxirError(f"{what} must be a dict or a list of KEY=VALUE strings, got {type(updates).__name__}")
+    raise JaxirError(f"{what} overrides must be a dict or a list of KEY=VALUE strings, got {type(updates).__name__}")
   out = {}
   for key, value in updates.items():
     if not isinstance(key, str) or not key:
-      raise JaxirError(f"{what}: key {key!r} is not a config key name")
+      raise JaxirError(f"{what} overrides: {key!r} is not a config key name")
     *parents, leaf = key.split(".")
     value = _nested(value, what) if isinstance(value, dict) else value
     node = {leaf: value}
