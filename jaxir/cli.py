@@ -17,7 +17,9 @@ _AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.train.cli", "jaxir.encode_
 
 
 def build_parser():
+  import jaxir
   parser = argparse.ArgumentParser(prog="jaxir", description=__doc__.splitlines()[0])
+  parser.add_argument("--version", action="version", version=f"jaxir {jaxir.version()}")
   sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
   for name in _AREAS:
     importlib.import_module(name).register(sub)

@@ -99,9 +99,26 @@ def _add_pairs(sub):
   p.set_defaults(func=_pairs)
 
 
+def _download(args):
+  from jaxir.data import download
+  counts = download.download(args.names, args.data_dir, force=args.force)
+  root = download.data_target(args.data_dir)
+  for name, (fetched, held) in counts.items():
+    print(f"{name}: {fetched} files downloaded, {held} already there (sha256 checked) in {root}")
+
+
+def _add_download(sub):
+  from jaxir.data.download import REGISTRY
+  p = sub.add_parser("download", help="fetch public datasets (pinned commits, sha256-checked) into the data root")
+  p.add_argument("names", nargs="+", metavar="NAME", help=f"{', '.join(REGISTRY)} or all")
+  p.add_argument("--data-dir", help="data root to write (default: $JAXIR_DATA)")
+  p.add_argument("--force", action="store_true", help="replace present files whose sha256 is not the pinned one")
+  p.set_defaults(func=_download)
+
+
 def register(subparsers):
   parser = subparsers.add_parser("data", help="data: -R conversion, statistics, TFDS builds, training pairs")
   sub = parser.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
-  for add in (_add_make_r, _add_stats, _add_prepare, _add_pairs):
+  for add in (_add_make_r, _add_stats, _add_prepare, _add_pairs, _add_download):
     add(sub)
   return sub

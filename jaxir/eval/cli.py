@@ -7,15 +7,6 @@ def _langs(s):
   return [x for x in s.split(",") if x]
 
 
-def _is_sets_export(path):
-  import json
-  from pathlib import Path
-  try:
-    return json.loads((Path(path) / "manifest.json").read_text()).get("format") == "jaxir-sets/1"
-  except (OSError, ValueError):
-    return False
-
-
 def register(sub):
   p = sub.add_parser("eval", help="Mo / Cr / Mul mAP and language bias from exported embeddings")
   src = p.add_mutually_exclusive_group(required=True)
@@ -42,32 +33,11 @@ def register(sub):
 
 
 def _run(args):
-  from jaxir.errors import JaxirError
-  from jaxir.eval import evaluate
-  if args.baseline:
-    from jaxir.data.squad_r import load_benchmark
-    from jaxir.eval import bm25
-    if not args.benchmark:
-      raise JaxirError("--baseline needs --benchmark xquad-r|mlqa-r")
-    if args.max_articles is not None and args.max_articles < 1:
-      raise JaxirError("--max-articles must be at least 1")
-    summary, per_query = bm25.evaluate_mo(load_benchmark(args.benchmark, args.data_dir, args.langs, args.max_articles))
-    summary["benchmark"] = args.benchmark
-  elif _is_sets_export(args.embeddings):
-    from jaxir.eval import benchmarks
-    if args.max_articles is not None or args.train_langs:
-      raise JaxirError("--max-articles and --train-langs apply to xquad-r / mlqa-r embeddings")
-    if args.block_rows < 1 or args.query_chunk < 1:
-      raise JaxirError("--block-rows and --query-chunk must be at least 1")
-    summary, text = benchmarks.evaluate(args.embeddings, args.out, args.langs, args.datasets, args.top_k,
-                                        args.block_rows, args.query_chunk, args.approx, args.recall_target, args.probe_c)
-    print(benchmarks.write_outputs(summary, text, args.out))
-    print(f"eval: wrote {args.out}/summary.json", file=sys.stderr)
-    return
-  else:
-    if args.chunk < 1:
-      raise JaxirError("--chunk must be at least 1")
-    summary, per_query = evaluate.evaluate(args.embeddings, args.langs, args.train_langs, args.max_articles, args.chunk,
-                                           check_train_langs=True)
-  print(evaluate.write_outputs(summary, per_query, args.out))
+  from jaxir import api
+  summary, text = api._evaluate(args.embeddings, baseline=args.baseline, benchmark=args.benchmark,
+                                data_dir=args.data_dir, out=args.out, langs=args.langs, train_langs=args.train_langs,
+                                max_articles=args.max_articles, chunk=args.chunk, datasets=args.datasets,
+                                top_k=args.top_k, block_rows=args.block_rows, query_chunk=args.query_chunk,
+                                approx=args.approx, recall_target=args.recall_target, probe_c=args.probe_c)
+  print(text)
   print(f"eval: wrote {args.out}/summary.json", file=sys.stderr)

@@ -8,4 +8,9 @@
   build.py    the report: computes, draws, renders
   extras.py   its "Beyond LAReQA" section: Tatoeba, BEIR, MIRACL, XNLI against alpha
   cli.py      `jaxir report SWEEP_DIR`
+
+Calling the package, `jaxir.report(sweep_dir)`, runs `jaxir.api.report`.
 """
+from jaxir.api import callable_package
+
+callable_package(__name__, "report")

@@ -19,12 +19,12 @@ def register(sub):
 
 
 def _run(args):
+  from jaxir import api
   from jaxir.errors import JaxirError
-  from jaxir.report.build import make_report
   if args.resamples < 99:
     raise JaxirError("--resamples must be at least 99")
-  out = make_report(args.sweep_dir, args.out, resamples=args.resamples)
-  print(f"report: wrote {out / 'report.md'} and {out / 'report.html'}")
+  md = api.report(args.sweep_dir, args.out, resamples=args.resamples)
+  print(f"report: wrote {md} and {md.with_name('report.html')}")
 
 
 def _expected(args):

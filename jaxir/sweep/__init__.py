@@ -7,4 +7,9 @@
   progress.py  the progress line on stderr (cells done, current cell, elapsed, time left)
   runner.py    the sweep directory (`sweep.json`), skipping finished cells, resuming the rest
   cli.py       `jaxir sweep --config experiments/X.py|yaml [key=value ...]`
+
+Calling the package, `jaxir.sweep(config, ...)`, runs `jaxir.api.sweep`.
 """
+from jaxir.api import callable_package
+
+callable_package(__name__, "sweep")

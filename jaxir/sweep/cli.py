@@ -1,5 +1,5 @@
 """`jaxir sweep --config experiments/X.py|yaml [key=value ...]`: run (or resume) an alpha sweep."""
-from jaxir.errors import JaxirError, some
+from jaxir.errors import some
 
 
 def register(sub):
@@ -18,19 +18,17 @@ def register(sub):
 
 
 def _run(args):
-  from jaxir.sweep import spec as spec_lib
-  spec = spec_lib.build(args.config, args.overrides, args.out)
-  from jaxir.sweep.runner import run_sweep, select
-  only = [g.strip() for g in args.cells.split(",") if g.strip()] if args.cells is not None else None
-  if only is not None and not only:
-    raise JaxirError("--cells is empty; give cell names or globs, e.g. --cells 'hybrid_a0.5_*'")
+  from jaxir import api
+  spec = api.sweep_spec(args.config, args.overrides, out=args.out)
   if args.list:
+    from jaxir.sweep.runner import select
+    only = api._cell_globs(args.cells)
     cells = select(spec.cells(), only) if only else spec.cells()
     for c in cells:
       print(c.name)
     print(f"{len(cells)} cells -> {spec.out_dir}")
     return
-  out, status = run_sweep(spec, progress=not args.quiet, verbose=args.verbose, only=only)
+  out, status = api._sweep(spec, args.cells, progress=not args.quiet, verbose=args.verbose)
   print(_summary(status, out))
 
 

@@ -187,8 +187,9 @@ TOP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval", "models_fro
 
 
 def build(path=None, overrides=(), out_dir=None):
-  """SweepSpec from a config file, `key=value` overrides and an optional output directory; validated."""
-  raw = config_lib.load_file(path) if path else {}
+  """SweepSpec from a config file (or a dict of its keys), `key=value` overrides and an optional output
+  directory; validated."""
+  raw = copy.deepcopy(path) if isinstance(path, dict) else config_lib.load_file(path) if path else {}
   raw = _merge(raw, config_lib.parse_overrides(overrides))
   for k in raw:
     if k not in TOP_KEYS:

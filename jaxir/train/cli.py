@@ -10,10 +10,9 @@ def register(sub):
 
 
 def _run(args):
-  from jaxir import config
-  cfg = config.build(args.config, args.overrides)        # a bad setting is refused before waiting on peers
+  from jaxir import api
+  cfg = api.train_config(args.config, args.overrides)        # a bad setting is refused before waiting on peers
   from jaxir.train.trainer import maybe_initialize_distributed
   maybe_initialize_distributed()
-  from jaxir.train.trainer import train
-  out = train(cfg, progress=not args.quiet)
+  out = api.train(cfg, progress=not args.quiet)
   print(f"train: finished {out}")
