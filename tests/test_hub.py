@@ -211,3 +211,42 @@ def test_bfloat16_export_loads_everywhere(tiny, tmp_path, capsys):
   with pytest.raises(SystemExit) as e:
     cli.main(["export", "--model", str(tiny), "--out", str(tmp_path / "x"), "--dtype", "float16"])
   assert e.value.code == 2 and "invalid choice: 'float16'" in capsys.readouterr().err
+
+
+def test_card_transformers_snippet_runs_with_dense_head_in_bfloat16(tmp_path):
+  """The card's transformers example (pooling, Dense head, normalisation) gives sentence-transformers' embeddings."""
+  from sentence_transformers import SentenceTransformer
+  src = tiny_model(tmp_path / "head", seed=4, head_out=8)
+  out = hf_io.save_pretrained(hf_io.load_pretrained(src), tmp_path / "bf16", dtype="bfloat16")
+  code = (out / "README.md").read_text().split("### transformers")[1].split("```python")[1].split("```")[0]
+  ns = {}
+  exec(code.replace("PATH/TO/THIS/DIRECTORY", str(out)).replace("print(emb[0] @ emb[1])", ""), ns)
+  got = ns["emb"].float().numpy()
+  want = SentenceTransformer(str(out), device="cpu").encode(
+      ["query: Where is the library?", "passage: The library is on Main Street."], convert_to_numpy=True)
+  assert got.shape == (2, 8) and np.abs(np.linalg.norm(got, axis=-1) - 1).max() < 1e-3
+  want = want.astype(np.float32) / np.linalg.norm(want.astype(np.float32), axis=-1, keepdims=True)  # bf16 rounding
+  assert (got * want).sum(-1).min() > 0.999
+
+
+def test_trained_run_export_card_and_pruned_checkpoints(tiny, tmp_path, capsys):
+  """The trainer's own export carries the run's config in its card; `--run` without checkpoints uses export/."""
+  import shutil
+  from huggingface_hub import ModelCard
+  from conftest import DATA
+  run = tmp_path / "run"
+  args = {"out_dir": run, "model.name": tiny, "data.data_dir": DATA, "steps": 2, "log_every": 1, "eval_every": 0,
+          "batch.batch_size": 8, "batch.alpha": 0.75, "data.langs": "[de,en]", "optim.warmup_steps": 1,
+          "data.max_passage_length": 32, "data.max_query_length": 16}
+  assert cli.main(["train", "--quiet", *[f"{k}={v}" for k, v in args.items()]]) == 0
+  text = (run / "export" / "README.md").read_text()
+  data = ModelCard.load(run / "export" / "README.md").data
+  assert "hybrid-batch" in data.tags and data.language == ["de", "en"] and data.datasets == ["facebook/mlqa"]
+  assert "| α (P(a batch is X-X mono)) | 0.75 |" in text and "| steps | 2 |" in text
+  shutil.rmtree(run / "checkpoints")     # as a sweep prunes them
+  assert cli.main(["export", "--run", str(run), "--out", str(tmp_path / "again")]) == 0
+  capsys.readouterr()
+  assert hf_io.fingerprint(tmp_path / "again") == hf_io.fingerprint(run / "export")
+  assert "| α (P(a batch is X-X mono)) | 0.75 |" in (tmp_path / "again" / "README.md").read_text()
+  assert cli.main(["export", "--run", str(run), "--step", "1", "--out", str(tmp_path / "x")]) == 2
+  assert "no checkpoint" in capsys.readouterr().err
