@@ -116,7 +116,7 @@ def base_info(pretrained, train_config=None):
   return {k: v for k, v in info.items() if v}
 
 
-def eval_results(results, model_name):
+def eval_results(results):
   """huggingface_hub `EvalResult`s for the summaries: one per finite headline number."""
   from huggingface_hub import EvalResult
   out = []
@@ -142,7 +142,7 @@ def build(pretrained, train_config=None, results=(), repo_id=None, dtype="float3
   tags = TAGS + ([f"{batch_type.replace('_', '-')}-batch"] if isinstance(batch_type, str) else [])
   name = repo_id.split("/")[-1] if repo_id else (Path(pretrained.path).name if pretrained.path and not train_config
                                                   else "jaxir-retriever")
-  evals = eval_results(results, name)
+  evals = eval_results(results)
   data = ModelCardData(library_name="sentence-transformers", pipeline_tag="sentence-similarity", tags=tags,
                        base_model=info.get("base_model"), language=info.get("language"),
                        datasets=info.get("datasets"), license=info.get("license"),
@@ -196,7 +196,7 @@ def _scores(results):
          "mAP and accuracies × 100 (the model-index holds the raw values: fractions; RD in ranks)."]
   for _, s in results:
     bench = s["benchmark"]
-    task, _, dname, _, metrics = BENCHMARKS[bench]
+    _, _, dname, _, metrics = BENCHMARKS[bench]
     out += ["", f"### {dname}", ""]
     if metrics is _LAREQA:
       out += ["| languages | Mo | Cr | Mul | RD |", "|---|---|---|---|---|"]
