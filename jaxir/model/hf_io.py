@@ -11,6 +11,8 @@ LM-head weights are ignored, and the BERT pooler (unused by jaxir) is carried al
 query_prompt, passage_prompt, max_length, head and source (plus any extra JSON keys a trainer adds).
 It is read from `jaxir.json` when present, else inferred from the sentence-transformers files.
 
+The model card `README.md` is written by `jaxir.model.card` (metadata, training config, scores, usage).
+
 `head` is None or {"type": "dense", "in", "out", "activation"}: a sentence-transformers `Dense`
 module after pooling (LaBSE: Transformer, CLS Pooling, Dense 768->768 tanh, Normalize). It is
 always read from the ST files (`modules.json` and the Dense folder: config.json plus
@@ -44,7 +46,9 @@ _HUB_PATTERNS = [
     "sentencepiece.bpe.model", "vocab.txt", "modules.json", "sentence_bert_config.json",
     "config_sentence_transformers.json", "*_Pooling/config.json", META_FILE,
     "*_Dense/config.json", "*_Dense/model.safetensors", "*_Dense/pytorch_model.bin",
+    "README.md",  # the model card: its base_model, license and languages carry into an export's card
 ]
+DTYPES = ("float32", "bfloat16")   # weights as exported (`save_pretrained(dtype=...)`)
 _ST_TYPES = ("Transformer", "Pooling", "Dense", "Normalize")
 # The activations of an ST Dense module (its config names the torch class) and jaxir's names.
 _TORCH_ACTIVATIONS = {"tanh": "torch.nn.modules.activation.Tanh", "identity": "torch.nn.modules.linear.Identity",
@@ -82,6 +86,11 @@ class Pretrained:
     return Encoder(self.config, pooling=self.meta["pooling"], normalize=self.meta["normalize"],
                    dtype=dtype or jnp.float32, head_features=head["out"] if head else None,
                    head_activation=head["activation"] if head else "tanh")
+
+
+def _np_dtypes():
+  import ml_dtypes
+  return {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16}
 
 
 def default_meta(config, source=""):
@@ -253,7 +262,7 @@ def _check_saved_meta(saved, file):
   schema.check(saved, dict, str(file))
   for key, types in (("pooling", str), ("normalize", bool), ("query_prompt", str), ("passage_prompt", str),
                      ("max_length", int), ("head", (dict, None)), ("train_langs", (list, None)),
-                     ("source", (str, None))):
+                     ("source", (str, None)), ("base_model", (str, None)), ("license", (str, None))):
     schema.expect(saved, key, types, file, default=None)
   if "max_length" in saved and saved["max_length"] < 1:
     raise JaxirError(f"{file}: field 'max_length' must be a positive integer, got {saved['max_length']}")
@@ -443,12 +452,19 @@ def load_tokenizer(path):
     raise JaxirError(f"cannot load the tokenizer from {path} ({reason})") from None
 
 
-def save_pretrained(pretrained, out_dir, force=False):
-  """Writes `pretrained` as a HF + sentence-transformers directory, atomically; returns its path.
+def save_pretrained(pretrained, out_dir, force=False, dtype="float32", train_config=None, results=(), repo_id=None):
+  """Writes `pretrained` as a HF + sentence-transformers directory with its model card, atomically; returns its path.
 
-  An existing `out_dir` is replaced only when jaxir wrote it (it holds jaxir.json) or is empty, or with `force`."""
+  `dtype` ("float32" | "bfloat16") is the weights' type in the files (config.json records it). The card
+  (`jaxir.model.card`) shows `train_config` (the run's config.json) and `results` ([(path, summary)] from
+  `card.read_results`, checked to be of this model: their fingerprint is the float32 export's); `repo_id`
+  names the Hub repo in its examples. An existing `out_dir` is replaced only when jaxir wrote it (it holds
+  jaxir.json) or is empty, or with `force`."""
   from safetensors.numpy import save_file
+  from jaxir.model import card
   config, meta = pretrained.config, dict(pretrained.meta)
+  if dtype not in DTYPES:
+    raise JaxirError(f"cannot write weights as {dtype!r} (jaxir writes {', '.join(DTYPES)})")
   if meta.get("pooling") not in POOLINGS:
     raise JaxirError(f"cannot export pooling {meta.get('pooling')!r} (jaxir supports {', '.join(POOLINGS)})")
   if pretrained.tokenizer is None:
@@ -461,17 +477,29 @@ def save_pretrained(pretrained, out_dir, force=False):
   for name, arr in (pretrained.extra or {}).items():
     if pooler_shapes.get(name) == tuple(np.shape(arr)):
       tensors[name] = np.asarray(arr, dtype=np.float32)
+  info = card.base_info(pretrained, train_config)  # carried on, so that a model trained from this one knows them
+  meta.update({k: info[k] for k in ("base_model", "license") if k in info})
   out_dir = Path(out_dir)
   with io.atomic_dir(out_dir, META_FILE, force) as tmp:
-    _write_json(tmp / "config.json", config.to_hf())
-    save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    def write_weights(dt):
+      cast = lambda ts: {k: np.asarray(v).astype(_np_dtypes()[dt]) for k, v in ts.items()}
+      _write_json(tmp / "config.json", dict(config.to_hf(), **({} if dt == "float32" else {"dtype": dt, "torch_dtype": dt})))
+      save_file(cast(tensors), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+      if head:
+        save_file(cast(head_tensors), str(tmp / "2_Dense" / "model.safetensors"), metadata={"format": "pt"})
     pretrained.tokenizer.save_pretrained(str(tmp))
     write_usage_files(tmp, config, meta)
     if head:
       _write_json(tmp / "2_Dense" / "config.json", {
           "in_features": int(head["in"]), "out_features": int(head["out"]), "bias": True,
           "activation_function": _TORCH_ACTIVATIONS[head["activation"]]})
-      save_file(head_tensors, str(tmp / "2_Dense" / "model.safetensors"), metadata={"format": "pt"})
+    write_weights("float32")
+    fp = fingerprint(tmp)  # of the float32 weights: what `jaxir encode` records, whatever `dtype` is
+    card.check_fingerprints(results, fp)
+    if dtype != "float32":
+      write_weights(dtype)
+    card.build(dataclasses.replace(pretrained, meta=meta), train_config, results, repo_id, dtype, fp).save(
+        str(tmp / "README.md"))
   return out_dir
 
 

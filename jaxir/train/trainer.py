@@ -398,7 +398,7 @@ def train(cfg, progress=True):
     tuned = _with_params(pretrained, _host_params(state.params, mesh, jax), train_langs=list(langs),
                          source=f"jaxir train {cfg.out_dir} from {cfg.model.name}")
     if jax.process_index() == 0:
-      save_pretrained(tuned, out / "export")
+      save_pretrained(tuned, out / "export", train_config=io.read_json(out / "config.json", "run config"))
   if jax.process_index() == 0:
     io.write_json(out / "run.json", {"steps": cfg.steps, "train_langs": langs,
                                      "export": str(out / "export") if cfg.export else None,

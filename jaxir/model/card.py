@@ -1,0 +1,256 @@
+"""The model card (`README.md`) of an exported model, built with huggingface_hub's `ModelCard`.
+
+YAML metadata: library_name, pipeline_tag, tags (with the batch type), base_model, language,
+datasets and license when known, and a `model-index` from `jaxir eval` summaries (raw summary
+values: mAP as a fraction, RD in ranks; a missing or non-finite number is left out). The text: the
+training config and α (full config in a collapsible block), the scores, and how to load the model
+with sentence-transformers and with transformers, prompts, pooling and normalisation included.
+
+Inputs: the model's meta (jaxir.json), the run's config.json (a dict) for a trained model, and the
+summary.json files of its evaluations (`read_results`).
+"""
+import json
+import math
+from pathlib import Path
+
+from jaxir import io, schema
+from jaxir.errors import JaxirError
+
+# benchmark -> (task type, dataset type, dataset name, split, [(summary key, metric type, metric name)])
+_LAREQA = [("Mo", "map", "Mo mAP"), ("Cr", "map", "Cr mAP"), ("Mul", "map", "Mul mAP"),
+           ("RD", "rank_distance", "RD (language bias, ranks)")]
+BENCHMARKS = {
+    "xquad-r": ("retrieval", "xquad_r", "XQuAD-R", "test", _LAREQA),
+    "mlqa-r": ("retrieval", "mlqa_r", "MLQA-R", "test", _LAREQA),
+    "mlqa-r-dev": ("retrieval", "mlqa_r", "MLQA-R dev", "dev", _LAREQA),
+    "tatoeba": ("bitext-mining", "tatoeba", "Tatoeba", "test", [("acc@1", "accuracy", "acc@1")]),
+    "beir": ("retrieval", "beir", "BEIR", "test", [("nDCG@10", "ndcg_at_10", "nDCG@10"),
+                                                   ("Recall@100", "recall_at_100", "Recall@100")]),
+    "miracl": ("retrieval", "miracl", "MIRACL", "dev", [("nDCG@10", "ndcg_at_10", "nDCG@10"),
+                                                       ("Recall@100", "recall_at_100", "Recall@100")]),
+    "xnli": ("text-classification", "xnli", "XNLI (English-trained probe)", "test",
+             [("mean_accuracy", "accuracy", "mean accuracy"), ("transfer_gap", "transfer_gap", "transfer gap")]),
+}
+# Training sources that are Hugging Face datasets (the -R files are built from them).
+_DATASETS = {"mlqa-r": "facebook/mlqa", "xquad-r": "google/xquad"}
+TAGS = ["sentence-transformers", "feature-extraction", "sentence-similarity", "jaxir", "dense-retrieval", "multilingual"]
+
+
+def _number(v):
+  """`v` as a float when it is a finite number, else None (left out of the card)."""
+  if isinstance(v, bool) or not isinstance(v, (int, float)):
+    return None
+  return float(v) if math.isfinite(v) else None
+
+
+def read_results(paths):
+  """The summary.json files of `jaxir eval` as [(path, summary)], each with its `benchmark` (from the
+  summary, else the directory name); JaxirError, one line naming the file, for anything else."""
+  out, seen = [], {}
+  for path in map(Path, paths):
+    s = io.read_json(path, "evaluation summary")
+    schema.check(s, dict, str(path))
+    bench = schema.expect(s, "benchmark", (str, None), path, default=None) or path.parent.name
+    if bench not in BENCHMARKS:
+      raise JaxirError(f"{path}: unknown benchmark {bench!r} (a `jaxir eval` summary.json of"
+                       f" {', '.join(BENCHMARKS)} is expected)")
+    for key, _, _ in BENCHMARKS[bench][4]:  # numbers or null; a non-finite one is left out of the card
+      schema.expect(s, key, (float, None), path, default=None)
+    if bench in seen:
+      raise JaxirError(f"{path}: a second {bench} summary (the first is {seen[bench]}); pass one per benchmark")
+    seen[bench] = path
+    out.append((path, dict(s, benchmark=bench)))
+  return out
+
+
+def check_fingerprints(results, fp):
+  """JaxirError when a summary names the fingerprint of another model than the one exported (`fp`)."""
+  for path, s in results:
+    theirs = s.get("fingerprint")
+    if isinstance(theirs, str) and theirs != fp:
+      raise JaxirError(f"{path}: these results are of the model with fingerprint {theirs}, the exported"
+                       f" model's is {fp}; pass the summary.json of this model's evaluation")
+
+
+def _hub_id(name):
+  """The Hugging Face repo id `name` stands for (`hf:ORG/NAME`, or an id that is not a local path), else None."""
+  from jaxir.model.hf_io import HUB_PREFIX, _is_hub_id
+  name = str(name or "")
+  if name.startswith(HUB_PREFIX):
+    return name[len(HUB_PREFIX):]
+  return name if "/" in name and not Path(name).exists() and _is_hub_id(name) else None
+
+
+def _own_card(path):
+  """The YAML metadata of the README.md in the model directory `path` (a hub snapshot, an export), or {}."""
+  if path is None or not (Path(path) / "README.md").is_file():
+    return {}
+  from huggingface_hub import metadata_load
+  try:
+    return metadata_load(Path(path) / "README.md") or {}
+  except Exception:  # somebody else's card: its metadata is optional here
+    return {}
+
+
+def _get(d, *keys):
+  for k in keys:
+    d = d.get(k) if isinstance(d, dict) else None
+  return d
+
+
+def base_info(pretrained, train_config=None):
+  """{base_model, license, language, datasets} of the exported model, each only when known.
+
+  base_model: the hub id the run trained from (the run config's model.name), or the model's own hub id
+  (an export of `hf:ORG/NAME`), else what the source recorded (jaxir.json, its README.md)."""
+  meta, own = pretrained.meta, _own_card(pretrained.path)
+  name = _get(train_config, "model", "name") if train_config else meta.get("source")
+  info = {"base_model": _hub_id(name) or meta.get("base_model") or own.get("base_model"),
+          "license": meta.get("license") or own.get("license")}
+  if isinstance(info["base_model"], list):
+    info["base_model"] = info["base_model"][0] if info["base_model"] else None
+  langs = meta.get("train_langs") or _get(train_config, "data", "langs") or own.get("language")
+  info["language"] = [langs] if isinstance(langs, str) else list(langs) if langs else None
+  source = _get(train_config, "data", "source")
+  info["datasets"] = [_DATASETS[source]] if source in _DATASETS else None
+  return {k: v for k, v in info.items() if v}
+
+
+def eval_results(results):
+  """huggingface_hub `EvalResult`s for the summaries: one per finite headline number."""
+  from huggingface_hub import EvalResult
+  out = []
+  for _, s in results:
+    task, dtype, dname, split, metrics = BENCHMARKS[s["benchmark"]]
+    langs = s.get("langs") or s.get("datasets")
+    config = ",".join(map(str, langs)) if isinstance(langs, list) else None
+    args = {"max_articles": s["max_articles"]} if isinstance(s.get("max_articles"), int) else None
+    for key, mtype, mname in metrics:
+      v = _number(s.get(key))
+      if v is not None:
+        out.append(EvalResult(task_type=task, dataset_type=dtype, dataset_name=dname, dataset_config=config,
+                              dataset_split=split, dataset_args=args, metric_type=mtype, metric_value=v,
+                              metric_name=mname))
+  return out
+
+
+def build(pretrained, train_config=None, results=(), repo_id=None, dtype="float32", fingerprint=None):
+  """The `ModelCard` of `pretrained` as exported (weights in `dtype`)."""
+  from huggingface_hub import ModelCard, ModelCardData
+  meta, info = pretrained.meta, base_info(pretrained, train_config)
+  batch_type = _get(train_config, "batch", "batch_type")
+  tags = TAGS + ([f"{batch_type.replace('_', '-')}-batch"] if isinstance(batch_type, str) else [])
+  name = repo_id.split("/")[-1] if repo_id else (Path(pretrained.path).name if pretrained.path and not train_config
+                                                  else "jaxir-retriever")
+  evals = eval_results(results)
+  data = ModelCardData(library_name="sentence-transformers", pipeline_tag="sentence-similarity", tags=tags,
+                       base_model=info.get("base_model"), language=info.get("language"),
+                       datasets=info.get("datasets"), license=info.get("license"),
+                       model_name=name if evals else None, eval_results=evals or None)
+  body = [f"# {name}", "", _intro(pretrained, info, train_config)]
+  if train_config:
+    body += _training(train_config, meta)
+  if results:
+    body += _scores(results)
+  body += _usage(pretrained, repo_id)
+  body += _details(pretrained, dtype, fingerprint)
+  return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body) + "\n")
+
+
+def _intro(pretrained, info, train_config):
+  base = info.get("base_model")
+  of = f" from [{base}](https://huggingface.co/{base})" if base else ""
+  if train_config:
+    bt = _get(train_config, "batch", "batch_type")
+    return (f"A multilingual dense retriever fine-tuned{of} with jaxir "
+            f"({bt} batches, α = {_get(train_config, 'batch', 'alpha')}): it maps queries and passages to "
+            f"{pretrained.dim}-dimensional vectors, compared by cosine similarity.")
+  return (f"A sentence-transformers / transformers export{of} written by jaxir: it maps queries and passages "
+          f"to {pretrained.dim}-dimensional vectors, compared by cosine similarity.")
+
+
+def _training(cfg, meta):
+  g = lambda *k: _get(cfg, *k)
+  langs = meta.get("train_langs") or g("data", "langs")
+  rows = [("batch type", g("batch", "batch_type")), ("α (P(a batch is X-X mono))", g("batch", "alpha")),
+          ("global batch size", g("batch", "batch_size")), ("steps", g("steps")),
+          ("learning rate", g("optim", "learning_rate")), ("temperature", g("loss", "temperature")),
+          ("training data", g("data", "source")), ("languages", " ".join(langs) if langs else "all of the source"),
+          ("trained from", g("model", "name")), ("batch seed", g("batch", "seed"))]
+  out = ["", "## Training", "", "Contrastive (InfoNCE, in-batch negatives) training with hybrid batches"
+         " (arXiv 2408.10536): each global batch is X-X monolingual with probability α, else X-Y cross-lingual.",
+         "", "| setting | value |", "|---|---|"]
+  out += [f"| {k} | {v} |" for k, v in rows if v is not None]
+  out += ["", "<details><summary>Full training config (config.json of the run)</summary>", "", "```json",
+          json.dumps(cfg, indent=2, ensure_ascii=False), "```", "", "</details>"]
+  return out
+
+
+def _fmt(v, scale=100):
+  v = _number(v)
+  return "–" if v is None else f"{scale * v:.1f}"
+
+
+def _scores(results):
+  out = ["", "## Evaluation", "",
+         "mAP and accuracies × 100 (the model-index holds the raw values: fractions; RD in ranks)."]
+  for _, s in results:
+    bench = s["benchmark"]
+    _, _, dname, _, metrics = BENCHMARKS[bench]
+    out += ["", f"### {dname}", ""]
+    if metrics is _LAREQA:
+      out += ["| languages | Mo | Cr | Mul | RD |", "|---|---|---|---|---|"]
+      for group, g in [("all", s)] + [(k.replace("_", "-"), s[k]) for k in ("seen", "zero_shot") if isinstance(s.get(k), dict)]:
+        out.append(f"| {group} | {_fmt(g.get('Mo'))} | {_fmt(g.get('Cr'))} | {_fmt(g.get('Mul'))} | {_fmt(g.get('RD'), 1)} |")
+    else:
+      out += ["| " + " | ".join(m for _, _, m in metrics) + " |", "|" + "---|" * len(metrics),
+              "| " + " | ".join(_fmt(s.get(k)) for k, _, _ in metrics) + " |"]
+  return out
+
+
+def _usage(pretrained, repo_id):
+  meta = pretrained.meta
+  where = repo_id or "PATH/TO/THIS/DIRECTORY"
+  q, p = meta.get("query_prompt") or "", meta.get("passage_prompt") or ""
+  pooling, normalize, head = meta["pooling"], meta["normalize"], meta.get("head")
+  out = ["", "## Usage", "", f"Prompts: queries are prefixed with {q!r}, passages with {p!r}"
+         " (the sentence-transformers prompts `query` and `document`).", "",
+         "### sentence-transformers", "", "```python", "from sentence_transformers import SentenceTransformer", "",
+         f'model = SentenceTransformer("{where}")',
+         'q = model.encode_query(["Where is the library?"])           # adds the query prompt',
+         'd = model.encode_document(["The library is on Main Street."])  # adds the passage prompt',
+         "print(model.similarity(q, d))", "```", "", "### transformers", ""]
+  pool = ("emb = out.last_hidden_state[:, 0]  # CLS pooling" if pooling == "cls" else
+          "mask = batch[\"attention_mask\"].unsqueeze(-1).float()\n"
+          "emb = (out.last_hidden_state * mask).sum(1) / mask.sum(1)  # mean pooling")
+  out += ["```python", "import torch", "import torch.nn.functional as F",
+          "from transformers import AutoModel, AutoTokenizer", "",
+          f'tok = AutoTokenizer.from_pretrained("{where}")', f'model = AutoModel.from_pretrained("{where}")',
+          f'texts = [{q + "Where is the library?"!r}, {p + "The library is on Main Street."!r}]',
+          f"batch = tok(texts, padding=True, truncation=True, max_length={int(meta['max_length'])}, return_tensors=\"pt\")",
+          "with torch.no_grad():", "  out = model(**batch)", pool]
+  if head:  # the sentence-transformers Dense module after pooling, which AutoModel does not load
+    file = (f'hf_hub_download("{repo_id}", "2_Dense/model.safetensors")' if repo_id
+            else f'"{where}/2_Dense/model.safetensors"')
+    act = {"tanh": "torch.tanh({})", "relu": "torch.relu({})", "gelu": "F.gelu({})", "sigmoid": "torch.sigmoid({})",
+           "identity": "{}"}[head["activation"]]
+    out += [f"# the Dense layer after pooling ({head['in']} -> {head['out']}, {head['activation']}), in 2_Dense/",
+            "from safetensors.torch import load_file"]
+    out += ["from huggingface_hub import hf_hub_download"] if repo_id else []
+    out += [f"dense = load_file({file})",
+            "emb = " + act.format('emb @ dense["linear.weight"].T.float() + dense["linear.bias"].float()')]
+  if normalize:
+    out.append("emb = F.normalize(emb, dim=-1)")
+  out += ["print(emb[0] @ emb[1])", "```"]
+  return out
+
+
+def _details(pretrained, dtype, fingerprint):
+  meta, c = pretrained.meta, pretrained.config
+  rows = [("architecture", f"{c.model_type}, {c.num_layers} layers × {c.hidden_size}"),
+          ("embedding dimension", pretrained.dim), ("pooling", meta["pooling"]),
+          ("normalised", "yes" if meta["normalize"] else "no"), ("max sequence length", meta["max_length"]),
+          ("query prompt", repr(meta.get("query_prompt") or "")),
+          ("passage prompt", repr(meta.get("passage_prompt") or "")), ("weights", dtype),
+          ("source", meta.get("source") or None), ("jaxir fingerprint (float32 weights)", fingerprint)]
+  return ["", "## Model details", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows if v is not None]
