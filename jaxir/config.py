@@ -17,11 +17,16 @@ from jaxir.errors import JaxirError
 
 BATCH_TYPES = ("x_x_mono", "x_y", "hybrid", "mixed")
 POSITIVES = ("sentence", "sentence+paragraph", "paragraph")
+SOURCES = ("mlqa-r", "pairs", "squad-r")   # mlqa-r: the data root's MLQA-R; pairs, squad-r: data.path
+ON_BAD_ROWS = ("error", "skip")
 
 
 @dataclasses.dataclass
 class DataConfig:
-  source: str = "mlqa-r"             # parallel QA benchmark the pairs come from
+  source: str = "mlqa-r"             # one of SOURCES: where the pairs come from
+  path: str | None = None            # pairs: a JSONL / Parquet / CSV / TSV file, a folder of them or a
+                                     # `datasets` folder; squad-r: a folder of <lang>.json -R files
+  on_bad_rows: str = "error"         # pairs: "error" (stop at the first bad row) or "skip" (count them)
   data_dir: str | None = None        # default: $JAXIR_DATA, else ../shared/data
   langs: list | None = None          # None: every language of the source
   dev_fraction: float = 0.2          # share of articles (by title) held out as the dev split
@@ -217,6 +222,27 @@ def validate(cfg):
     raise JaxirError(f"loss.temperature must be positive, got {cfg.loss.temperature}")
   if cfg.loss.grad_cache_chunk and b.pack:
     raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
+  _validate_data_source(d)
+
+
+def _validate_data_source(d):
+  """data.source, data.path and data.on_bad_rows: a known source, and a path that exists where one is needed."""
+  if d.source not in SOURCES:
+    raise JaxirError(f"unknown data.source {d.source!r}; choose from {', '.join(SOURCES)}")
+  if d.on_bad_rows not in ON_BAD_ROWS:
+    raise JaxirError(f"unknown data.on_bad_rows {d.on_bad_rows!r}; choose from {', '.join(ON_BAD_ROWS)}")
+  if d.source == "mlqa-r":
+    if d.path is not None:
+      raise JaxirError("data.path is read only by data.source=pairs or squad-r (mlqa-r comes from data.data_dir)")
+    return
+  if not d.path:
+    what = "a JSONL, Parquet, CSV or TSV file or folder" if d.source == "pairs" else "a folder of <lang>.json -R files"
+    raise JaxirError(f"data.source={d.source} needs data.path=PATH ({what})")
+  path = Path(d.path).expanduser()
+  if not path.exists():
+    raise JaxirError(f"data.path not found: {path}")
+  if d.source == "squad-r" and not path.is_dir():
+    raise JaxirError(f"data.source=squad-r needs data.path to be a folder of <lang>.json -R files, got the file {path}")
 
 
 def to_dict(cfg):
