@@ -116,6 +116,16 @@ def test_groups_split_and_batches(tmp_path):
   assert not groups(loose.train) & groups(loose.dev)
 
 
+def test_repeated_rows_are_dropped_and_join_their_groups(tmp_path):
+  a = dict(GOOD, group="A")
+  rows = [a, dict(a, group="B"), dict(GOOD, query="other?", positive="other.", group="B"),
+          dict(GOOD, query="third?", positive="third.", group="C")]
+  kept, info = own_pairs.read_rows(_write(tmp_path / "p.jsonl", rows))
+  assert len(kept) == 3 and info["duplicates"] == 1
+  comp = own_pairs.components(kept)
+  assert comp[0] == comp[1] != comp[2]
+
+
 def test_new_languages_and_mono_cross(tmp_path):
   rows = _rows(6, ("xx", "qu", "haw", "pt-BR"))
   data = pairs.load_pairs(_cfg(_write(tmp_path / "p.jsonl", rows), dev_fraction=0.3))

@@ -15,7 +15,8 @@ Bad rows (a missing field, an empty text, a malformed language code, text that i
 `negatives` that is not a list of texts, a malformed JSON line) raise one JaxirError naming
 `file:line` (Parquet and `datasets`: the row index) and the field; `data.on_bad_rows=skip`
 counts and skips them instead (one stderr line; the count is in `PairData.source_info`).
-Exactly repeated rows (the same four fields) keep their first occurrence.
+Exactly repeated rows (the same four fields) keep their first occurrence (joined with the
+repeats' groups).
 
 Groups and the split. Rows are joined by their `group` and by a shared query or positive text
 (connected components): a component is the `cluster` of its pairs (at most one pair of it per
@@ -59,6 +60,7 @@ class Row:
   group: str | None
   negatives: tuple
   where: str
+  also: tuple = ()   # groups of the dropped repeats of this row (joined with its own)
 
 
 class _Bad(Exception):
@@ -262,7 +264,7 @@ def read_rows(path, on_bad_rows="error"):
   if on_bad_rows not in ("error", "skip"):
     raise JaxirError(f"unknown data.on_bad_rows {on_bad_rows!r}; choose from error, skip")
   files = pair_files(path)
-  rows, bad, seen, duplicates = [], [], set(), 0
+  rows, bad, seen, duplicates = [], [], {}, 0
   for fmt, f in files:
     for where, obj in _records(fmt, f):
       try:
@@ -275,8 +277,11 @@ def read_rows(path, on_bad_rows="error"):
       key = (row.query, row.positive, row.query_lang, row.positive_lang)
       if key in seen:
         duplicates += 1
+        first = rows[seen[key]]
+        if row.group is not None and row.group != first.group:
+          rows[seen[key]] = dataclasses.replace(first, also=first.also + (row.group,))
         continue
-      seen.add(key)
+      seen[key] = len(rows)
       rows.append(row)
   info = {"path": str(path), "files": len(files), "rows": len(rows), "bad_rows": len(bad),
           "bad_examples": bad[:SHOWN], "duplicates": duplicates}
@@ -299,8 +304,10 @@ def components(rows):
   for name, r in zip(names, rows):
     uf.union(("g", name), ("t", r.query))
     uf.union(("g", name), ("t", r.positive))
+    for g in r.also:
+      uf.union(("g", name), ("g", f"g:{g}"))
   smallest = {}
-  for name in names:
+  for name in names + [f"g:{g}" for r in rows for g in r.also]:
     root = uf.find(("g", name))
     smallest[root] = min(smallest.get(root, name), name)
   return [smallest[uf.find(("g", name))] for name in names]
