@@ -110,6 +110,11 @@ def test_groups_split_and_batches(tmp_path):
     for step in range(10):
       batch = hybrid.sample_batch(0, step, data.train, b)
       assert len({group(p) for p in batch.pairs}) == 8, (batch_type, step)   # at most one pair per group
+  # Resume: a reload of the same files gives the same pools, so the batch of a step is the same.
+  again = pairs.load_pairs(_cfg(tmp_path / "p.jsonl", dev_fraction=0.25, split_seed=1))
+  b = config.BatchConfig(batch_size=8, alpha=0.5)
+  assert again.train == data.train and all(
+      hybrid.sample_batch(3, s, again.train, b) == hybrid.sample_batch(3, s, data.train, b) for s in (0, 7, 50))
   # Without groups each row is its own group; rows that share a text are still joined.
   rows = [dict(r, group=None) for r in _rows(20)]
   loose = pairs.load_pairs(_cfg(_write(tmp_path / "loose.jsonl", rows)))

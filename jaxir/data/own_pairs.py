@@ -9,7 +9,9 @@ DatasetDict, its `train` split, or its only split).
 Fields: `query`, `positive`, `query_lang`, `positive_lang` (any BCP-47-like code: en, haw,
 pt-BR); optional `group` (rows that are translations of each other share it; default: each row
 its own) and `negatives` (a list of texts; in CSV / TSV a JSON list). Other fields are ignored. A
-row is a mono (x_x) pair when its two languages are equal, else a cross (x_y) pair.
+row is a mono (x_x) pair when its two languages are equal, else a cross (x_y) pair. The positive
+is the row's text as it is (`data.positive` is for -R sources); `data.langs` keeps the rows whose
+two languages it lists.
 
 Bad rows (a missing field, an empty text, a malformed language code, text that is not UTF-8, a
 `negatives` that is not a list of texts, a malformed JSON line) raise one JaxirError naming
