@@ -22,6 +22,8 @@ from jaxir.errors import JaxirError
 
 BATCH_TYPES = ("x_x_mono", "x_y", "hybrid", "mixed")
 POSITIVES = ("sentence", "sentence+paragraph", "paragraph")
+SOURCES = ("mlqa-r", "pairs", "squad-r")   # mlqa-r: the data root's MLQA-R; pairs, squad-r: data.path
+ON_BAD_ROWS = ("error", "skip")
 MONO_LANG = ("uniform", "size")
 EXTRA_MIX = ("size", "weights")
 SCHEDULES = ("linear", "cosine")
@@ -33,7 +35,10 @@ LANG_CODE = re.compile(r"[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*")   # en, zh-Hans, pt
 
 @dataclasses.dataclass
 class DataConfig:
-  source: str = "mlqa-r"             # parallel QA benchmark the pairs come from
+  source: str = "mlqa-r"             # one of SOURCES: where the pairs come from
+  path: str | None = None            # pairs: a JSONL / Parquet / CSV / TSV file, a folder of them or a
+                                     # `datasets` folder; squad-r: a folder of <lang>.json -R files
+  on_bad_rows: str = "error"         # pairs: "error" (stop at the first bad row) or "skip" (count them)
   data_dir: str | None = None        # default: $JAXIR_DATA, else ../shared/data
   langs: list | None = None          # None: every language of the source
   dev_fraction: float = 0.2          # share of articles (by title) held out as the dev split
@@ -297,15 +302,20 @@ def validate(cfg):
     raise JaxirError(f"keep_checkpoints must be at least 1, got {cfg.keep_checkpoints}: the last checkpoint holds "
                      "the trained weights" + ("" if cfg.export else " (and export=false writes no other copy)"))
   # data
-  from jaxir.data.squad_r import BENCHMARK_LANGS
-  _choice("data.source", d.source, tuple(BENCHMARK_LANGS))
+  _validate_data_source(d)
   if d.langs is not None:
-    known = BENCHMARK_LANGS[d.source]
     if not d.langs:
       raise JaxirError(f"data.langs is empty; leave it out for every language of {d.source}")
-    unknown = [str(x) for x in d.langs if x not in known]
-    if unknown:
-      raise JaxirError(f"data.langs: unknown language(s) {', '.join(unknown)} for {d.source}; it has {' '.join(known)}")
+    if d.source == "mlqa-r":
+      from jaxir.data.squad_r import BENCHMARK_LANGS
+      known = BENCHMARK_LANGS[d.source]
+      unknown = [str(x) for x in d.langs if x not in known]
+      if unknown:
+        raise JaxirError(f"data.langs: unknown language(s) {', '.join(unknown)} for {d.source}; it has {' '.join(known)}")
+    else:                           # pairs / squad-r: the loader checks the languages against the files
+      bad = [str(x) for x in d.langs if not (isinstance(x, str) and LANG_CODE.fullmatch(x))]
+      if bad:
+        raise JaxirError(f"data.langs: {', '.join(bad)} is not a language code such as en or zh-Hans")
     dup = next((x for i, x in enumerate(d.langs) if x in d.langs[:i]), None)
     if dup is not None:
       raise JaxirError(f"data.langs lists {dup} twice")
@@ -350,6 +360,26 @@ def validate(cfg):
   if mesh.data != -1 and mesh.data < 1:
     raise JaxirError(f"mesh.data must be -1 (every device the model axis leaves) or at least 1, got {mesh.data}")
   _range("mesh.model", mesh.model, 1)
+
+
+def _validate_data_source(d):
+  """data.source, data.path and data.on_bad_rows: a known source, and a path that exists where one is needed."""
+  if d.source not in SOURCES:
+    raise JaxirError(f"unknown data.source {d.source!r}; choose from {', '.join(SOURCES)}")
+  if d.on_bad_rows not in ON_BAD_ROWS:
+    raise JaxirError(f"unknown data.on_bad_rows {d.on_bad_rows!r}; choose from {', '.join(ON_BAD_ROWS)}")
+  if d.source == "mlqa-r":
+    if d.path is not None:
+      raise JaxirError("data.path is read only by data.source=pairs or squad-r (mlqa-r comes from data.data_dir)")
+    return
+  if not d.path:
+    what = "a JSONL, Parquet, CSV or TSV file or folder" if d.source == "pairs" else "a folder of <lang>.json -R files"
+    raise JaxirError(f"data.source={d.source} needs data.path=PATH ({what})")
+  path = Path(d.path).expanduser()
+  if not path.exists():
+    raise JaxirError(f"data.path not found: {path}")
+  if d.source == "squad-r" and not path.is_dir():
+    raise JaxirError(f"data.source=squad-r needs data.path to be a folder of <lang>.json -R files, got the file {path}")
 
 
 def to_dict(cfg):

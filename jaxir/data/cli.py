@@ -91,7 +91,9 @@ def _add_prepare(sub):
 
 def _add_pairs(sub):
   p = sub.add_parser("pairs", help="training pairs of a config: train/dev split, x_x and x_y pair counts")
-  p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. data.langs=[de,en]")
+  p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                 help="config overrides, e.g. data.langs=[de,en]; your own pairs: data.source=pairs data.path=FILE|DIR; "
+                      "an -R folder: data.source=squad-r data.path=DIR")
   p.add_argument("--config", help="experiment config (.py with get_config() or .yaml)")
   p.add_argument("--data-dir", help="data root (default: data.data_dir, $JAXIR_DATA, else ../shared/data)")
   p.add_argument("--stats", action="store_true", help="print pair counts per language and language pair (the default)")

@@ -227,12 +227,14 @@ def check(pools, cfg, process_count=1, side="train"):
   need_mono, need_cross = _needs(cfg)
   what = f"batch type {cfg.batch_type!r}" + (f" with alpha={cfg.alpha:g}" if cfg.batch_type in ("hybrid", "mixed") else "")
   if need_cross and not pools.cross_pairs():
-    langs = pools.langs
+    langs = pools.all_langs
     raise JaxirError(f"{what} needs cross-lingual pairs, but the {side} data has none "
-                     f"(languages: {' '.join(langs) or 'none'}); give at least two languages of a parallel source, "
-                     f"or use batch.batch_type=x_x_mono")
+                     f"(languages: {' '.join(langs) or 'none'}); give at least two languages of a parallel source "
+                     f"(pairs files: rows whose query_lang and positive_lang differ), or use batch.batch_type=x_x_mono")
   if need_mono and not pools.langs:
-    raise JaxirError(f"{what} needs monolingual pairs, but the {side} data has none")
+    raise JaxirError(f"{what} needs monolingual pairs, but the {side} data has none "
+                     f"(languages: {' '.join(pools.all_langs) or 'none'}); give rows whose query_lang equals "
+                     f"positive_lang, or use batch.batch_type=x_y")
   b = cfg.batch_size
   if cfg.batch_type in ("x_x_mono", "hybrid") and need_mono:
     for l in pools.langs:

@@ -84,6 +84,11 @@ class Pools:
   def langs(self):
     return sorted(l for l, streams in self.mono.items() if any(s.pairs for s in streams))
 
+  @property
+  def all_langs(self):
+    """Every language of a query or positive (x_x and x_y): the languages the model trains on."""
+    return sorted(set(self.langs) | {l for p in self.cross_pairs() for l in (p.query_lang, p.positive_lang)})
+
   def mono_pairs(self, lang):
     return [p for s in self.mono.get(lang, ()) for p in s.pairs]
 
@@ -99,6 +104,7 @@ class PairData:
   groups: dict             # {"train" | "dev": number of article groups}
   extras: dict             # {source name: {"lang", "weight", "pairs", "dropped"}}
   extra_mix: str = "size"
+  source_info: dict = dataclasses.field(default_factory=dict)  # pairs files: path, rows, bad_rows, duplicates
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,17 +158,22 @@ def article_groups(corpora):
   return keys
 
 
-def split_sides(corpora, dev_fraction, seed):
-  """{group key: "train" | "dev"}, seeded; round(dev_fraction * groups) groups go to dev (at least 1)."""
+def split_keys(keys, dev_fraction, seed, what="article groups"):
+  """{key: "train" | "dev"} of sorted keys, seeded; round(dev_fraction * keys) go to dev (at least 1)."""
   if not 0.0 < dev_fraction < 1.0:
     raise JaxirError(f"data.dev_fraction must lie in (0, 1), got {dev_fraction}")
-  keys = sorted(set(article_groups(corpora).values()))
   if len(keys) < 2:
-    raise JaxirError(f"cannot split {len(keys)} article group(s) into train and dev; give more articles")
+    raise JaxirError(f"cannot split {len(keys)} {what[:-1]}(s) into train and dev; "
+                     f"give more {'articles' if what == 'article groups' else 'groups of pairs'}")
   n_dev = min(len(keys) - 1, max(1, round(dev_fraction * len(keys))))
   order = np.random.default_rng([seed & 0xFFFFFFFF, 0x5EED]).permutation(len(keys))
   dev = {keys[i] for i in order[:n_dev]}
   return {k: "dev" if k in dev else "train" for k in keys}
+
+
+def split_sides(corpora, dev_fraction, seed):
+  """{group key: "train" | "dev"}, seeded; round(dev_fraction * groups) groups go to dev (at least 1)."""
+  return split_keys(sorted(set(article_groups(corpora).values())), dev_fraction, seed)
 
 
 def _subset(corpus, keep_article):
@@ -375,11 +386,27 @@ def build_pools(mono, cross, extras=(), extra_mix="size", name="train"):
   return Pools(streams, Stream(f"{name}/cross", tuple(cross)) if cross else None)
 
 
+def load_corpora(cfg):
+  """{lang: RCorpus} of an -R source: MLQA-R from the data root, or any folder of <lang>.json (squad-r)."""
+  if cfg.source == "squad-r":
+    if not cfg.path:
+      raise JaxirError("data.source=squad-r needs data.path=DIR (a folder of <lang>.json -R files)")
+    return squad_r.load_r_dir(cfg.path, cfg.langs)
+  return squad_r.load_benchmark(cfg.source, cfg.data_dir, cfg.langs)
+
+
 def load_pairs(cfg):
-  """PairData for a DataConfig: the split source's train/dev pools, extras in the train x_x pools."""
+  """PairData for a DataConfig: the split source's train/dev pools, extras in the train x_x pools.
+
+  `data.source=pairs` reads your own pair files (`jaxir.data.own_pairs`)."""
+  if cfg.source == "pairs":
+    from jaxir.data import own_pairs
+    if not cfg.path:
+      raise JaxirError("data.source=pairs needs data.path=PATH (a JSONL, Parquet, CSV or TSV file or folder)")
+    return own_pairs.load(cfg)
   if cfg.hard_negatives < 0:
     raise JaxirError(f"data.hard_negatives must be >= 0, got {cfg.hard_negatives}")
-  corpora = squad_r.load_benchmark(cfg.source, cfg.data_dir, cfg.langs)
+  corpora = load_corpora(cfg)
   sides, groups = split_benchmark(corpora, cfg.dev_fraction, cfg.split_seed)
   pools = {}
   for side in SIDES:
@@ -396,6 +423,15 @@ def load_pairs(cfg):
   train = build_pools(*pools["train"], extras, cfg.extra_mix, "train")
   dev = build_pools(*pools["dev"], (), cfg.extra_mix, "dev")
   return PairData(train, dev, sides, groups, info, cfg.extra_mix)
+
+
+def evaluate_dev(pretrained, data, train_langs=None, tokens_per_batch=8192):
+  """(summary, per_query) on the dev side: its -R corpora (LAReQA), or for pairs files its dev pairs."""
+  if data.corpora["dev"]:
+    from jaxir.eval.evaluate import evaluate_model
+    return evaluate_model(pretrained, data.corpora["dev"], train_langs, tokens_per_batch)
+  from jaxir.data import own_pairs
+  return own_pairs.evaluate_dev(pretrained, data.dev, train_langs, tokens_per_batch)
 
 
 def _outside_dev(corpus, dev):
@@ -415,6 +451,8 @@ def _outside_dev(corpus, dev):
 def pair_stats(data):
   """JSON-ready counts: x_x pairs per language and x_y pairs per language pair, train and dev."""
   out = {"groups": data.groups, "extras": data.extras, "extra_mix": data.extra_mix}
+  if data.source_info:
+    out["source"] = data.source_info
   for side in SIDES:
     pools, corpora = getattr(data, side), data.corpora[side]
     cross = collections.Counter(f"{p.query_lang}-{p.positive_lang}" for p in pools.cross_pairs())
@@ -431,9 +469,16 @@ def pair_stats(data):
 
 def format_pair_stats(s):
   langs = sorted(set(s["train"]["mono"]) | set(s["dev"]["mono"]))
-  lines = [f"article groups: {s['groups']['train']} train, {s['groups']['dev']} dev "
-           f"(no id or paragraph on both sides; {s['shared_sentences']} short sentence texts recur on both)",
-           "", "x_x (monolingual) pairs", "lang     train    dev"]
+  src = s.get("source")
+  if src:
+    lines = [f"{src['path']}: {src['rows']} pairs from {src['files']} file(s)"
+             + (f", {src['duplicates']} repeated rows dropped" if src["duplicates"] else "")
+             + (f", {src['bad_rows']} bad rows skipped" if src["bad_rows"] else ""),
+             f"groups: {s['groups']['train']} train, {s['groups']['dev']} dev (no group or text on both sides)"]
+  else:
+    lines = [f"article groups: {s['groups']['train']} train, {s['groups']['dev']} dev "
+             f"(no id or paragraph on both sides; {s['shared_sentences']} short sentence texts recur on both)"]
+  lines += ["", "x_x (monolingual) pairs", "lang     train    dev"]
   lines += [f"{l:<6} {s['train']['mono'].get(l, 0):>7} {s['dev']['mono'].get(l, 0):>6}" for l in langs]
   lines.append(f"{'total':<6} {s['train']['mono_total']:>7} {s['dev']['mono_total']:>6}")
   for src, e in s["extras"].items():

@@ -7,6 +7,7 @@ when they share an `id`.
 """
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 from jaxir import schema
@@ -15,6 +16,7 @@ from jaxir.errors import JaxirError
 XQUAD_R_LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 MLQA_R_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
 BENCHMARK_LANGS = {"xquad-r": XQUAD_R_LANGS, "mlqa-r": MLQA_R_LANGS}
+LANG_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")   # BCP-47-like: en, haw, pt-BR, zh-Hant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,3 +156,28 @@ def load_benchmark(benchmark, data_dir, langs=None, max_articles=None):
   langs = check_langs(benchmark, langs)
   root = benchmark_dir(benchmark, data_dir)
   return {l: read_r_file(root / f"{l}.json", l, max_articles) for l in langs}
+
+
+def r_dir_langs(path):
+  """{lang: file} of a folder of -R files `<lang>.json`, languages from the file names (sorted)."""
+  path = Path(path).expanduser()
+  if not path.is_dir():
+    raise JaxirError(f"not a folder of <lang>.json -R files: {path}")
+  files = sorted(path.glob("*.json"))
+  if not files:
+    raise JaxirError(f"{path}: no <lang>.json -R files")
+  bad = [f.name for f in files if not LANG_CODE.fullmatch(f.stem)]
+  if bad:
+    raise JaxirError(f"{path / bad[0]}: the file name is not a language code (<lang>.json, e.g. en.json, haw.json, pt-BR.json)")
+  return {f.stem: f for f in files}
+
+
+def load_r_dir(path, langs=None, max_articles=None):
+  """{lang: RCorpus} of a folder of -R files (any languages, named by their files); `langs` picks some."""
+  files = r_dir_langs(path)
+  if langs is not None:
+    unknown = [l for l in langs if l not in files]
+    if unknown:
+      raise JaxirError(f"unknown language(s) {', '.join(unknown)} for {path}; it has {' '.join(files)}")
+    files = {l: files[l] for l in langs}
+  return {l: read_r_file(f, l, max_articles) for l, f in files.items()}

@@ -106,7 +106,7 @@ class Context:
 
   @property
   def train_langs(self):
-    return list(self.pairs.train.langs)
+    return list(self.pairs.train.all_langs)
 
 
 def ensure_model(name):
@@ -201,9 +201,8 @@ def _evaluate(bench, pretrained, cell_dir, train_langs, ctx, verbose):
                      tokens_per_batch=ev.tokens_per_batch, progress=verbose)
     return evaluate(emb, train_langs=train_langs)
   if bench == "mlqa-r-dev":
-    from jaxir.eval.evaluate import evaluate_model
-    summary, per_query = evaluate_model(pretrained, ctx.pairs.corpora["dev"], train_langs,
-                                        tokens_per_batch=ev.tokens_per_batch)
+    from jaxir.data.pairs import evaluate_dev
+    summary, per_query = evaluate_dev(pretrained, ctx.pairs, train_langs, tokens_per_batch=ev.tokens_per_batch)
     summary.update({"benchmark": "mlqa-r-dev", "model": str(pretrained.path)})
     return summary, per_query
   raise JaxirError(f"unknown benchmark {bench!r}")

@@ -3,11 +3,12 @@
   1. run directory: `config.json` (resolved config); a rerun with the same config resumes, a
      different config is refused; `run.json` is written last, so only a finished run has it
   2. model: a Hugging Face directory or hub id -> Flax params (`jaxir.model.hf_io`)
-  3. data: MLQA-R pairs split by article (`jaxir.data.pairs`), hybrid batches (`jaxir.data.hybrid`)
+  3. data: MLQA-R, an -R folder or your own pair files, split by article or group (`jaxir.data.pairs`,
+     `jaxir.data.own_pairs`), hybrid batches (`jaxir.data.hybrid`)
      through tf.data (`jaxir.data.pipeline`); the batch of step t is a pure function of (seed, t)
   4. mesh and sharded state (`jaxir.train.mesh`, `state`); the jitted step (`jaxir.train.step`)
   5. resume: orbax restores the state and the next step; the input restarts at that step
-  6. loop: log (JSONL), checkpoint, dev evaluation on the MLQA-R dev split
+  6. loop: log (JSONL), checkpoint, dev evaluation on the dev split (`pairs.evaluate_dev`)
   7. end: final checkpoint, dev evaluation, exported Hugging Face directory, `run.json`
 """
 import functools
@@ -293,7 +294,7 @@ def check_model(cfg, config):
 def train(cfg, progress=True):
   """Trains (or resumes) the run `cfg.out_dir`; returns its directory."""
   import jax
-  from jaxir.eval.evaluate import evaluate_model
+  from jaxir.data import pairs
   from jaxir.model.hf_io import load_pretrained
   from jaxir.train import mesh as mesh_lib
   from jaxir.train import state as state_lib
@@ -312,7 +313,7 @@ def train(cfg, progress=True):
     return out
 
   encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
-  langs = data.train.langs
+  langs = data.train.all_langs
   ckpt = Checkpoints((out / "checkpoints").absolute(), keep=cfg.keep_checkpoints)
   start = 0
   if ckpt.latest_step() is not None:
@@ -337,7 +338,8 @@ def train(cfg, progress=True):
     log.write({"event": "start", "pairs_train": {"mono": sum(len(data.train.mono_pairs(l)) for l in langs),
                                                 "cross": len(data.train.cross_pairs())},
                "devices": jax.device_count(), "processes": jax.process_count(), "backend": jax.default_backend(),
-               "batch_type": cfg.batch.batch_type, "alpha": cfg.batch.alpha, "train_langs": langs})
+               "batch_type": cfg.batch.batch_type, "alpha": cfg.batch.alpha, "train_langs": langs,
+               **({"bad_rows": data.source_info["bad_rows"]} if data.source_info else {})})
   mean_len = cfg.data.max_passage_length
   peak = _peak_flops(jax)
   window = _Window()
@@ -359,7 +361,7 @@ def train(cfg, progress=True):
 
   def dev_eval(step):
     model = _with_params(pretrained, _host_params(state.params, mesh, jax))
-    summary, _ = evaluate_model(model, data.corpora["dev"], train_langs=langs)
+    summary, _ = pairs.evaluate_dev(model, data, train_langs=langs)
     record = {"event": "dev", "step": step, **{k: summary[k] for k in ("Mo", "Cr", "Mul", "RD")}}
     log.write(record)
     return summary
