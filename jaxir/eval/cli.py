@@ -21,8 +21,8 @@ def register(sub):
   src = p.add_mutually_exclusive_group(required=True)
   src.add_argument("--embeddings", help="directory written by `jaxir encode`")
   src.add_argument("--baseline", choices=["bm25"], help="lexical baseline on the Mo settings (reads the data)")
-  p.add_argument("--benchmark", choices=["xquad-r", "mlqa-r"], help="with --baseline")
-  p.add_argument("--data-dir", help="with --baseline: data root or benchmark folder")
+  p.add_argument("--benchmark", choices=["xquad-r", "mlqa-r", "squad-r"], help="with --baseline")
+  p.add_argument("--data-dir", help="with --baseline: data root or benchmark folder (squad-r: the folder of -R files)")
   p.add_argument("--out", required=True, help="output directory (summary.json, CSVs, per_query.npz, table.txt)")
   p.add_argument("--langs", type=_langs, help="comma-separated subset of languages")
   p.add_argument("--train-langs", type=_langs,
@@ -48,7 +48,7 @@ def _run(args):
     from jaxir.data.squad_r import load_benchmark
     from jaxir.eval import bm25
     if not args.benchmark:
-      raise JaxirError("--baseline needs --benchmark xquad-r|mlqa-r")
+      raise JaxirError("--baseline needs --benchmark xquad-r|mlqa-r|squad-r")
     if args.max_articles is not None and args.max_articles < 1:
       raise JaxirError("--max-articles must be at least 1")
     summary, per_query = bm25.evaluate_mo(load_benchmark(args.benchmark, args.data_dir, args.langs, args.max_articles))

@@ -122,10 +122,16 @@ def _with_params(pretrained, params, **meta):
                     pretrained.path, pretrained.extra)
 
 
+def _load_model(cfg):
+  """The model of `cfg.model.name` with the prompts of `cfg.model` (None: its own): used for the batches,
+  the dev evaluation and the export alike."""
+  from jaxir.model.hf_io import load_pretrained, with_prompts
+  return with_prompts(load_pretrained(cfg.model.name), cfg.model.query_prompt, cfg.model.passage_prompt)
+
+
 def checkpoint_model(run_dir, step=None):
   """The model of a run's checkpoint (default: the latest) as a `Pretrained`, ready to export."""
   import jax
-  from jaxir.model.hf_io import load_pretrained
   from jaxir.train import mesh as mesh_lib
   from jaxir.train import state as state_lib
   from jaxir.train import step as step_lib
@@ -139,7 +145,7 @@ def checkpoint_model(run_dir, step=None):
     raise JaxirError(f"{run} has no checkpoint yet")
   if step is not None and step not in steps:
     raise JaxirError(f"{run} has no checkpoint at step {step} (it has {', '.join(map(str, sorted(steps)))})")
-  pretrained = load_pretrained(cfg.model.name)
+  pretrained = _load_model(cfg)
   cfg.mesh.data, cfg.mesh.model = -1, 1
   mesh = mesh_lib.make_mesh(cfg.mesh)
   encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
@@ -174,7 +180,7 @@ def train(cfg, progress=True):
   import jax
   from jaxir.data import hybrid, pairs
   from jaxir.eval.evaluate import evaluate_model
-  from jaxir.model.hf_io import load_pretrained
+  from jaxir.model.hf_io import effective_prompts
   from jaxir.train import mesh as mesh_lib
   from jaxir.train import state as state_lib
   from jaxir.train import step as step_lib
@@ -188,7 +194,7 @@ def train(cfg, progress=True):
   mesh = mesh_lib.make_mesh(cfg.mesh)
   if cfg.batch.batch_size % mesh.shape["data"]:
     raise JaxirError(f"batch.batch_size={cfg.batch.batch_size} is not divisible by the {mesh.shape['data']} devices of the data axis")
-  pretrained = load_pretrained(cfg.model.name)
+  pretrained = _load_model(cfg)
   out, finished = _prepare_run_dir(cfg)
   if finished:
     print(f"train: {out} is already finished (run.json)", file=sys.stderr)
@@ -207,10 +213,9 @@ def train(cfg, progress=True):
     state = state_lib.create_train_state(encoder, cfg, mesh, params=pretrained.params, seed=cfg.batch.seed)
   train_step = step_lib.make_train_step(encoder, cfg, mesh)
 
-  meta = pretrained.meta
+  query_prompt, passage_prompt = effective_prompts(pretrained.meta)
   batches = pipeline.make_dataset(data.train, cfg, pretrained.tokenizer, start, jax.process_index(),
-                                  jax.process_count(), query_prompt=meta.get("query_prompt", ""),
-                                  passage_prompt=meta.get("passage_prompt", ""),
+                                  jax.process_count(), query_prompt=query_prompt, passage_prompt=passage_prompt,
                                   row_multiple=mesh_lib.local_data_shards(mesh))
   log = JsonlLog(out / "log.jsonl", echo=progress and jax.process_index() == 0)
   if start == 0:
