@@ -182,3 +182,16 @@ def test_sweep_squad_r_options(model, folder, tmp_path):
   assert summary["zero_shot_langs"] == [NEW] and 0.0 <= summary["Mul"] <= 1.0
   manifest = json.loads((tmp_path / "c" / "emb" / "squad-r" / "manifest.json").read_text())
   assert manifest["query_prompt"] == "Q: " and manifest["folder"] == str(folder.absolute())
+
+
+def test_records_from_before_the_prompt_keys_still_match():
+  """A run's config.json or a sweep.json written before model.query_prompt existed is the same config when
+  the prompts are unset (so it resumes), and another one when they are set."""
+  from jaxir.sweep.spec import differing
+  from jaxir.train.trainer import _changed
+  new = config.to_dict(config.TrainConfig())
+  old = json.loads(json.dumps(new))
+  del old["model"]["query_prompt"], old["model"]["passage_prompt"]
+  assert _changed(old, new) == [] and differing(old, new) == []
+  new["model"]["query_prompt"] = ""
+  assert _changed(old, new) == ["model.query_prompt"] and differing(old, new) == ["model.query_prompt"]
