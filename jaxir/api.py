@@ -221,7 +221,7 @@ def _evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir
     if baseline != "bm25":
       raise JaxirError(f"unknown baseline {baseline!r} (jaxir has bm25)")
     if not benchmark:
-      raise JaxirError("--baseline needs --benchmark xquad-r|mlqa-r")
+      raise JaxirError("--baseline needs --benchmark xquad-r|mlqa-r|squad-r")
     summary, per_query = bm25.evaluate_mo(load_benchmark(benchmark, data_dir, langs, max_articles))
     summary["benchmark"] = benchmark
   elif model is not None:

@@ -68,6 +68,8 @@ class ModelConfig:
   dtype: str = "auto"                # "auto": bfloat16 on TPU/GPU, float32 on CPU
   freeze_embeddings: bool = False
   dropout: bool = True
+  query_prompt: str | None = None    # prefix of every query; None: the model's own (its jaxir.json), "": none
+  passage_prompt: str | None = None  # likewise for passages; a trained model exports the prompts it used
 
 
 @dataclasses.dataclass

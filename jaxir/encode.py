@@ -4,8 +4,8 @@ Output directory (what `jaxir eval` reads, and nothing else):
   embeddings.npy   [N, H] float32, one row per unique prompted text
   index.json       per language: question ids, question rows, answer index, candidate rows, articles
   texts.json       the N texts (with their prompts), for inspection
-  manifest.json    benchmark, languages, model and its fingerprint, prompts, pooling; written
-                   last, so a directory with a manifest is complete
+  manifest.json    benchmark, its folder and languages, model and its fingerprint, the prompts used,
+                   pooling; written last, so a directory with a manifest is complete
 An interrupted export resumes from `.partial/`: finished chunks are kept, and a chunk is only
 trusted when the plan (model fingerprint and texts) it was written for is the same.
 """
@@ -128,41 +128,47 @@ def embed_texts(pretrained, texts, max_length=512, tokens_per_batch=8192, dtype=
 
 
 def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_articles=None,
-                     tokens_per_batch=8192, dtype="float32", chunk_texts=2048, progress=True):
+                     tokens_per_batch=8192, dtype="float32", chunk_texts=2048, progress=True,
+                     query_prompt=None, passage_prompt=None):
   """Encodes a benchmark's questions and candidates with `model` (directory, hub id, or a `Pretrained`
-  loaded from a directory) into `out`."""
-  from jaxir.data.squad_r import load_benchmark
-  from jaxir.model.hf_io import Pretrained, fingerprint, load_pretrained
+  loaded from a directory) into `out`. `benchmark` is xquad-r / mlqa-r (presets) or squad-r (the folder
+  `data_dir`, languages from its file names); the prompts, when given, override the model's ("": none)."""
+  from jaxir.data.squad_r import locate, read_folder
+  from jaxir.model.hf_io import Pretrained, effective_prompts, fingerprint, load_pretrained, with_prompts
 
   out = Path(out)
-  corpora = load_benchmark(benchmark, data_dir, langs, max_articles)
+  folder, langs = locate(benchmark, data_dir, langs)
+  corpora = read_folder(folder, langs, max_articles)
   pretrained = model if isinstance(model, Pretrained) else load_pretrained(model)
   if pretrained.path is None:
     raise JaxirError("encode_benchmark needs a model loaded from a directory (its fingerprint names the export)")
   model = pretrained.path if isinstance(model, Pretrained) else model
+  pretrained = with_prompts(pretrained, query_prompt, passage_prompt)
   meta = pretrained.meta
   fp = fingerprint(pretrained.path)
-  texts, index = benchmark_texts(corpora, meta.get("query_prompt", ""), meta.get("passage_prompt", ""))
+  q_prompt, p_prompt = effective_prompts(meta)
+  texts, index = benchmark_texts(corpora, q_prompt, p_prompt)
   max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
-  plan_id = {"fingerprint": fp, "texts_sha256": hashlib.sha256("\n\0".join(texts).encode()).hexdigest(),
-             "max_length": max_length, "dtype": dtype}
-  manifest = {"format": FORMAT, "benchmark": benchmark, "langs": list(corpora), "max_articles": max_articles,
+  texts_sha = hashlib.sha256("\n\0".join(texts).encode()).hexdigest()
+  plan_id = {"fingerprint": fp, "texts_sha256": texts_sha, "max_length": max_length, "dtype": dtype}
+  manifest = {"format": FORMAT, "benchmark": benchmark, "folder": str(Path(folder).absolute()),
+              "langs": list(corpora), "max_articles": max_articles,
               "model": str(model), "model_path": str(pretrained.path), "fingerprint": fp,
               "pooling": meta.get("pooling"), "head": meta.get("head"), "normalize": meta.get("normalize"),
-              "query_prompt": meta.get("query_prompt", ""), "passage_prompt": meta.get("passage_prompt", ""),
+              "query_prompt": q_prompt, "passage_prompt": p_prompt,
               "train_langs": meta.get("train_langs"), "max_length": max_length, "dtype": dtype,
-              "n_texts": len(texts)}
+              "n_texts": len(texts), "texts_sha256": texts_sha}
 
   done = out / "manifest.json"
   if done.exists():
     old = io.read_json(done, "manifest")
     if old.get("fingerprint") != fp:
       raise JaxirError(f"{out} already holds embeddings of another model ({old.get('model')}, {old.get('fingerprint')}); choose another --out")
-    if {k: old.get(k) for k in ("benchmark", "langs", "max_articles", "n_texts")} == \
-       {k: manifest[k] for k in ("benchmark", "langs", "max_articles", "n_texts")}:
+    if _same_export(old, manifest):
       print(f"encode: {out} is already complete ({len(texts)} texts)", file=sys.stderr)
       return out
-    raise JaxirError(f"{out} already holds a different export ({old.get('benchmark')} {old.get('langs')}); choose another --out")
+    raise JaxirError(f"{out} already holds a different export ({old.get('benchmark')} {old.get('langs')}, other texts or "
+                     "prompts); choose another --out")
 
   fresh = not out.exists()
   partial = out / ".partial"
@@ -236,6 +242,15 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   return out
 
 
+def _same_export(old, new):
+  """Whether a finished export's manifest `old` holds what `new` describes (the same texts, prompts included;
+  manifests older than texts_sha256 are compared by benchmark, languages, articles, size and prompts)."""
+  keys = ("benchmark", "langs", "max_articles", "n_texts", "query_prompt", "passage_prompt")
+  if "texts_sha256" in old:
+    keys += ("texts_sha256",)
+  return {k: old.get(k) for k in keys} == {k: new[k] for k in keys}
+
+
 def _reusable_chunk(path, members, dim):
   """Whether the finished chunk at `path` holds the embeddings [len(members), dim] of `members`; a damaged
   one (truncated, garbage, wrong keys or shape) is said on stderr and recomputed (the new one replaces it)."""
@@ -274,7 +289,7 @@ def _check_manifest(manifest, where):
   for key in ("n_texts", "dim"):
     schema.expect(manifest, key, int, where)
   schema.items(schema.expect(manifest, "langs", list, where), str, f"{where}: field 'langs'")
-  for key, types in (("benchmark", str), ("model", str), ("fingerprint", str), ("train_langs", (list, None)),
+  for key, types in (("benchmark", str), ("folder", str), ("model", str), ("fingerprint", str), ("train_langs", (list, None)),
                      ("max_articles", (int, None))):
     schema.expect(manifest, key, types, where, default=None)
   if manifest.get("train_langs") is not None:

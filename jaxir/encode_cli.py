@@ -7,11 +7,15 @@ SETS = ("tatoeba", "beir", "miracl", "xnli")
 def register(sub):
   p = sub.add_parser("encode", help="export embeddings of a benchmark's questions and candidates")
   p.add_argument("--model", required=True, help="Hugging Face directory or hub id")
-  p.add_argument("--benchmark", required=True, choices=["xquad-r", "mlqa-r", *SETS])
-  p.add_argument("--data-dir", help="data root or benchmark folder (default $JAXIR_DATA, else ../shared/data)")
+  p.add_argument("--benchmark", required=True, choices=["xquad-r", "mlqa-r", "squad-r", *SETS],
+                 help="squad-r: any folder of <lang>.json -R files (--data-dir), its languages from the file names")
+  p.add_argument("--data-dir", help="data root or benchmark folder (default $JAXIR_DATA, else ../shared/data); "
+                                    "squad-r: the folder of -R files (required)")
   p.add_argument("--out", required=True, help="output directory (resumed if interrupted)")
   p.add_argument("--langs", type=lambda s: s.split(","), help="comma-separated subset of languages")
   p.add_argument("--max-articles", type=int, help="keep the first K articles of every language")
+  p.add_argument("--query-prompt", help="prefix of every query, instead of the model's own (\"\": none)")
+  p.add_argument("--passage-prompt", help="prefix of every passage / candidate, instead of the model's own (\"\": none)")
   p.add_argument("--tokens-per-batch", type=int, default=8192)
   p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
   p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x],
@@ -30,7 +34,7 @@ def _run(args):
   if args.benchmark in SETS:
     from jaxir.encode_sets import benchmark_spec, encode_spec
     if args.max_articles is not None:
-      raise JaxirError(f"--max-articles applies to xquad-r and mlqa-r, not {args.benchmark}")
+      raise JaxirError(f"--max-articles applies to xquad-r, mlqa-r and squad-r, not {args.benchmark}")
     if args.max_pairs is not None and (args.benchmark != "tatoeba" or args.max_pairs < 1):
       raise JaxirError("--max-pairs applies to --benchmark tatoeba and must be at least 1")
     if args.datasets and args.benchmark != "beir":
@@ -38,7 +42,8 @@ def _run(args):
     if args.langs and args.benchmark == "beir":
       raise JaxirError("--langs does not apply to beir (English collections); choose them with --datasets")
     spec = benchmark_spec(args.benchmark, args.data_dir, args.langs, args.datasets, args.max_pairs)
-    out = encode_spec(args.model, spec, args.out, args.tokens_per_batch, args.dtype, args.shard_rows, args.shard_dtype)
+    out = encode_spec(args.model, spec, args.out, args.tokens_per_batch, args.dtype, args.shard_rows, args.shard_dtype,
+                      query_prompt=args.query_prompt, passage_prompt=args.passage_prompt)
     print(f"encode: wrote {out}")
     return
   if args.max_articles is not None and args.max_articles < 1:
@@ -46,5 +51,6 @@ def _run(args):
   if args.max_pairs is not None:
     raise JaxirError("--max-pairs applies to --benchmark tatoeba")
   out = encode_benchmark(args.model, args.benchmark, args.out, args.data_dir, args.langs, args.max_articles,
-                         args.tokens_per_batch, args.dtype)
+                         args.tokens_per_batch, args.dtype, query_prompt=args.query_prompt,
+                         passage_prompt=args.passage_prompt)
   print(f"encode: wrote {out}")

@@ -61,32 +61,36 @@ def benchmark_spec(benchmark, data_dir=None, langs=None, datasets=None, max_pair
   raise JaxirError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
 
 
-def _model(model):
-  """(Pretrained, fingerprint): loads a path or hub id; an in-memory model gets a one-off fingerprint."""
-  from jaxir.model.hf_io import Pretrained, fingerprint, load_pretrained
+def _model(model, query_prompt=None, passage_prompt=None):
+  """(Pretrained, fingerprint): loads a path or hub id; an in-memory model gets a one-off fingerprint.
+  The prompts, when given, override the model's ("": none)."""
+  from jaxir.model.hf_io import Pretrained, fingerprint, load_pretrained, with_prompts
   if isinstance(model, Pretrained):
-    return model, (fingerprint(model.path) if model.path else f"in-memory-{uuid.uuid4().hex[:8]}")
+    fp = fingerprint(model.path) if model.path else f"in-memory-{uuid.uuid4().hex[:8]}"
+    return with_prompts(model, query_prompt, passage_prompt), fp
   pretrained = load_pretrained(model)
-  return pretrained, fingerprint(pretrained.path)
+  return with_prompts(pretrained, query_prompt, passage_prompt), fingerprint(pretrained.path)
 
 
 def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_per_shard=100_000,
-                shard_dtype="float32", progress=True):
-  """Embeds every set of `spec` with `model` (directory, hub id or `Pretrained`) into `out`; returns `out`."""
+                shard_dtype="float32", progress=True, query_prompt=None, passage_prompt=None):
+  """Embeds every set of `spec` with `model` (directory, hub id or `Pretrained`) into `out`; returns `out`.
+  The prompts, when given, override the model's ("": none)."""
   from jaxir.encode import Embedder, NotFinite, embed_texts
   from jaxir.shards import write_store
   out = Path(out)
-  pretrained, fp = _model(model)
+  from jaxir.model.hf_io import effective_prompts
+  pretrained, fp = _model(model, query_prompt, passage_prompt)
   meta = pretrained.meta
   max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
-  prompts = {"query": meta.get("query_prompt", ""), "passage": meta.get("passage_prompt", "")}
+  prompts = dict(zip(("query", "passage"), effective_prompts(meta)))
   manifest = {"format": FORMAT, "benchmark": spec.benchmark, **spec.info,
               "sets": {s.name: {"prompt": s.prompt} for s in spec.sets},
               "model": str(getattr(model, "path", model)), "fingerprint": fp, "pooling": meta.get("pooling"),
               "head": meta.get("head"), "normalize": meta.get("normalize"), "query_prompt": prompts["query"],
               "passage_prompt": prompts["passage"], "train_langs": meta.get("train_langs"),
               "max_length": max_length, "dtype": dtype, "shard_dtype": shard_dtype, "dim": pretrained.dim}
-  same = ("benchmark", "sets", *spec.info)
+  same = ("benchmark", "sets", *spec.info, "query_prompt", "passage_prompt")
   done = out / "manifest.json"
   if done.exists():
     old = io.read_json(done, "manifest")

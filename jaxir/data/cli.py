@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from jaxir.data.squad_r import BENCHMARK_LANGS
+from jaxir.data.squad_r import BENCHMARK_LANGS, BENCHMARKS
 
 
 def _make_r(args):
@@ -71,8 +71,8 @@ def _add_make_r(sub):
 
 def _add_stats(sub):
   p = sub.add_parser("stats", help="per-language question/candidate counts and parallel-id overlap")
-  p.add_argument("benchmark", choices=sorted(BENCHMARK_LANGS))
-  p.add_argument("--data-dir", help="data root (default: $JAXIR_DATA, else ../shared/data)")
+  p.add_argument("benchmark", choices=sorted(BENCHMARKS), help="squad-r: any folder of <lang>.json -R files (--data-dir)")
+  p.add_argument("--data-dir", help="data root (default: $JAXIR_DATA, else ../shared/data); squad-r: the folder")
   p.add_argument("--langs", nargs="+", metavar="LANG", help="languages (default: all of the benchmark)")
   p.add_argument("--json", action="store_true", help="print JSON instead of tables")
   p.set_defaults(func=_stats)

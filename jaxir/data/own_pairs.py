@@ -44,7 +44,7 @@ import numpy as np
 
 from jaxir import schema
 from jaxir.data import pairs as pairs_lib
-from jaxir.data.squad_r import LANG_CODE
+from jaxir.config import LANG_CODE
 from jaxir.errors import JaxirError
 
 FIELDS = ("query", "positive", "query_lang", "positive_lang")

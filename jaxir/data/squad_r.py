@@ -4,19 +4,24 @@ One `RCorpus` per language: its questions and its candidate pool (every sentence
 paragraph, in file order; a text may repeat). A question's relevant candidate is the sentence
 whose span contains `answers[0].answer_start`. Questions in different languages are parallel
 when they share an `id`.
+
+A benchmark is a folder of `<lang>.json` files: `squad-r` is any such folder (its languages are the
+file names, its parallel questions those sharing ids); `xquad-r` and `mlqa-r` are named presets
+(their folder under the data root and their languages).
 """
 import dataclasses
 import json
-import re
 from pathlib import Path
 
 from jaxir import schema
+from jaxir.config import LANG_CODE
 from jaxir.errors import JaxirError
 
 XQUAD_R_LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 MLQA_R_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
-BENCHMARK_LANGS = {"xquad-r": XQUAD_R_LANGS, "mlqa-r": MLQA_R_LANGS}
-LANG_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")   # BCP-47-like: en, haw, pt-BR, zh-Hant
+BENCHMARK_LANGS = {"xquad-r": XQUAD_R_LANGS, "mlqa-r": MLQA_R_LANGS}   # presets: a fixed folder and languages
+CUSTOM = "squad-r"                  # any folder of <lang>.json -R files: languages from the file names
+BENCHMARKS = (*BENCHMARK_LANGS, CUSTOM)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,12 +137,13 @@ def read_r_file(path, lang, max_articles=None):
 
 def benchmark_langs(benchmark):
   if benchmark not in BENCHMARK_LANGS:
-    raise JaxirError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARK_LANGS)}")
+    raise JaxirError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
   return BENCHMARK_LANGS[benchmark]
 
 
-def check_langs(benchmark, langs):
-  known = benchmark_langs(benchmark)
+def check_langs(benchmark, langs, present=None):
+  """`langs` (None: all) checked against the benchmark's languages (`present`: those of a squad-r folder)."""
+  known = tuple(present) if present is not None else benchmark_langs(benchmark)
   if langs is None:
     return known
   unknown = [l for l in langs if l not in known]
@@ -146,38 +152,49 @@ def check_langs(benchmark, langs):
   return tuple(langs)
 
 
+def folder_langs(root):
+  """The languages of an -R folder: the names of its `<lang>.json` files, sorted; each must be a language code."""
+  files = sorted(Path(root).glob("*.json"))
+  if not files:
+    raise JaxirError(f"{root}: no -R files in it (expected <lang>.json files, e.g. en.json; "
+                     "convert SQuAD files with `jaxir data make-r`)")
+  for f in files:
+    if not LANG_CODE.fullmatch(f.stem):
+      raise JaxirError(f"{f}: file name {f.name!r} is not a language code (an -R folder holds only <lang>.json "
+                       "files, e.g. en.json, pt-BR.json)")
+  return [f.stem for f in files]
+
+
+def locate(benchmark, data_dir=None, langs=None):
+  """(folder, languages) of a benchmark. xquad-r / mlqa-r are presets: `<data>/<name>/` (or `data_dir`
+  itself) and their fixed languages; squad-r is the folder `data_dir` and the languages of its files."""
+  if benchmark != CUSTOM:
+    from jaxir.data.sources import benchmark_dir
+    langs = check_langs(benchmark, langs)
+    return benchmark_dir(benchmark, data_dir), langs
+  if not data_dir:
+    raise JaxirError(f"{CUSTOM} needs its folder of <lang>.json -R files (--data-dir DIR)")
+  root = Path(data_dir).expanduser()
+  if not root.is_dir():
+    raise JaxirError(f"{CUSTOM} folder not found: {root}")
+  return root, check_langs(f"{CUSTOM} folder {root}", langs, folder_langs(root))
+
+
+def read_folder(root, langs, max_articles=None):
+  """{lang: RCorpus} of `root/<lang>.json` for each of `langs`."""
+  return {l: read_r_file(Path(root) / f"{l}.json", l, max_articles) for l in langs}
+
+
 def load_benchmark(benchmark, data_dir, langs=None, max_articles=None):
-  """{lang: RCorpus} for a benchmark read from `data_dir/<benchmark>/<lang>.json`.
+  """{lang: RCorpus} for a benchmark read from its folder (`locate`).
 
   `max_articles` keeps the first K articles of every language (questions and candidates
   alike), so a small run is still a pool. XQuAD-R articles are parallel by position.
   """
-  from jaxir.data.sources import benchmark_dir
-  langs = check_langs(benchmark, langs)
-  root = benchmark_dir(benchmark, data_dir)
-  return {l: read_r_file(root / f"{l}.json", l, max_articles) for l in langs}
-
-
-def r_dir_langs(path):
-  """{lang: file} of a folder of -R files `<lang>.json`, languages from the file names (sorted)."""
-  path = Path(path).expanduser()
-  if not path.is_dir():
-    raise JaxirError(f"not a folder of <lang>.json -R files: {path}")
-  files = sorted(path.glob("*.json"))
-  if not files:
-    raise JaxirError(f"{path}: no <lang>.json -R files")
-  bad = [f.name for f in files if not LANG_CODE.fullmatch(f.stem)]
-  if bad:
-    raise JaxirError(f"{path / bad[0]}: the file name is not a language code (<lang>.json, e.g. en.json, haw.json, pt-BR.json)")
-  return {f.stem: f for f in files}
+  root, langs = locate(benchmark, data_dir, langs)
+  return read_folder(root, langs, max_articles)
 
 
 def load_r_dir(path, langs=None, max_articles=None):
   """{lang: RCorpus} of a folder of -R files (any languages, named by their files); `langs` picks some."""
-  files = r_dir_langs(path)
-  if langs is not None:
-    unknown = [l for l in langs if l not in files]
-    if unknown:
-      raise JaxirError(f"unknown language(s) {', '.join(unknown)} for {path}; it has {' '.join(files)}")
-    files = {l: files[l] for l in langs}
-  return {l: read_r_file(f, l, max_articles) for l, f in files.items()}
+  return read_folder(*locate(CUSTOM, path, langs), max_articles)

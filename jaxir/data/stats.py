@@ -5,7 +5,7 @@ from jaxir.data import squad_r
 
 
 def stats(benchmark, data_dir=None, langs=None):
-  """A JSON-ready dict for `benchmark` (xquad-r or mlqa-r), over `langs` (default: all).
+  """A JSON-ready dict for `benchmark` (xquad-r, mlqa-r, or squad-r: the folder `data_dir`), over `langs` (default: all).
 
   questions / candidates: per language. shared_ids[a][b]: ids asked in both a and b (the
   diagonal is a's own ids). ids_in_k[k]: how many ids appear in exactly k languages.

