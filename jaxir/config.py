@@ -384,6 +384,35 @@ def _validate_data_source(d):
     raise JaxirError(f"data.source=squad-r needs data.path to be a folder of <lang>.json -R files, got the file {path}")
 
 
+def flat(d, prefix=""):
+  """{dotted key: value} of a nested mapping (an empty mapping is a value)."""
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict) and v:
+      out.update(flat(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = v
+  return out
+
+
+def differing(old, new):
+  """The dotted keys, sorted, where two config records (nested mappings: a run's config.json, a sweep's
+  spec) differ. A key that one side lacks counts as unchanged when the other side's value is None or
+  jaxir's default for it: a setting added since the older record was written, as that record ran
+  (e.g. model.query_prompt, data.on_bad_rows). A sweep spec's `train.` keys have the train defaults."""
+  defaults = flat(to_dict(TrainConfig()))
+  x, y = flat(old), flat(new)
+
+  def added(key):
+    if (key in x) == (key in y):
+      return False
+    value = x.get(key, y.get(key))
+    bare = key.removeprefix("train.")
+    return value is None or (bare in defaults and value == defaults[bare])
+
+  return sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k) and not added(k))
+
+
 def to_dict(cfg):
   return dataclasses.asdict(cfg)
 

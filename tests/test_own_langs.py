@@ -185,13 +185,15 @@ def test_sweep_squad_r_options(model, folder, tmp_path):
 
 
 def test_records_from_before_the_prompt_keys_still_match():
-  """A run's config.json or a sweep.json written before model.query_prompt existed is the same config when
-  the prompts are unset (so it resumes), and another one when they are set."""
-  from jaxir.sweep.spec import differing
-  from jaxir.train.trainer import _changed
+  """A run's config.json or a sweep.json written before model.query_prompt, data.path and data.on_bad_rows
+  existed is the same config when they are unset or at their defaults (so it resumes), and another one
+  when they are set."""
   new = config.to_dict(config.TrainConfig())
   old = json.loads(json.dumps(new))
-  del old["model"]["query_prompt"], old["model"]["passage_prompt"]
-  assert _changed(old, new) == [] and differing(old, new) == []
+  del old["model"]["query_prompt"], old["model"]["passage_prompt"], old["data"]["path"], old["data"]["on_bad_rows"]
+  assert config.differing(old, new) == []
+  assert config.differing({"train": old}, {"train": new}) == []          # a sweep spec's train section
   new["model"]["query_prompt"] = ""
-  assert _changed(old, new) == ["model.query_prompt"] and differing(old, new) == ["model.query_prompt"]
+  new["data"]["on_bad_rows"] = "skip"
+  assert config.differing(old, new) == ["data.on_bad_rows", "model.query_prompt"]
+  assert config.differing({"train": old}, {"train": new}) == ["train.data.on_bad_rows", "train.model.query_prompt"]

@@ -155,24 +155,7 @@ def result_options(eval_json, bench):
   return {}
 
 
-def differing(a, b):
-  """The dotted keys, sorted, where two nested mappings differ (a key missing on one side counts, unless the
-  other side's value is None: a config key added since then, unset, as the earlier record ran)."""
-  def flat(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-      if isinstance(v, dict) and v:
-        out.update(flat(v, f"{prefix}{k}."))
-      else:
-        out[f"{prefix}{k}"] = v
-    return out
-  x, y = flat(a), flat(b)
-  return sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k) and not _new_unset(k, x, y))
-
-
-def _new_unset(key, x, y):
-  """A key on one side only whose value is None: a config key added since (e.g. model.query_prompt), unset."""
-  return (key in x) != (key in y) and x.get(key, y.get(key)) is None
+differing = config_lib.differing     # the one rule for comparing config records
 
 
 def model_path(name):

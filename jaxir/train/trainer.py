@@ -127,7 +127,7 @@ def _prepare_run_dir(cfg):
   cfg_file = out / "config.json"
   if cfg_file.exists():
     old = io.read_json(cfg_file, "run config")
-    changed = _changed(old, json.loads(json.dumps(resolved)))
+    changed = config_lib.differing(old, json.loads(json.dumps(resolved)))
     if changed:
       raise JaxirError(f"{out} holds a run with another config (differs in {', '.join(changed[:5])});"
                        " use another out_dir or the same config to resume")
@@ -137,23 +137,6 @@ def _prepare_run_dir(cfg):
   out.mkdir(parents=True, exist_ok=True)
   io.write_json(cfg_file, resolved)
   return out, False
-
-
-def _changed(old, new):
-  """Config keys that differ; a key the old config.json lacks is unchanged when it is None now (added since,
-  unset: e.g. model.query_prompt)."""
-  a, b = _flat(old), _flat(new)
-  return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and not (k not in a and b[k] is None))
-
-
-def _flat(d, prefix=""):
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flat(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
 
 
 def _peak_flops(jax):
