@@ -23,6 +23,7 @@ BENCHMARKS = {
     "xquad-r": ("retrieval", "xquad_r", "XQuAD-R", "test", _LAREQA),
     "mlqa-r": ("retrieval", "mlqa_r", "MLQA-R", "test", _LAREQA),
     "mlqa-r-dev": ("retrieval", "mlqa_r", "MLQA-R dev", "dev", _LAREQA),
+    "squad-r": ("retrieval", "squad_r", "-R folder", "test", _LAREQA),     # the user's own; named by its folder
     "tatoeba": ("bitext-mining", "tatoeba", "Tatoeba", "test", [("acc@1", "accuracy", "acc@1")]),
     "beir": ("retrieval", "beir", "BEIR", "test", [("nDCG@10", "ndcg_at_10", "nDCG@10"),
                                                    ("Recall@100", "recall_at_100", "Recall@100")]),
@@ -116,12 +117,19 @@ def base_info(pretrained, train_config=None):
   return {k: v for k, v in info.items() if v}
 
 
+def _dataset_name(s):
+  """The benchmark's name in the card; a squad-r folder of one's own is named by the folder."""
+  name = BENCHMARKS[s["benchmark"]][2]
+  return f"{name} {Path(s['folder']).name}" if s["benchmark"] == "squad-r" and isinstance(s.get("folder"), str) else name
+
+
 def eval_results(results):
   """huggingface_hub `EvalResult`s for the summaries: one per finite headline number."""
   from huggingface_hub import EvalResult
   out = []
   for _, s in results:
-    task, dtype, dname, split, metrics = BENCHMARKS[s["benchmark"]]
+    task, dtype, _, split, metrics = BENCHMARKS[s["benchmark"]]
+    dname = _dataset_name(s)
     langs = s.get("langs") or s.get("datasets")
     config = ",".join(map(str, langs)) if isinstance(langs, list) else None
     args = {"max_articles": s["max_articles"]} if isinstance(s.get("max_articles"), int) else None
@@ -196,8 +204,8 @@ def _scores(results):
          "mAP and accuracies × 100 (the model-index holds the raw values: fractions; RD in ranks)."]
   for _, s in results:
     bench = s["benchmark"]
-    _, _, dname, _, metrics = BENCHMARKS[bench]
-    out += ["", f"### {dname}", ""]
+    metrics = BENCHMARKS[bench][4]
+    out += ["", f"### {_dataset_name(s)}", ""]
     if metrics is _LAREQA:
       out += ["| languages | Mo | Cr | Mul | RD |", "|---|---|---|---|---|"]
       for group, g in [("all", s)] + [(k.replace("_", "-"), s[k]) for k in ("seen", "zero_shot") if isinstance(s.get(k), dict)]:
