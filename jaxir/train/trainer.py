@@ -139,6 +139,28 @@ def _prepare_run_dir(cfg):
   return out, False
 
 
+def _shared_run_dir(cfg, jax):
+  """`_prepare_run_dir` for one run directory shared by every process (a pod's gs:// or NFS directory):
+  process 0 creates or checks it, then the others check it against their own config."""
+  if jax.process_count() == 1:
+    return _prepare_run_dir(cfg)
+  from jax.experimental import multihost_utils
+  first = _prepare_run_dir(cfg) if jax.process_index() == 0 else None
+  multihost_utils.sync_global_devices("jaxir: run directory ready")
+  return first or _prepare_run_dir(cfg)
+
+
+class _NoLog:
+  """The log of processes other than 0."""
+  kept, dropped = [], 0
+
+  def write(self, record):
+    pass
+
+  def close(self):
+    pass
+
+
 def _peak_flops(jax):
   kind = jax.devices()[0].device_kind
   peak = next((v for k, v in PEAK_FLOPS.items() if kind.startswith(k)), None)
@@ -303,7 +325,7 @@ def train(cfg, progress=True):
   mesh = mesh_lib.make_mesh(cfg.mesh)
   pretrained = _load_model(cfg)
   check_model(cfg, pretrained.config)
-  out, finished = _prepare_run_dir(cfg)
+  out, finished = _shared_run_dir(cfg, jax)
   if finished:
     print(f"train: {out} is already finished (run.json)", file=sys.stderr)
     return out
@@ -325,8 +347,8 @@ def train(cfg, progress=True):
   batches = pipeline.make_dataset(data.train, cfg, pretrained.tokenizer, start, jax.process_index(),
                                   jax.process_count(), query_prompt=query_prompt, passage_prompt=passage_prompt,
                                   row_multiple=mesh_lib.local_data_shards(mesh))
-  log = JsonlLog(out / "log.jsonl", echo=progress and jax.process_index() == 0,
-                 keep=lambda r: _reached(r, start, cfg.steps))
+  log = JsonlLog(out / "log.jsonl", echo=progress, keep=lambda r: _reached(r, start, cfg.steps)) \
+      if jax.process_index() == 0 else _NoLog()        # one run directory for all processes: process 0 logs
   if start or log.kept:
     log.write({"event": "resume", "step": start, "dropped_records": log.dropped})
   else:
