@@ -10,11 +10,11 @@ In order (each a `gcloud compute tpus tpu-vm` command on `--worker=all`; `--dry-
   2. `--setup`: pip installs the staged checkout and jax[tpu] on every worker.
   3. run: `cd jaxir && JAXIR_DISTRIBUTED=1 jaxir train --config CFG KEY=VALUE ...` on every worker, each
      argument quoted (`shlex.quote`): an override reaches jaxir verbatim. Every worker writes ONE run
-     directory: `out_dir` must be `gs://BUCKET/...` (jaxir writes it through etils.epath, orbax through
-     tensorstore) or, with `--shared-fs`, a path on a filesystem every worker mounts (NFS, Filestore).
-     `sweep`: one `jaxir sweep` per worker, each training whole cells on its own chips; the workers share
-     the cells through the sweep's lock files, so its directory must be on a shared filesystem
-     (`--shared-fs`): lock files on gs:// are not atomic (refused).
+     directory, `out_dir`: the absolute path of a filesystem every worker mounts (`--shared-fs`: NFS,
+     Filestore, gcsfuse). A gs:// out_dir is refused: the run's log is appended and its files renamed
+     into place, which object storage does not do (objects are immutable, a rename is copy + delete).
+     `sweep`: one `jaxir sweep` per worker (no JAXIR_DISTRIBUTED), each training whole cells on its own
+     chips; the workers share the cells through the sweep's lock files on the shared filesystem.
 A killed launch is resumed by running it again: the run directory holds the checkpoints.
 """
 import argparse
@@ -119,9 +119,6 @@ def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=F
   elif command == "sweep":
     spec = api.sweep_spec(config, overrides)
     out = spec.out_dir
-    if is_uri(out):
-      raise JaxirError(f"sweep out_dir {out}: several workers share a sweep through lock files, which gs:// cannot"
-                       " make atomic; launch sweeps with --shared-fs and a directory every worker mounts")
     if stage:
       from jaxir.data.sources import data_root
       data = spec.train.data.data_dir
@@ -130,10 +127,13 @@ def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=F
     prefix = ""
   else:
     raise JaxirError(f"jaxir launch runs train or sweep, not {command!r}")
-  if not is_uri(out) and not shared_fs:
-    raise JaxirError(f"out_dir {out} would be a different directory on every worker: give out_dir=gs://BUCKET/RUN,"
-                     " or pass --shared-fs when it is on a filesystem every worker mounts")
-  if not is_uri(out) and not Path(out).is_absolute():
+  if is_uri(out):
+    from jaxir.train.trainer import CLOUD_OUT
+    raise JaxirError(CLOUD_OUT.format(out=out) + ", with --shared-fs")
+  if not shared_fs:
+    raise JaxirError(f"out_dir {out} would be a different directory on every worker: put it on a filesystem every"
+                     " worker mounts and pass --shared-fs")
+  if not Path(out).is_absolute():
     raise JaxirError(f"out_dir {out} is relative to each worker's checkout; with --shared-fs give the absolute"
                      " path of the shared directory")
   remote_config = _remote_config(config, stager)

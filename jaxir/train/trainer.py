@@ -34,6 +34,12 @@ PEAK_FLOPS = {"TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v
               "NVIDIA H100": 989e12, "NVIDIA H200": 989e12, "NVIDIA A100": 312e12}
 
 
+# The run directory is a local (or shared, NFS-mounted) path: its log is appended line by line and its
+# files are renamed into place, neither of which a gs:// object store does (objects are immutable; a
+# rename is copy + delete). Until jaxir writes through etils.epath, a URI is refused, never taken as a
+# local folder named "gs:".
+CLOUD_OUT = ("out_dir {out}: jaxir writes run directories on a local or shared filesystem only (not cloud storage"
+             " yet); mount a shared filesystem on every worker (NFS / Filestore, or gcsfuse) and give its path")
 COORDINATOR_TIMEOUT = 300    # seconds a process waits for the coordinator and its peers ($JAXIR_COORDINATOR_TIMEOUT)
 
 
@@ -122,6 +128,8 @@ def maybe_initialize_distributed():
 
 def _prepare_run_dir(cfg):
   """Creates or reopens the run directory; returns (path, finished)."""
+  if "://" in str(cfg.out_dir):
+    raise JaxirError(CLOUD_OUT.format(out=cfg.out_dir))
   out = Path(cfg.out_dir)
   resolved = config_lib.to_dict(cfg)
   cfg_file = out / "config.json"
