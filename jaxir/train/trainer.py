@@ -34,6 +34,12 @@ PEAK_FLOPS = {"TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v
               "NVIDIA H100": 989e12, "NVIDIA H200": 989e12, "NVIDIA A100": 312e12}
 
 
+# The run directory is a local (or shared, NFS-mounted) path: its log is appended line by line and its
+# files are renamed into place, neither of which a gs:// object store does (objects are immutable; a
+# rename is copy + delete). Until jaxir writes through etils.epath, a URI is refused, never taken as a
+# local folder named "gs:".
+CLOUD_OUT = ("out_dir {out}: jaxir writes run directories on a local or shared filesystem only (not cloud storage"
+             " yet); mount a shared filesystem on every worker (NFS / Filestore, or gcsfuse) and give its path")
 COORDINATOR_TIMEOUT = 300    # seconds a process waits for the coordinator and its peers ($JAXIR_COORDINATOR_TIMEOUT)
 
 
@@ -122,6 +128,8 @@ def maybe_initialize_distributed():
 
 def _prepare_run_dir(cfg):
   """Creates or reopens the run directory; returns (path, finished)."""
+  if "://" in str(cfg.out_dir):
+    raise JaxirError(CLOUD_OUT.format(out=cfg.out_dir))
   out = Path(cfg.out_dir)
   resolved = config_lib.to_dict(cfg)
   cfg_file = out / "config.json"
@@ -137,6 +145,28 @@ def _prepare_run_dir(cfg):
   out.mkdir(parents=True, exist_ok=True)
   io.write_json(cfg_file, resolved)
   return out, False
+
+
+def _shared_run_dir(cfg, jax):
+  """`_prepare_run_dir` for one run directory shared by every process (a pod's gs:// or NFS directory):
+  process 0 creates or checks it, then the others check it against their own config."""
+  if jax.process_count() == 1:
+    return _prepare_run_dir(cfg)
+  from jax.experimental import multihost_utils
+  first = _prepare_run_dir(cfg) if jax.process_index() == 0 else None
+  multihost_utils.sync_global_devices("jaxir: run directory ready")
+  return first or _prepare_run_dir(cfg)
+
+
+class _NoLog:
+  """The log of processes other than 0."""
+  kept, dropped = [], 0
+
+  def write(self, record):
+    pass
+
+  def close(self):
+    pass
 
 
 def _peak_flops(jax):
@@ -303,7 +333,7 @@ def train(cfg, progress=True):
   mesh = mesh_lib.make_mesh(cfg.mesh)
   pretrained = _load_model(cfg)
   check_model(cfg, pretrained.config)
-  out, finished = _prepare_run_dir(cfg)
+  out, finished = _shared_run_dir(cfg, jax)
   if finished:
     print(f"train: {out} is already finished (run.json)", file=sys.stderr)
     return out
@@ -325,8 +355,8 @@ def train(cfg, progress=True):
   batches = pipeline.make_dataset(data.train, cfg, pretrained.tokenizer, start, jax.process_index(),
                                   jax.process_count(), query_prompt=query_prompt, passage_prompt=passage_prompt,
                                   row_multiple=mesh_lib.local_data_shards(mesh))
-  log = JsonlLog(out / "log.jsonl", echo=progress and jax.process_index() == 0,
-                 keep=lambda r: _reached(r, start, cfg.steps))
+  log = JsonlLog(out / "log.jsonl", echo=progress, keep=lambda r: _reached(r, start, cfg.steps)) \
+      if jax.process_index() == 0 else _NoLog()        # one run directory for all processes: process 0 logs
   if start or log.kept:
     log.write({"event": "resume", "step": start, "dropped_records": log.dropped})
   else:
