@@ -273,7 +273,7 @@ def test_squad_r_folder_any_languages(tmp_path):
   with pytest.raises(JaxirError, match="unknown language.s. en for .* it has haw qu xx"):
     pairs.load_pairs(DataConfig(source="squad-r", path=str(root), langs=["en"]))
   (root / "notes.json").write_text("{}")
-  with pytest.raises(JaxirError, match="notes.json: the file name is not a language code"):
+  with pytest.raises(JaxirError, match="notes.json: file name 'notes.json' is not a language code"):
     pairs.load_pairs(DataConfig(source="squad-r", path=str(root)))
 
 
