@@ -176,26 +176,53 @@ def _peak_flops(jax):
 
 
 class _Window:
-  """Metrics averaged over the steps since the last log line, mono and cross batches apart."""
+  """Metrics of the steps since the last log line, mono and cross batches apart.
+
+  A step's metrics stay on the device (jitted steps run ahead of the host) until `fetch`, which the
+  loop calls at log steps, before every checkpoint, dev evaluation or export, and at the end: one
+  `device_get` for all the steps not yet fetched, no host sync per step. `fetch` checks those steps in
+  order, so the first one with a non-finite metric is named exactly, before any state after it is saved."""
 
   def __init__(self):
     self.reset()
 
   def reset(self):
-    self.rows, self.pairs, self.tokens, self.t0 = [], 0, 0, time.perf_counter()
+    self.steps, self.metrics, self.info, self.fetched = [], [], [], 0
+    self.pairs, self.tokens, self.t0 = 0, 0, time.perf_counter()
 
-  def add(self, metrics, batch_info, pairs, tokens):
-    self.rows.append({**metrics, **batch_info})
+  def add(self, step, metrics, batch_info, pairs, tokens):
+    """`metrics` of step `step` (1-based), as the device arrays the train step returned."""
+    self.steps.append(step)
+    self.metrics.append(metrics)
+    self.info.append(batch_info)
     self.pairs += pairs
     self.tokens += tokens
 
+  def fetch(self):
+    """Brings the metrics not yet fetched to the host; (step, 'loss nan, ...') of the first step with a
+    non-finite metric, else None."""
+    import jax
+    new = slice(self.fetched, len(self.metrics))
+    host = jax.device_get(self.metrics[new])
+    for i, m in enumerate(host, start=self.fetched):
+      self.metrics[i] = m = {k: float(v) for k, v in m.items()}
+      bad = [f"{k} {v}" for k, v in m.items() if not math.isfinite(v)]
+      if bad:
+        self.fetched = i
+        return self.steps[i], some(bad)
+    self.fetched = len(self.metrics)
+    return None
+
   def summary(self, flops_per_token, peak):
+    """Averages of the fetched window (call `fetch` first)."""
+    assert self.fetched == len(self.metrics) > 0, "fetch the window before summarising it"
     dt = max(time.perf_counter() - self.t0, 1e-9)
-    out = {k: float(np.mean([r[k] for r in self.rows])) for k in self.rows[0] if k not in ("kind",)}
+    rows = [{**m, **b} for m, b in zip(self.metrics, self.info)]
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("kind",)}
     for kind, name in KIND_NAMES.items():
-      losses = [r["loss"] for r in self.rows if r["kind"] == kind]
+      losses = [r["loss"] for r in rows if r["kind"] == kind]
       out[f"loss_{name}"] = float(np.mean(losses)) if losses else None
-    out["mono_batches"] = sum(r["kind"] == 0 for r in self.rows) / len(self.rows)
+    out["mono_batches"] = sum(r["kind"] == 0 for r in rows) / len(rows)
     out["pairs_per_s"] = self.pairs / dt
     out["tokens_per_s"] = self.tokens / dt
     achieved = 3 * flops_per_token * self.tokens / dt          # forward + backward ~ 3x forward
@@ -391,6 +418,12 @@ def train(cfg, progress=True):
     log.write(record)
     return summary
 
+  def check_metrics():
+    """Fetches the window's metrics (the only host sync of the loop): stop at the first non-finite step."""
+    bad = window.fetch()
+    if bad:
+      stop(*bad)
+
   step = start
   for batch in batches:
     step = int(batch["step"])
@@ -398,23 +431,25 @@ def train(cfg, progress=True):
     state, metrics = train_step(state, mesh_lib.host_batch_to_global(arrays, mesh))
     n_tokens = _real_tokens(arrays) * jax.process_count()
     done = step + 1
-    metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-    bad = [f"{k} {v}" for k, v in metrics.items() if not np.isfinite(v)]
-    if bad:
-      stop(done, some(bad))
-    window.add(metrics,
+    window.add(done, metrics,
                {"kind": int(batch["kind"]), "mono_share": float(batch["mono_share"]), "skipped": int(batch["skipped"])},
                cfg.batch.batch_size, n_tokens)
-    if done % cfg.log_every == 0 or done == cfg.steps:
+    log_now = done % cfg.log_every == 0 or done == cfg.steps
+    save_now = done % cfg.checkpoint_every == 0 and done < cfg.steps
+    eval_now = cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps
+    if log_now or save_now or eval_now:
+      check_metrics()
+    if log_now:
       flops = encoder_flops_per_token(pretrained.config, mean_len)
       log.write({"event": "train", "step": done, "alpha": cfg.batch.alpha, **window.summary(flops, peak)})
       window.reset()
-    if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+    if save_now:
       check_state(done)
       ckpt.save(done, state, {"next_step": done})
-    if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+    if eval_now:
       check_state(done)
       dev_eval(done)
+  check_metrics()
   check_state(cfg.steps)
   if ckpt.latest_step() != cfg.steps:
     ckpt.save(cfg.steps, state, {"next_step": cfg.steps})
