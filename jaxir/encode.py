@@ -8,6 +8,8 @@ Output directory (what `jaxir eval` reads, and nothing else):
                    pooling; written last, so a directory with a manifest is complete
 An interrupted export resumes from `.partial/`: finished chunks are kept, and a chunk is only
 trusted when the plan (model fingerprint and texts) it was written for is the same.
+Several processes (`jax.distributed`, one `out` on a file system they share) split the chunks: process i
+embeds chunks k with k % process_count == i on its own devices, and process 0 assembles the export.
 """
 import hashlib
 import shutil
@@ -64,7 +66,8 @@ def benchmark_texts(corpora, query_prompt, passage_prompt):
 
 
 class Embedder:
-  """jit-compiled pooled embeddings of packed rows, the batch sharded over all local devices."""
+  """jit-compiled pooled embeddings of packed rows, the batch sharded over this process's devices (each
+  process of a multi-host run embeds on its own)."""
 
   def __init__(self, pretrained, dtype):
     import jax
@@ -72,9 +75,9 @@ class Embedder:
     from jax.sharding import NamedSharding, PartitionSpec as P
 
     model = pretrained.encoder(getattr(jnp, dtype))
-    devices = jax.devices()
+    devices = jax.local_devices()
     self.n_devices = len(devices)
-    mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+    mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
     self.data = NamedSharding(mesh, P("data"))
     self.params = jax.device_put(pretrained.params, NamedSharding(mesh, P()))
     self.fn = jax.jit(lambda p, ids, seg, pos, n: model.apply({"params": p}, ids, seg, pos, n,
@@ -132,7 +135,9 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
                      query_prompt=None, passage_prompt=None):
   """Encodes a benchmark's questions and candidates with `model` (directory, hub id, or a `Pretrained`
   loaded from a directory) into `out`. `benchmark` is xquad-r / mlqa-r (presets) or squad-r (the folder
-  `data_dir`, languages from its file names); the prompts, when given, override the model's ("": none)."""
+  `data_dir`, languages from its file names); the prompts, when given, override the model's ("": none).
+  Under jax.distributed every process calls it with the same arguments; each embeds its share of the chunks."""
+  import jax
   from jaxir.data.squad_r import locate, read_folder
   from jaxir.model.hf_io import Pretrained, effective_prompts, fingerprint, load_pretrained, with_prompts
 
@@ -170,19 +175,25 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
     raise JaxirError(f"{out} already holds a different export ({old.get('benchmark')} {old.get('langs')}, other texts or "
                      "prompts); choose another --out")
 
+  n_proc, me = jax.process_count(), jax.process_index()
+  sync = _barrier(n_proc)
   fresh = not out.exists()
   partial = out / ".partial"
-  partial.mkdir(parents=True, exist_ok=True)
   plan_file = partial / "plan.json"
+  stale = False
   if plan_file.exists():
     old = io.read_json(plan_file, "plan")
     if old.get("fingerprint") != fp:
       raise JaxirError(f"{out} holds an unfinished export of another model (fingerprint {old.get('fingerprint')}, this one {fp}); "
                        "use another --out or delete it")
-    if old != plan_id:
+    stale = old != plan_id
+  sync("jaxir encode: plan read")                 # every process has read the old plan before process 0 replaces it
+  if me == 0:
+    if stale:
       shutil.rmtree(partial)
-      partial.mkdir(parents=True)
-  io.write_json(plan_file, plan_id)
+    partial.mkdir(parents=True, exist_ok=True)
+    io.write_json(plan_file, plan_id)
+  sync("jaxir encode: plan written")
 
   embed = Embedder(pretrained, dtype)
   token_ids, pad_id = _tokenize(pretrained.tokenizer, texts, max_length)
@@ -201,7 +212,9 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   start = time.time()
   reused = 0
   from tqdm import tqdm
-  bar = tqdm(total=len(texts), desc=f"encode {benchmark}", unit="text", disable=not progress, file=sys.stderr)
+  mine = range(me, len(chunks), n_proc)          # this process's share (all of them for one process)
+  bar = tqdm(total=sum(len(s.members) for k in mine for s in chunks[k]), desc=f"encode {benchmark}", unit="text",
+             disable=not progress or me != 0, file=sys.stderr)
 
   def check(emb, rows=None):
     """Refuses non-finite embeddings, leaving no export behind (nor `out`, when this call made it)."""
@@ -213,7 +226,8 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
       shutil.rmtree(out if fresh else partial, ignore_errors=True)
       raise
 
-  for k, chunk in enumerate(chunks):
+  for k in mine:
+    chunk = chunks[k]
     path = partial / f"chunk_{k:05d}.npz"
     members = [m for step in chunk for m in step.members]
     if _reusable_chunk(path, members, dim):
@@ -221,25 +235,47 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
       bar.update(len(members))
       continue
     rows = _embed_steps(embed, token_ids, pad_id, chunk, bar)
-    check(rows, members)
+    if n_proc == 1:                # several processes: process 0 checks the whole export (no one-sided exit)
+      check(rows, members)
     with io.atomic_path(path) as tmp:
       with open(tmp, "wb") as f:
         np.savez(f, members=np.asarray(members), emb=rows)
   bar.close()
-
-  emb = np.zeros((len(texts), dim), np.float32)
-  for k in range(len(chunks)):
-    with np.load(partial / f"chunk_{k:05d}.npz") as z:
-      emb[z["members"]] = z["emb"]
-  check(emb)                       # chunks of an earlier run, too
-  manifest.update({"dim": dim, "seconds": round(time.time() - start, 2), "reused_texts": reused,
-                   "texts_per_s": round((len(texts) - reused) / max(time.time() - start, 1e-9), 1)})
-  io.write_npy(out / "embeddings.npy", emb)
-  io.write_json(out / "index.json", index)
-  io.write_json(out / "texts.json", texts)
-  io.write_json(done, manifest)
-  shutil.rmtree(partial, ignore_errors=True)
+  sync("jaxir encode: chunks written")
+  if me != 0:
+    sync("jaxir encode: export written")
+    if not done.exists():
+      raise JaxirError(f"encode {benchmark}: process 0 did not finish the export into {out} (see its error)")
+    return out
+  try:
+    emb = np.zeros((len(texts), dim), np.float32)
+    for k, chunk in enumerate(chunks):
+      path = partial / f"chunk_{k:05d}.npz"
+      if n_proc > 1 and not _reusable_chunk(path, [m for step in chunk for m in step.members], dim):
+        raise JaxirError(f"{path}: chunk {k} of process {k % n_proc} is missing or damaged after all {n_proc} processes "
+                         f"finished; is {out} on a file system that every process shares? (run again to resume)")
+      with np.load(path) as z:
+        emb[z["members"]] = z["emb"]
+    check(emb)                       # chunks of an earlier run, too
+    manifest.update({"dim": dim, "seconds": round(time.time() - start, 2), "reused_texts": reused,
+                     "texts_per_s": round((len(texts) - reused) / max(time.time() - start, 1e-9), 1),
+                     "processes": n_proc})
+    io.write_npy(out / "embeddings.npy", emb)
+    io.write_json(out / "index.json", index)
+    io.write_json(out / "texts.json", texts)
+    io.write_json(done, manifest)
+    shutil.rmtree(partial, ignore_errors=True)
+  finally:
+    sync("jaxir encode: export written")         # no process returns before the export is complete (or failed)
   return out
+
+
+def _barrier(n_proc):
+  """`sync(name)`: a barrier of all processes (nothing for one process)."""
+  if n_proc == 1:
+    return lambda name: None
+  from jax.experimental import multihost_utils
+  return multihost_utils.sync_global_devices
 
 
 def _same_export(old, new):

@@ -1,6 +1,8 @@
 """`jaxir encode`: export a benchmark's embeddings (see jaxir.encode; tatoeba, beir, miracl and xnli:
 jaxir.encode_sets, sharded on disk)."""
 
+import os
+
 SETS = ("tatoeba", "beir", "miracl", "xnli")
 
 
@@ -17,6 +19,8 @@ def register(sub):
   p.add_argument("--query-prompt", help="prefix of every query, instead of the model's own (\"\": none)")
   p.add_argument("--passage-prompt", help="prefix of every passage / candidate, instead of the model's own (\"\": none)")
   p.add_argument("--tokens-per-batch", type=int, default=8192)
+  p.add_argument("--chunk-texts", type=int,
+                 help="xquad-r/mlqa-r/squad-r: texts per resumable chunk, the unit that several processes share (default 2048)")
   p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
   p.add_argument("--datasets", type=lambda s: [x for x in s.split(",") if x],
                  help="beir: comma-separated dataset names under <data>/beir, or folders (default: all there)")
@@ -31,10 +35,16 @@ def register(sub):
 def _run(args):
   from jaxir.encode import encode_benchmark
   from jaxir.errors import JaxirError
+  from jaxir.train.trainer import distributed_env, maybe_initialize_distributed
   if args.benchmark in SETS:
+    if distributed_env() or os.environ.get("JAXIR_DISTRIBUTED"):
+      raise JaxirError(f"--benchmark {args.benchmark} runs in one process; several processes (JAXIR_COORDINATOR or "
+                       "JAXIR_DISTRIBUTED) apply to xquad-r, mlqa-r and squad-r")
     from jaxir.encode_sets import benchmark_spec, encode_spec
     if args.max_articles is not None:
       raise JaxirError(f"--max-articles applies to xquad-r, mlqa-r and squad-r, not {args.benchmark}")
+    if args.chunk_texts is not None:
+      raise JaxirError(f"--chunk-texts applies to xquad-r, mlqa-r and squad-r, not {args.benchmark}")
     if args.max_pairs is not None and (args.benchmark != "tatoeba" or args.max_pairs < 1):
       raise JaxirError("--max-pairs applies to --benchmark tatoeba and must be at least 1")
     if args.datasets and args.benchmark != "beir":
@@ -50,7 +60,10 @@ def _run(args):
     raise JaxirError("--max-articles must be at least 1")
   if args.max_pairs is not None:
     raise JaxirError("--max-pairs applies to --benchmark tatoeba")
+  if args.chunk_texts is not None and args.chunk_texts < 1:
+    raise JaxirError(f"--chunk-texts must be at least 1, got {args.chunk_texts}")
+  maybe_initialize_distributed()        # several processes: each embeds its share of the chunks
   out = encode_benchmark(args.model, args.benchmark, args.out, args.data_dir, args.langs, args.max_articles,
-                         args.tokens_per_batch, args.dtype, query_prompt=args.query_prompt,
-                         passage_prompt=args.passage_prompt)
+                         args.tokens_per_batch, args.dtype, chunk_texts=args.chunk_texts or 2048,
+                         query_prompt=args.query_prompt, passage_prompt=args.passage_prompt)
   print(f"encode: wrote {out}")

@@ -1,0 +1,76 @@
+"""`jaxir encode` on several hosts: two local processes (jax.distributed on localhost) share the chunks of
+an export, and the result equals a one-process export."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxir import cli
+
+from conftest import DATA, tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--benchmark", "xquad-r", "--data-dir", str(DATA), "--langs", "de,en", "--max-articles", "1",
+        "--tokens-per-batch", "512", "--chunk-texts", "16"]      # several batches and chunks for this slice
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _env(**kw):
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS" and not k.startswith("JAXIR_")}
+  env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), **kw)
+  return env
+
+
+def test_two_processes_export_like_one(tmp_path):
+  model = tiny_model(tmp_path / "model", 0)
+  one, two = tmp_path / "one", tmp_path / "two"
+  assert cli.main(["encode", "--model", str(model), "--out", str(one), *ARGS]) == 0
+  port = _free_port()
+  procs = [subprocess.Popen([sys.executable, "-m", "jaxir.cli", "encode", "--model", str(model), "--out", str(two), *ARGS],
+                            env=_env(JAXIR_COORDINATOR=f"localhost:{port}", JAXIR_NUM_PROCESSES="2", JAXIR_PROCESS_ID=str(i)),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+           for i in range(2)]
+  logs = []
+  try:
+    for p in procs:
+      logs.append(p.communicate(timeout=120)[0])
+  except subprocess.TimeoutExpired:
+    for p in procs:
+      p.kill()
+    pytest.fail("the two-process export timed out (a hang in jax.distributed?)")
+  assert all(p.returncode == 0 for p in procs), "\n".join(log[-2000:] for log in logs)
+  m1, m2 = (json.loads((d / "manifest.json").read_text()) for d in (one, two))
+  assert m1["processes"] == 1 and m2["processes"] == 2
+  assert m1["n_texts"] == m2["n_texts"] > 3 * 16          # at least 4 chunks: both processes had work
+  assert "encode xquad-r" in logs[0] and "encode xquad-r" not in logs[1]     # only process 0 shows progress
+  np.testing.assert_allclose(np.load(two / "embeddings.npy"), np.load(one / "embeddings.npy"), atol=1e-6)
+  for name in ("index.json", "texts.json"):
+    assert (two / name).read_text() == (one / name).read_text(), name
+  assert not (two / ".partial").exists()
+
+
+@pytest.mark.parametrize("argv, env, message", [
+    (["--benchmark", "xquad-r", "--chunk-texts", "0"], {}, "--chunk-texts must be at least 1, got 0"),
+    (["--benchmark", "tatoeba", "--chunk-texts", "8"], {}, "--chunk-texts applies to xquad-r, mlqa-r and squad-r"),
+    (["--benchmark", "tatoeba"], {"JAXIR_COORDINATOR": "localhost:1234", "JAXIR_NUM_PROCESSES": "2",
+                                  "JAXIR_PROCESS_ID": "0"}, "--benchmark tatoeba runs in one process"),
+    (["--benchmark", "xquad-r"], {"JAXIR_COORDINATOR": "localhost:1234"}, "JAXIR_NUM_PROCESSES must be too"),
+])
+def test_bad_input_is_one_line(argv, env, message, tmp_path, capsys, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  for k, v in env.items():
+    monkeypatch.setenv(k, v)
+  assert cli.main(["encode", "--model", "M", "--out", "OUT", *argv]) == 2
+  err = capsys.readouterr().err.strip()
+  assert message in err and len(err.splitlines()) == 1, err
+  assert not (tmp_path / "OUT").exists()
