@@ -13,7 +13,7 @@ from jaxir.errors import JaxirError
 
 # Modules that register subcommands, in the order of the data flow.
 _AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.train.cli", "jaxir.encode_cli", "jaxir.eval.cli",
-          "jaxir.sweep.cli", "jaxir.report.cli")
+          "jaxir.sweep.cli", "jaxir.report.cli", "jaxir.plan")
 
 
 def build_parser():
