@@ -101,9 +101,10 @@ def _gpu_target(name):
     topologies.get_topology_desc(topology_name=m.group(1), platform="cuda")
   except Exception as e:
     reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    raise JaxirError(f"--gpu {name}: this jax install cannot compile for a GPU it does not have (no CUDA PJRT "
-                     "plugin registers a deviceless topology: install jax[cuda13] and give XLA a GPU target_config;"
-                     f" jax says: {reason})") from None
+    import jax
+    raise JaxirError(f"--gpu {name}: jax {jax.__version__} here cannot compile for a GPU it does not have: deviceless"
+                     " GPU compilation needs the CUDA PJRT plugin (jax[cuda13]), which registers the 'cuda' topology"
+                     f" that takes an XLA GPU target_config, and it is not installed (jax says: {reason})") from None
   raise JaxirError(f"--gpu {name}: a CUDA topology loaded, but jaxir has not been checked against it")
 
 
@@ -122,7 +123,8 @@ def measure_cpu(seconds=0.5):
     reps += 1
   flops = 2 * n ** 3 * reps / (time.perf_counter() - t0)
   src = np.ones(64 * 2 ** 20 // 8)
-  dst = np.empty_like(src)
+  dst = np.zeros_like(src)
+  np.copyto(dst, src)        # page faults out of the timing
   reps, t0 = 0, time.perf_counter()
   while time.perf_counter() - t0 < seconds / 2:
     np.copyto(dst, src)
@@ -270,8 +272,9 @@ def _abstract(shapes, sharding):
   return {k: jax.ShapeDtypeStruct(s, jnp.int32, sharding=sharding) for k, s in shapes.items()}
 
 
-def compile_train(cfg, encoder_config, t, query_tokens=None, passage_tokens=None):
-  """The compiled train step's figures for `cfg` on target `t` (no roofline yet)."""
+def compile_train(cfg, encoder_config, t, query_tokens=None, passage_tokens=None, keep=None):
+  """The compiled train step's figures for `cfg` on target `t` (no roofline yet); `keep` (a dict), when
+  given, receives the compiled step, its mesh, encoder and batch shapes (benchmarks run it)."""
   from jaxir.model.encoder import Encoder
   from jaxir.train import mesh as mesh_lib
   from jaxir.train import state as state_lib
@@ -286,6 +289,8 @@ def compile_train(cfg, encoder_config, t, query_tokens=None, passage_tokens=None
   compiled = step_lib.make_train_step(encoder, cfg, mesh).lower(state, batch).compile()
   fig = _figures(compiled)
   fig["compile_seconds"] = round(time.perf_counter() - start, 2)
+  if keep is not None:
+    keep.update(compiled=compiled, mesh=mesh, encoder=encoder, shapes=shapes)
   fig["mesh"] = {"data": mesh.shape["data"], "model": mesh.shape["model"]}
   fig["dtype"] = str(dtype.dtype if hasattr(dtype, "dtype") else dtype.__name__)
   fig["batch_shapes"] = {k: list(v) for k, v in shapes.items()}
@@ -327,9 +332,9 @@ def compile_encode(encoder_config, dtype_name, t, tokens_per_batch=8192):
   return fig
 
 
-def plan(cfg, t, encoder_config, model_source="", query_tokens=None, passage_tokens=None, encode=True):
-  """The plan record (a JSON-able dict) of one train config on target `t`."""
-  fig = _roofline(compile_train(cfg, encoder_config, t, query_tokens, passage_tokens), t)
+def plan(cfg, t, encoder_config, model_source="", query_tokens=None, passage_tokens=None, encode=True, keep=None):
+  """The plan record (a JSON-able dict) of one train config on target `t` (`keep`: see `compile_train`)."""
+  fig = _roofline(compile_train(cfg, encoder_config, t, query_tokens, passage_tokens, keep), t)
   s = fig["step_seconds_roofline"]
   out = {"fits": fig["hbm_bytes_per_chip"] <= t.hbm_bytes, "topology": t.name, "kind": t.kind,
          "chips": t.chips, "devices": len(t.devices), "hosts": t.hosts,
