@@ -102,7 +102,20 @@ mesh.data = all chips) for that TPU slice on a CPU host (libtpu's compile-only d
 memory analysis (arguments + temporaries + outputs - aliases); the predicted step is the roofline
 max(FLOPs / peak, bytes / HBM bandwidth) per chip (see `jaxir/plan.py` CHIPS for the figures and their sources), a
 lower bound that ignores collective latency and input. A batch that does not divide over the chips is rounded up
-(shown in brackets); 16,384 uses GradCache (`loss.grad_cache_chunk` = 8 per chip, padded batches).
+(the cell names the batch used); 16,384 uses GradCache (`loss.grad_cache_chunk` = 8 per chip, padded batches).
+
+Plan one configuration yourself (any `jaxir train` config and overrides; `pip install -r requirements-tpu.txt` first):
+
+    jaxir plan --topology v5e:2x4 --config experiments/mlqa_hybrid.py --model-config xlm-roberta-large \\
+        batch.batch_size=1024 --json plan.json            # one line; exit 1 when it does not fit
+    jaxir plan --topology v5e:8x8 --model-config labse --fit   # the largest batch, plain and with GradCache
+    jaxir plan --topology cpu --model-config e5-small      # this CPU: peaks measured at start-up
+
+`--gpu h100x8` is refused with jax 0.10.2 as installed here: deviceless GPU compilation needs the CUDA PJRT
+plugin (jax[cuda13]) and an XLA GPU target_config. How far the roofline is from a real step on the one machine
+here (`PYTHONPATH=. python benchmarks/plan_vs_measured.py`: e5-small, batch 32, float32, 2 CPU cores shared
+with other jobs, load ~8): predicted 6.27 s/step (0.961 TFLOP at a measured 153 GFLOP/s; 63 GB at 11.5 GB/s),
+measured 26.3 s/step, ratio 4.2. Read the TPU columns as lower bounds on the step time.
 
 Regenerate (resumable: each cell's JSON is kept under `docs/scale/`; hours of CPU for the full table):
 
