@@ -434,7 +434,14 @@ def summary(r):
           f"{' packed' if r['packed'] else ' padded'}{', GradCache %d' % r['grad_cache_chunk'] if r['grad_cache_chunk'] else ''}: "
           f"{'fits' if r['fits'] else 'DOES NOT FIT'}, {_gib(r['hbm_bytes_per_chip'])} of {_gib(r['hbm_capacity_bytes'])} "
           f"HBM per chip, {r['flops_per_step'] / 1e12:.3g} TFLOP/step, roofline {s * 1e3:.3g} ms/step, {pps} "
-          f"(compile {r['compile_seconds']:.0f} s)")
+          f"(compile {r['compile_seconds']:.0f} s){_encode_summary(r.get('encode'))}")
+
+
+def _encode_summary(e):
+  if not e:
+    return ""
+  return (f"; encode {e['rows']}x{e['row_length']} tokens: {'fits' if e['fits'] else 'DOES NOT FIT'}, "
+          f"{_gib(e['hbm_bytes_per_chip'])}, {e['tokens_per_second']:,.0f} tokens/s")
 
 
 def register(sub):

@@ -1,6 +1,7 @@
 """`jaxir plan`: the train and encode steps compiled for a TPU slice (libtpu) or this CPU, without the hardware."""
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +47,22 @@ def test_cpu_plan_writes_the_record(tiny, tmp_path, capsys):
   # packed (the default): 8 queries of 16 tokens two to a row... the rows the pipeline's packer gives
   assert r["packed"] and r["batch_shapes"]["packed_ids"][1] == 32 and r["batch_shapes"]["query_slot"] == [8]
   assert r["encode"]["fits"] and r["encode"]["flops_per_step"] > 0 and r["encode"]["row_length"] == 128
+  assert f"encode {r['encode']['rows']}x128 tokens: fits" in stdout
+
+
+def test_scale_table_marks_missing_cells(tmp_path):
+  spec = importlib.util.spec_from_file_location("scale_table", Path(__file__).parent.parent / "tools" / "scale_table.py")
+  st = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(st)
+  cell = {"fits": False, "batch": 104, "grad_cache_chunk": None, "hbm_bytes_per_chip": 2 ** 31,
+          "step_seconds_roofline": 0.02, "pairs_per_second": 5200.0, "compile_seconds": 61.0}
+  st.cell_path(tmp_path, "v5e:2x4", "e5-small", 100).write_text(json.dumps(cell))
+  assert st.command("v5e:2x4", 8, "e5-small", 100, "x.json")[-1] == "batch.batch_size=104"
+  assert "loss.grad_cache_chunk=64" in st.command("v5e:2x4", 8, "e5-small", 16384, "x.json")
+  lines, done = st.table(tmp_path)
+  assert done == 1
+  assert "| e5-small | 100 | **no** (batch 104) | 2.00 GiB | 20.0 ms | 5,200 | 61 |" in lines
+  assert sum("not yet computed" in line for line in lines) == 79
 
 
 def test_not_fitting_is_one_line_exit_1_and_the_json_says_so(tiny, tmp_path, capsys):
