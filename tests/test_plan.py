@@ -190,3 +190,14 @@ def test_tiny_encoder_compiles_for_v5e_2x2(tiny, tmp_path, capsys):
   assert (t.chips, t.hosts, len(t.devices)) == (64, 16, 64)
   with pytest.raises(JaxirError, match="libtpu cannot describe it"):
     plan.target("v5e:3x7")
+
+
+def test_grad_cache_adds_the_chunks_xla_counts_once():
+  cfg = config_lib.build(overrides=["loss.grad_cache_chunk=8", "batch.pack=false"])
+  enc = EncoderConfig.from_hf(TINY)
+  one = {"query_ids": (8, 16), "passage_ids": (8, 32)}
+  assert plan.grad_cache_loop_cost(cfg, enc, one, 4, 1)["flops"] == 0       # one chunk: XLA counted it
+  four = {"query_ids": (32, 16), "passage_ids": (32, 32), "negative_ids": (64, 32)}
+  r = plan.grad_cache_loop_cost(cfg, enc, four, 4, 1)
+  assert r["flops"] > 0 and r["bytes"] > 0
+  assert plan.grad_cache_loop_cost(cfg, enc, four, 8, 2)["flops"] == pytest.approx(r["flops"] / 2)

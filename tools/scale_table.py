@@ -102,7 +102,8 @@ mesh.data = all chips) for that TPU slice on a CPU host (libtpu's compile-only d
 memory analysis (arguments + temporaries + outputs - aliases); the predicted step is the roofline
 max(FLOPs / peak, bytes / HBM bandwidth) per chip (see `jaxir/plan.py` CHIPS for the figures and their sources), a
 lower bound that ignores collective latency and input. A batch that does not divide over the chips is rounded up
-(the cell names the batch used); 16,384 uses GradCache (`loss.grad_cache_chunk` = 8 per chip, padded batches).
+(the cell names the batch used); 16,384 uses GradCache (`loss.grad_cache_chunk` = 8 per chip, padded batches); XLA's cost analysis counts a loop
+body once, so the FLOPs and bytes of GradCache's other chunks are estimated (`jaxir.plan.grad_cache_loop_cost`).
 
 Plan one configuration yourself (any `jaxir train` config and overrides; `pip install -r requirements-tpu.txt` first):
 
