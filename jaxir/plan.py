@@ -259,8 +259,20 @@ def _figures(compiled):
           "collectives": counts}
 
 
+def _out_of_memory(message):
+  """The figures of a step XLA refused to compile for lack of HBM: the memory it named (a lower bound)."""
+  line = next((l for l in message.splitlines() if "RESOURCE_EXHAUSTED" in l), message.splitlines()[0])
+  m = re.search(r"required for [^(]*\(([\d.]+)([KMGT])\)", line)
+  need = float(m.group(1)) * 2 ** (10 * "KMGT".index(m.group(2)) + 10) if m else 0.0
+  return {"hbm_bytes_per_chip": int(need), "out_of_memory": line.strip()[:300], "memory": {},
+          "flops_per_step": 0.0, "bytes_per_step": 0.0, "collectives": {}}
+
+
 def _roofline(fig, t):
   """Per-device figures -> per-chip (v4/v5p list both TensorCores) and the roofline time of one step."""
+  if "out_of_memory" in fig:
+    fig["step_seconds_roofline"] = None
+    return fig
   chip_flops, chip_bytes = fig["flops_per_step"] * t.per_chip, fig["bytes_per_step"] * t.per_chip
   fig["hbm_bytes_per_chip"] *= t.per_chip
   fig["flops_per_step"], fig["bytes_per_step"] = chip_flops, chip_bytes
@@ -288,12 +300,18 @@ def compile_train(cfg, encoder_config, t, query_tokens=None, passage_tokens=None
   batch = _abstract(shapes, mesh_lib.batch_sharding(mesh))
   state = state_lib.sharded_abstract_state(encoder, cfg, mesh)
   start = time.perf_counter()
-  compiled = step_lib.make_train_step(encoder, cfg, mesh).lower(state, batch).compile()
-  fig = _figures(compiled)
+  try:
+    compiled = step_lib.make_train_step(encoder, cfg, mesh).lower(state, batch).compile()
+  except Exception as e:   # XLA's TPU compiler refuses a program that cannot fit in HBM
+    if "RESOURCE_EXHAUSTED" not in str(e):
+      raise
+    fig = _out_of_memory(str(e))
+  else:
+    fig = _figures(compiled)
   fig["compile_seconds"] = round(time.perf_counter() - start, 2)
-  if keep is not None:
+  if keep is not None and "out_of_memory" not in fig:
     keep.update(compiled=compiled, mesh=mesh, encoder=encoder, shapes=shapes)
-  if cfg.loss.grad_cache_chunk:
+  if cfg.loss.grad_cache_chunk and "out_of_memory" not in fig:
     extra = grad_cache_loop_cost(cfg, encoder_config, shapes, len(t.devices), mesh.shape["model"])
     fig["cost_counted_by_xla"] = {"flops": fig["flops_per_step"], "bytes": fig["bytes_per_step"]}
     fig["grad_cache_loop_estimate"] = extra
@@ -369,7 +387,7 @@ def plan(cfg, t, encoder_config, model_source="", query_tokens=None, passage_tok
   """The plan record (a JSON-able dict) of one train config on target `t` (`keep`: see `compile_train`)."""
   fig = _roofline(compile_train(cfg, encoder_config, t, query_tokens, passage_tokens, keep), t)
   s = fig["step_seconds_roofline"]
-  out = {"fits": fig["hbm_bytes_per_chip"] <= t.hbm_bytes, "topology": t.name, "kind": t.kind,
+  out = {"fits": "out_of_memory" not in fig and fig["hbm_bytes_per_chip"] <= t.hbm_bytes, "topology": t.name, "kind": t.kind,
          "chips": t.chips, "devices": len(t.devices), "hosts": t.hosts,
          "hbm_capacity_bytes": int(t.hbm_bytes), "peak_flops_per_chip": t.peak_flops,
          "hbm_bandwidth_bytes_per_second": t.hbm_bandwidth, "model_config": model_source,
@@ -443,7 +461,7 @@ def fit(cfg, t, encoder_config, chunk_per_device=8, limit=2 ** 20, log=None, **k
          "plain": {"batch": plain, "plan": plain_plan},
          "grad_cache": {"batch": cached, "chunk": chunk, "plan": cached_plan}}
   if not plain and not cached:
-    state = cached_plan["memory"]["argument_bytes"] * t.per_chip
+    state = cached_plan["memory"].get("argument_bytes", 0) * t.per_chip
     knob = ("mesh.model (shard the parameters and optimizer state: they alone take "
             f"{_gib(state)} per chip)" if state > t.hbm_bytes else
             f"loss.grad_cache_chunk with a smaller chunk than {chunk}, or mesh.model")
@@ -521,7 +539,7 @@ def _run(args):
   if args.json:
     io.write_json(args.json, r)
   if not r["fits"]:
-    print(f"plan: does not fit: {_gib(r['hbm_bytes_per_chip'])} HBM per chip needed, {_gib(r['hbm_capacity_bytes'])}"
+    print(f"plan: does not fit: {'at least ' if 'out_of_memory' in r else ''}{_gib(r['hbm_bytes_per_chip'])} HBM per chip needed, {_gib(r['hbm_capacity_bytes'])}"
           f" available on {t.name} at batch {r['batch']} (try loss.grad_cache_chunk or mesh.model; --fit finds the"
           " largest batch)", file=sys.stderr)
     return 1

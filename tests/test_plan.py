@@ -201,3 +201,11 @@ def test_grad_cache_adds_the_chunks_xla_counts_once():
   r = plan.grad_cache_loop_cost(cfg, enc, four, 4, 1)
   assert r["flops"] > 0 and r["bytes"] > 0
   assert plan.grad_cache_loop_cost(cfg, enc, four, 8, 2)["flops"] == pytest.approx(r["flops"] / 2)
+
+
+def test_a_step_xla_refuses_for_lack_of_hbm_does_not_fit():
+  msg = ("jax.errors.JaxRuntimeError: RESOURCE_EXHAUSTED: Ran out of memory on HBM, the total memory required for"
+         " HLO temporaries (20.86G) exceeds available HBM (15.75G).")
+  fig = plan._out_of_memory(msg)
+  assert fig["hbm_bytes_per_chip"] == int(20.86 * 2 ** 30) and "RESOURCE_EXHAUSTED" in fig["out_of_memory"]
+  assert plan._roofline(fig, None)["step_seconds_roofline"] is None

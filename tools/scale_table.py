@@ -73,8 +73,9 @@ def row(record, batch):
   note = f" (batch {record['batch']})" if record["batch"] != batch else ""
   gc = f", GradCache {record['grad_cache_chunk']}" if record.get("grad_cache_chunk") else ""
   s = record["step_seconds_roofline"]
-  return [("yes" if record["fits"] else "**no**") + note + gc, _gib(record["hbm_bytes_per_chip"]),
-          f"{s * 1e3:.1f} ms", f"{record['pairs_per_second']:,.0f}", f"{record['compile_seconds']:.0f}"]
+  hbm = ("> " if "out_of_memory" in record else "") + _gib(record["hbm_bytes_per_chip"])
+  return [("yes" if record["fits"] else "**no**") + note + gc, hbm, f"{s * 1e3:.1f} ms" if s else "-",
+          f"{record['pairs_per_second']:,.0f}" if s else "-", f"{record['compile_seconds']:.0f}"]
 
 
 def table(root):
