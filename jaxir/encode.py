@@ -65,6 +65,13 @@ def benchmark_texts(corpora, query_prompt, passage_prompt):
   return texts, {"langs": list(corpora), "per_lang": per_lang}
 
 
+def packed_embed_fn(model):
+  """`(params, ids, seg, pos, segments) -> [rows, segments, H]` float32: what `Embedder` jits (and
+  `jaxir plan` compiles)."""
+  import jax.numpy as jnp
+  return lambda p, ids, seg, pos, n: model.apply({"params": p}, ids, seg, pos, n, method=model.packed).astype(jnp.float32)
+
+
 class Embedder:
   """jit-compiled pooled embeddings of packed rows, the batch sharded over this process's devices (each
   process of a multi-host run embeds on its own)."""
@@ -80,9 +87,7 @@ class Embedder:
     mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
     self.data = NamedSharding(mesh, P("data"))
     self.params = jax.device_put(pretrained.params, NamedSharding(mesh, P()))
-    self.fn = jax.jit(lambda p, ids, seg, pos, n: model.apply({"params": p}, ids, seg, pos, n,
-                                                                method=model.packed).astype(jnp.float32),
-                      static_argnums=4)
+    self.fn = jax.jit(packed_embed_fn(model), static_argnums=4)
     self._jax = jax
 
   def __call__(self, ids, seg, pos, segments):
