@@ -22,12 +22,17 @@ def _installed(name):
     return False
 
 
+def tpu_chips():
+  """Whether this host has TPU chips (a TPU VM)."""
+  return any(glob.glob(p) for p in _TPU_DEVICE_FILES)
+
+
 def settle():
   """Sets JAX_PLATFORMS=cpu (and ALLOW_MULTIPLE_LIBTPU_LOAD=1) on a host with libtpu but no TPU chips and
   no GPU plugin, unless JAX_PLATFORMS is set; does nothing elsewhere. Call before JAX is imported."""
   if "JAX_PLATFORMS" in os.environ or not _installed("libtpu"):
     return
-  if any(glob.glob(p) for p in _TPU_DEVICE_FILES):
+  if tpu_chips():
     return
   os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
   if not any(_installed(p) for p in _GPU_PLUGINS):

@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from jaxir import backends
 from jaxir.errors import JaxirError
 
 GiB = 2 ** 30
@@ -48,11 +49,11 @@ TPU_KINDS = ("v4", "v5e", "v5p", "v6e")
 GPU_KINDS = ("h100", "h200", "a100")
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
 _COLLECTIVE = re.compile(r"\s(" + "|".join(COLLECTIVES) + r")(?:-start)?\(")
-ENCODE_ROW = 128
+ENCODE_ROW = 128            # the encoder's packed row length (`packing.plan`'s default row_length)
 # Off a TPU VM libtpu asks the GCE metadata server who it is and logs warnings when it cannot tell:
 # compile-only topologies need none of it.
 _NO_TPU_ENV = {"TPU_SKIP_MDS_QUERY": "1", "TPU_ACCELERATOR_TYPE": "v5litepod-4", "TPU_WORKER_HOSTNAMES": "localhost",
-               "TPU_WORKER_ID": "0"}            # the encoder's packed row length (`packing.plan`'s default row_length)
+               "TPU_WORKER_ID": "0"}
 
 
 # ---------------------------------------------------------------- targets
@@ -74,7 +75,7 @@ def _tpu_target(name):
     raise JaxirError(f"unknown topology {name!r}: give cpu or KIND:AxB[xC] with KIND one of "
                      f"{', '.join(TPU_KINDS)} (e.g. v5e:2x2, v4:2x2x1, v6e:4x4)")
   os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")   # another jax process may hold libtpu's lockfile
-  if not (Path("/dev/accel0").exists() or Path("/dev/vfio").exists()):   # not a TPU VM: no metadata server to ask
+  if not backends.tpu_chips():                               # not a TPU VM: no metadata server to ask
     for key, value in _NO_TPU_ENV.items():
       os.environ.setdefault(key, value)
   try:
@@ -353,7 +354,6 @@ def compile_encode(encoder_config, dtype_name, t, tokens_per_batch=8192):
   """The compiled encode step (`encode.packed_embed_fn` over rows of `ENCODE_ROW` tokens, params
   replicated, rows over all devices, as `encode.Embedder` runs it) and its figures."""
   import jax
-  import jax.numpy as jnp
   from jax.sharding import NamedSharding, PartitionSpec as P
   from jaxir import encode
   from jaxir.data import packed as packed_lib
