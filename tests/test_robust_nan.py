@@ -13,7 +13,7 @@ from safetensors.numpy import load_file, save_file
 
 from jaxir import cli
 from jaxir.errors import JaxirError
-from conftest import DATA, tiny_model
+from conftest import DATA, tiny_model, train_argv
 
 
 def _strict(text):
@@ -111,12 +111,9 @@ def test_nan_embeddings_are_refused_in_stores(tmp_path):
 # ------------------------------------------------------------------ training
 
 def _train_args(model, out, **kw):
-  args = {"out_dir": out, "model.name": model, "data.data_dir": DATA, "steps": 6, "log_every": 1,
-          "checkpoint_every": 1, "eval_every": 0, "batch.batch_size": 8, "batch.alpha": 0.5,
-          "optim.warmup_steps": 2, "data.max_passage_length": 64, "data.max_query_length": 32,
-          "data.langs": "[en,de]"}
-  args.update(kw)
-  return ["train", "--quiet", *[f"{k}={v}" for k, v in args.items()]]
+  return train_argv(model, out, {"steps": 6, "log_every": 1, "checkpoint_every": 1, "batch.batch_size": 8,
+                                 "batch.alpha": 0.5, "optim.warmup_steps": 2, "data.max_passage_length": 64,
+                                 "data.max_query_length": 32}, **kw)
 
 
 def _checkpoints(run):

@@ -18,7 +18,7 @@ from jaxir import config
 from jaxir.errors import JaxirError
 from jaxir.sweep import spec as spec_lib
 from jaxir.train import trainer
-from conftest import DATA, tiny_model
+from conftest import DATA, free_port, tiny_model, train_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,11 +100,9 @@ def model(tmp_path_factory):
 
 
 def _train_args(model, out, **kw):
-  args = {"out_dir": out, "model.name": model, "data.data_dir": DATA, "steps": 2, "log_every": 1,
-          "checkpoint_every": 1, "eval_every": 0, "batch.batch_size": 8, "optim.warmup_steps": 1,
-          "data.max_passage_length": 32, "data.max_query_length": 16, "data.langs": "[en, de]"}
-  args.update(kw)
-  return [f"{k}={v}" for k, v in args.items()]
+  return train_argv(model, out, {"steps": 2, "log_every": 1, "checkpoint_every": 1, "batch.batch_size": 8,
+                                 "optim.warmup_steps": 1, "data.max_passage_length": 32,
+                                 "data.max_query_length": 16}, **kw)
 
 
 @pytest.mark.parametrize("override, message", [
@@ -117,7 +115,7 @@ def _train_args(model, out, **kw):
 ])
 def test_train_refuses_before_the_run_directory_exists(model, tmp_path, capsys, override, message):
   out = tmp_path / "run"
-  argv = ["train", "--quiet", *_train_args(model, out), override]
+  argv = [*_train_args(model, out), override]
   if override.startswith("keep_checkpoints"):
     argv.append("export=false")
   assert cli.main(argv) == 2
@@ -257,12 +255,6 @@ def test_distributed_environment_is_read():
   assert trainer.distributed_env({}) is None
 
 
-def _free_port():
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
 def test_coordinator_port_taken_on_process_0_is_one_line():
   with socket.socket() as s:
     s.bind(("", 0))
@@ -273,7 +265,7 @@ def test_coordinator_port_taken_on_process_0_is_one_line():
 
 
 def test_unreachable_coordinator_times_out_with_one_line(tmp_path):
-  port = _free_port()
+  port = free_port()
   env = {**os.environ, "PYTHONPATH": str(ROOT), "JAXIR_COORDINATOR": f"127.0.0.1:{port}", "JAXIR_NUM_PROCESSES": "2",
          "JAXIR_PROCESS_ID": "1", "JAXIR_COORDINATOR_TIMEOUT": "2"}
   t0 = time.monotonic()

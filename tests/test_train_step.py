@@ -7,7 +7,6 @@ Gradients are compared leaf by leaf relative to the leaf's scale (max |a - b| <=
 which is stricter than an absolute TOL: the tiny model's gradients are ~1e-2..1e-5.
 """
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 import train_worker as tw
+from conftest import free_port
 from jaxir.errors import JaxirError
 from jaxir.train import losses
 from jaxir.train import mesh as mesh_lib
@@ -307,17 +307,11 @@ def test_sharded_step_equals_single_device(single, packed_single, tmp_path):
     assert "\n" not in msg
 
 
-def _free_port():
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("layout", ["padded", "packed"])
 def test_two_processes_train_like_one(tmp_path, layout):
   """Two processes, each feeding its half of every global batch, train as one process on the whole
   batch (packed: each host packs its own half into its rows; one process packs it all)."""
-  port, out = _free_port(), tmp_path / "multihost.npz"
+  port, out = free_port(), tmp_path / "multihost.npz"
   procs = [subprocess.Popen([sys.executable, str(WORKER), "multihost", str(out), str(port), str(i), layout],
                             env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
            for i in range(2)]
