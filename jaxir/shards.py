@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import io, schema
-from jaxir.encode import check_finite
+from jaxir.finite import check_finite
 from jaxir.errors import JaxirError
 
 FORMAT = "jaxir-shards/1"

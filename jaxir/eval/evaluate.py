@@ -57,7 +57,8 @@ def _texts(embeddings_dir, rows):
 def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, chunk=128, check_train_langs=False):
   """(summary, per_query, manifest) for an exported embeddings directory; `check_train_langs`: refuse
   a training language the embeddings lack (a typo would count a seen language as zero-shot)."""
-  from jaxir.encode import check_finite, load_embeddings
+  from jaxir.encode import load_embeddings
+  from jaxir.finite import check_finite
   manifest, index_json, emb = load_embeddings(embeddings_dir)
   check_finite(emb, f"{embeddings_dir}/embeddings.npy", lambda rows: _texts(embeddings_dir, rows))
   if check_train_langs and train_langs is not None:
