@@ -17,7 +17,7 @@ import types
 import typing
 from pathlib import Path
 
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError
 
 BATCH_TYPES = ("x_x_mono", "x_y", "hybrid", "mixed")
@@ -209,7 +209,7 @@ def load_file(path):
   if not path.is_file():
     raise JaxirError(f"config not found: {path}")
   if path.suffix in (".yaml", ".yml"):
-    obj = io.read_yaml(path, "config") or {}
+    obj = storage.read_yaml(path, "config") or {}
   elif path.suffix == ".py":
     spec = importlib.util.spec_from_file_location(f"jaxir_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)

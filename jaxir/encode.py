@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io, packing, schema
+from jaxir import storage, packing, schema
 from jaxir.errors import JaxirError
 from jaxir.finite import NotFinite, check_finite
 
@@ -156,7 +156,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
 
   done = out / "manifest.json"
   if done.exists():
-    old = io.read_json(done, "manifest")
+    old = storage.read_json(done, "manifest")
     if old.get("fingerprint") != fp:
       raise JaxirError(f"{out} already holds embeddings of another model ({old.get('model')}, {old.get('fingerprint')}); choose another --out")
     if _same_export(old, manifest):
@@ -172,7 +172,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   plan_file = partial / "plan.json"
   stale = False
   if plan_file.exists():
-    old = io.read_json(plan_file, "plan")
+    old = storage.read_json(plan_file, "plan")
     if old.get("fingerprint") != fp:
       raise JaxirError(f"{out} holds an unfinished export of another model (fingerprint {old.get('fingerprint')}, this one {fp}); "
                        "use another --out or delete it")
@@ -182,7 +182,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
     if stale:
       shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)
-    io.write_json(plan_file, plan_id)
+    storage.write_json(plan_file, plan_id)
   sync("jaxir encode: plan written")
 
   embed = Embedder(pretrained, dtype)
@@ -227,7 +227,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
     rows = _embed_steps(embed, token_ids, pad_id, chunk, bar)
     if n_proc == 1:                # several processes: process 0 checks the whole export (no one-sided exit)
       check(rows, members)
-    with io.atomic_path(path) as tmp:
+    with storage.atomic_path(path) as tmp:
       with open(tmp, "wb") as f:
         np.savez(f, members=np.asarray(members), emb=rows)
   bar.close()
@@ -250,10 +250,10 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
     manifest.update({"dim": dim, "seconds": round(time.time() - start, 2), "reused_texts": reused,
                      "texts_per_s": round((len(texts) - reused) / max(time.time() - start, 1e-9), 1),
                      "processes": n_proc})
-    io.write_npy(out / "embeddings.npy", emb)
-    io.write_json(out / "index.json", index)
-    io.write_json(out / "texts.json", texts)
-    io.write_json(done, manifest)
+    storage.write_npy(out / "embeddings.npy", emb)
+    storage.write_json(out / "index.json", index)
+    storage.write_json(out / "texts.json", texts)
+    storage.write_json(done, manifest)
     shutil.rmtree(partial, ignore_errors=True)
   finally:
     sync("jaxir encode: export written")         # no process returns before the export is complete (or failed)
@@ -297,9 +297,9 @@ def _reusable_chunk(path, members, dim):
 def load_embeddings(path):
   """(manifest, index json, embeddings memmap) of a finished export; clear errors otherwise."""
   path = Path(path)
-  manifest = io.read_manifest(path, FORMAT, ".partial")
+  manifest = storage.read_manifest(path, FORMAT, ".partial")
   _check_manifest(manifest, path / "manifest.json")
-  index = io.read_json(path / "index.json", "index")
+  index = storage.read_json(path / "index.json", "index")
   try:
     emb = np.load(path / "embeddings.npy", mmap_mode="r")
   except (OSError, ValueError) as e:

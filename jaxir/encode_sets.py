@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError
 
 FORMAT = "jaxir-sets/1"
@@ -94,7 +94,7 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
   same = ("benchmark", "sets", *spec.info, "query_prompt", "passage_prompt")
   done = out / "manifest.json"
   if done.exists():
-    old = io.read_json(done, "manifest")
+    old = storage.read_json(done, "manifest")
     if old.get("fingerprint") != fp:
       raise JaxirError(f"{out} already holds embeddings of another model ({old.get('model')}, {old.get('fingerprint')}); choose another --out")
     if {k: old.get(k) for k in same} == {k: manifest[k] for k in same}:
@@ -102,10 +102,10 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
       return out
     raise JaxirError(f"{out} already holds a different export ({old.get('benchmark')}); choose another --out")
   plan_file = out / "plan.json"
-  if plan_file.exists() and io.read_json(plan_file, "plan").get("fingerprint") != fp:
+  if plan_file.exists() and storage.read_json(plan_file, "plan").get("fingerprint") != fp:
     raise JaxirError(f"{out} holds an unfinished export of another model; use another --out or delete it")
   fresh = not out.exists()
-  io.write_json(plan_file, {"fingerprint": fp})
+  storage.write_json(plan_file, {"fingerprint": fp})
 
   embedder = Embedder(pretrained, dtype)
   start, counts, reused = time.time(), {}, 0
@@ -124,17 +124,17 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
     counts[s.name] = store["n"]
     reused += store["reused_rows"]
   for rel, text in spec.files.items():
-    io.write_text(out / rel, text)
+    storage.write_text(out / rel, text)
   seconds = time.time() - start
   manifest.update({"n_texts": counts, "seconds": round(seconds, 2), "reused_texts": reused,
                    "texts_per_s": round((sum(counts.values()) - reused) / max(seconds, 1e-9), 1)})
-  io.write_json(done, manifest)
+  storage.write_json(done, manifest)
   return out
 
 
 def load_export(path, benchmark=None):
   """The manifest of a finished sets export (checking its benchmark when given)."""
-  manifest = io.read_manifest(path, FORMAT, "plan.json")
+  manifest = storage.read_manifest(path, FORMAT, "plan.json")
   if benchmark and manifest.get("benchmark") != benchmark:
     raise JaxirError(f"{path} holds {manifest.get('benchmark')} embeddings, not {benchmark}")
   return manifest

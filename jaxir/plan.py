@@ -170,7 +170,7 @@ def target(topology=None, gpu=None, peak_flops=None, hbm_bandwidth=None, hbm_byt
 def model_config(cfg, model_config_arg=None):
   """The EncoderConfig to plan: `--model-config` (a config.json path or a known name), else
   `model.name`'s config.json."""
-  from jaxir import io
+  from jaxir import storage
   from jaxir.model.config import EncoderConfig
   from jaxir.model.known_configs import KNOWN, known_config
   source = model_config_arg
@@ -179,12 +179,12 @@ def model_config(cfg, model_config_arg=None):
     if not path.is_file():
       raise JaxirError(f"model.name {cfg.model.name!r} has no config.json here: give --model-config FILE or one of "
                        f"{', '.join(KNOWN)}")
-    return EncoderConfig.from_hf(io.read_json(path, "model config"), path), str(path)
+    return EncoderConfig.from_hf(storage.read_json(path, "model config"), path), str(path)
   path = Path(source)
   if path.is_dir():
     path = path / "config.json"
   if path.is_file():
-    return EncoderConfig.from_hf(io.read_json(path, "model config"), path), str(path)
+    return EncoderConfig.from_hf(storage.read_json(path, "model config"), path), str(path)
   if os.sep in source or source.endswith(".json"):
     raise JaxirError(f"--model-config: no file {path}")
   return EncoderConfig.from_hf(known_config(source), f"known config {source}"), source
@@ -517,7 +517,7 @@ def register(sub):
 
 
 def _run(args):
-  from jaxir import api, io
+  from jaxir import api, storage
   cfg = api.train_config(args.config, args.overrides)
   encoder_config, source = model_config(cfg, args.model_config)
   for flag in ("chunk_per_device", "max_batch"):
@@ -529,7 +529,7 @@ def _run(args):
     log = lambda line: print(line, file=sys.stderr)
     r = fit(cfg, t, encoder_config, args.chunk_per_device, args.max_batch, log=log, **kw)
     if args.json:
-      io.write_json(args.json, r)
+      storage.write_json(args.json, r)
     print(f"plan --fit {t.name}: largest batch {r['plain']['batch']} plain, {r['grad_cache']['batch']} with "
           f"GradCache (chunk {r['grad_cache']['chunk']}), capacity {_gib(t.hbm_bytes)} per chip")
     if "hint" in r:
@@ -537,7 +537,7 @@ def _run(args):
     return 1 if not r["plain"]["batch"] and not r["grad_cache"]["batch"] else 0
   r = plan(cfg, t, encoder_config, source, encode=not args.no_encode, **kw)
   if args.json:
-    io.write_json(args.json, r)
+    storage.write_json(args.json, r)
   if not r["fits"]:
     print(f"plan: does not fit: {'at least ' if 'out_of_memory' in r else ''}{_gib(r['hbm_bytes_per_chip'])} HBM per chip needed, {_gib(r['hbm_capacity_bytes'])}"
           f" available on {t.name} at batch {r['batch']} (try loss.grad_cache_chunk or mesh.model; --fit finds the"

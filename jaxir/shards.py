@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io, schema
+from jaxir import storage, schema
 from jaxir.finite import check_finite
 from jaxir.errors import JaxirError
 
@@ -106,9 +106,9 @@ def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="floa
       emb, first = emb.astype(dtype), sum(s["rows"] for s in shards)      # float16 may overflow to inf
       check_finite(emb, f"{folder} (no store written)", lambda rows: [f"{ids[r - first]} {texts[r - first]}" for r in rows],
                    np.arange(first, first + len(ids)))
-      io.write_npy(folder / f"{_name(k)}.npy", emb)
-      io.write_text(folder / f"{_name(k)}.ids", "".join(f"{i}\n" for i in ids))
-      io.write_json(folder / f"{_name(k)}.json", {"rows": len(ids), "sha256": sha, "plan": plan})
+      storage.write_npy(folder / f"{_name(k)}.npy", emb)
+      storage.write_text(folder / f"{_name(k)}.ids", "".join(f"{i}\n" for i in ids))
+      storage.write_json(folder / f"{_name(k)}.json", {"rows": len(ids), "sha256": sha, "plan": plan})
     shards.append({"file": f"{_name(k)}.npy", "rows": len(ids)})
     bar.update(before + len(ids) - bar.n)
 
@@ -132,7 +132,7 @@ def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="floa
         stale.with_suffix(ext).unlink(missing_ok=True)
   meta = {"format": FORMAT, "n": n, "dim": int(dim), "dtype": dtype, "rows_per_shard": rows_per_shard,
           "shards": shards, "reused_rows": reused}
-  io.write_json(done, meta)
+  storage.write_json(done, meta)
   return meta
 
 
@@ -156,7 +156,7 @@ class Store:
     meta_file = self.folder / "store.json"
     if not meta_file.is_file():
       raise JaxirError(f"{self.folder} is not a finished embedding store (no store.json; rerun `jaxir encode` to finish it)")
-    meta = io.read_json(meta_file, "store")
+    meta = storage.read_json(meta_file, "store")
     _check_store(meta, meta_file)
     if meta.get("format") != FORMAT:
       raise JaxirError(f"{meta_file}: unsupported format {meta.get('format')!r} (expected {FORMAT})")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxir import cli, io
+from jaxir import cli, storage
 from jaxir.eval import benchmarks, lareqa
 from jaxir.eval.evaluate import write_outputs
 from jaxir.report import extras, paper, stats
@@ -173,7 +173,7 @@ def make_sweep(root, alphas=(0.0, 0.5, 1.0), seeds=2, batch_types=("hybrid", "mi
                                f"eval.benchmarks=[xquad-r, mlqa-r-dev{''.join(', ' + b for b in extra)}]",
                                f"eval.data_dir={DATA}", "train.model.name=runs/tiny", "train.steps=7"], out_dir=root)
   cells = spec.cells()
-  io.write_json(root / "sweep.json", {"format": spec_lib.FORMAT, "spec": spec.to_json(),
+  storage.write_json(root / "sweep.json", {"format": spec_lib.FORMAT, "spec": spec.to_json(),
                                       "cells": [c.to_json() for c in cells]})
   for c in cells:
     cdir = root / "cells" / c.name
@@ -192,7 +192,7 @@ def make_sweep(root, alphas=(0.0, 0.5, 1.0), seeds=2, batch_types=("hybrid", "mi
       summary["benchmark"] = bench
       write_outputs(summary, per_query, cdir / "eval" / bench)
     if c.name not in unfinished:
-      io.write_json(cdir / "cell.json", {"cell": c.to_json(), "train_langs": ["en", "de"], "seconds": 1.0})
+      storage.write_json(cdir / "cell.json", {"cell": c.to_json(), "train_langs": ["en", "de"], "seconds": 1.0})
   return spec, cells
 
 

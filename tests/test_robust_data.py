@@ -110,7 +110,7 @@ def test_bad_squad_input_to_make_r_is_one_line(tmp_path, edit, field):
 
 def _export(root, index=None, emb=None, manifest=None):
   """A hand-written finished export: en and de, 2 questions and 3 candidates each, 10 rows."""
-  from jaxir import encode, io
+  from jaxir import encode, storage
   root.mkdir(parents=True, exist_ok=True)
   if index is None:
     index = {"langs": ["en", "de"], "per_lang": {
@@ -122,9 +122,9 @@ def _export(root, index=None, emb=None, manifest=None):
     emb = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
   base = {"format": encode.FORMAT, "benchmark": "xquad-r", "langs": ["en", "de"], "max_articles": None,
           "model": "m", "fingerprint": "f", "train_langs": None, "n_texts": 10, "dim": 4}
-  io.write_json(root / "index.json", index)
+  storage.write_json(root / "index.json", index)
   np.save(root / "embeddings.npy", emb)
-  io.write_json(root / "manifest.json", base if manifest is None else manifest(base))
+  storage.write_json(root / "manifest.json", base if manifest is None else manifest(base))
   return root
 
 
@@ -216,12 +216,12 @@ def test_bad_manifest_is_one_line(tmp_path, edit, field):
     (lambda m: [m], "mapping"),
 ])
 def test_bad_store_json_is_one_line(tmp_path, edit, field):
-  from jaxir import io, shards
+  from jaxir import storage, shards
   good = {"format": shards.FORMAT, "n": 2, "dim": 4, "dtype": "float32", "rows_per_shard": 2,
           "shards": [{"file": "shard_00000.npy", "rows": 2}]}
-  io.write_json(tmp_path / "store.json", good)
+  storage.write_json(tmp_path / "store.json", good)
   assert shards.Store(tmp_path).n == 2
-  io.write_json(tmp_path / "store.json", edit(good))
+  storage.write_json(tmp_path / "store.json", edit(good))
   with pytest.raises(JaxirError) as e:
     shards.Store(tmp_path)
   _one_line(e, tmp_path / "store.json", field)

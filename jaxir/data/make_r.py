@@ -13,7 +13,7 @@ import copy
 
 import sentencex
 
-from jaxir import io, schema
+from jaxir import storage, schema
 from jaxir.data import squad_r
 from jaxir.errors import JaxirError
 
@@ -126,7 +126,7 @@ def make_r(in_path, out_path, lang):
   """Converts the SQuAD file `in_path` into the -R file `out_path` (atomic write); returns the counts."""
   lang = check_lang(lang)
   out, counts = convert(squad_r.load_json(in_path), lang, str(in_path))
-  io.write_json(out_path, out)
+  storage.write_json(out_path, out)
   return counts
 
 

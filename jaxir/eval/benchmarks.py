@@ -6,7 +6,7 @@
 """
 from pathlib import Path
 
-from jaxir import io
+from jaxir import storage
 
 
 def evaluate(path, out=None, langs=None, datasets=None, top_k=100, block_rows=32768, query_chunk=256,
@@ -31,6 +31,6 @@ def evaluate(path, out=None, langs=None, datasets=None, top_k=100, block_rows=32
 def write_outputs(summary, text, out):
   out = Path(out)
   out.mkdir(parents=True, exist_ok=True)
-  io.write_text(out / "table.txt", text + "\n")
-  io.write_json(out / "summary.json", summary)      # last: its presence marks a finished evaluation
+  storage.write_text(out / "table.txt", text + "\n")
+  storage.write_json(out / "summary.json", summary)      # last: its presence marks a finished evaluation
   return text

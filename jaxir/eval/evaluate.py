@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError
 from jaxir.eval import lareqa
 
@@ -48,7 +48,7 @@ def _first_articles(p, k):
 def _texts(embeddings_dir, rows):
   """The texts of some rows of an export (for a message: '?' where texts.json does not say)."""
   try:
-    texts = io.read_json(Path(embeddings_dir) / "texts.json", "texts")
+    texts = storage.read_json(Path(embeddings_dir) / "texts.json", "texts")
     return [texts[r] if 0 <= r < len(texts) else "?" for r in rows]
   except (JaxirError, TypeError, KeyError):
     return ["?"] * len(rows)
@@ -126,16 +126,16 @@ def write_outputs(summary, per_query, out):
   out.mkdir(parents=True, exist_ok=True)
   langs = summary["langs"]
   if "pairs_mAP" in summary:
-    io.write_text(out / "pairs_mAP.csv", _matrix_csv(summary["pairs_mAP"], langs))
-    io.write_text(out / "pairs_R@1.csv", _matrix_csv(summary["pairs_R@1"], langs))
+    storage.write_text(out / "pairs_mAP.csv", _matrix_csv(summary["pairs_mAP"], langs))
+    storage.write_text(out / "pairs_R@1.csv", _matrix_csv(summary["pairs_R@1"], langs))
   arrays = {k: np.asarray(v, np.float64) for k, v in per_query.items() if k != "question_ids"}
   arrays.update({f"ids/{l}": np.asarray(v) for l, v in per_query["question_ids"].items()})
-  with io.atomic_path(out / "per_query.npz") as tmp:
+  with storage.atomic_path(out / "per_query.npz") as tmp:
     with open(tmp, "wb") as f:
       np.savez_compressed(f, **arrays)
   text = table(summary)
-  io.write_text(out / "table.txt", text + "\n")
-  io.write_json(out / "summary.json", summary)   # last: its presence marks a finished evaluation
+  storage.write_text(out / "table.txt", text + "\n")
+  storage.write_json(out / "summary.json", summary)   # last: its presence marks a finished evaluation
   return text
 
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError
 
 
@@ -78,7 +78,7 @@ def run_lines(qids, rows, scores, id_of, tag="jaxir"):
 
 
 def write_run(path, lines):
-  io.write_text(path, "".join(lines))
+  storage.write_text(path, "".join(lines))
 
 
 def run_dict(lines):
@@ -148,7 +148,7 @@ def evaluate_export(path, out=None, names=None, top_k=100, block_rows=32768, que
              "top_k": top_k, "approx": bool(approx)}
   summary["headline"] = {"mean_nDCG@10": summary["nDCG@10"]}
   if out is not None:
-    io.write_json(Path(out) / "per_query.json", per_query)
+    storage.write_json(Path(out) / "per_query.json", per_query)
   return summary
 
 

@@ -67,10 +67,10 @@ def fit_probe(x, y, c=None, seed=0):
 
 def _split(path, name):
   from pathlib import Path
-  from jaxir import io
+  from jaxir import storage
   from jaxir.shards import Store
   emb = Store(Path(path) / name / "texts").read()
-  pairs = io.read_json(Path(path) / name / "pairs.json", "pairs")
+  pairs = storage.read_json(Path(path) / name / "pairs.json", "pairs")
   return features(emb[pairs["premise"]], emb[pairs["hypothesis"]]), np.asarray(pairs["label"], np.int64)
 
 

@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from jaxir import io, schema
+from jaxir import storage, schema
 from jaxir.errors import JaxirError
 
 # benchmark -> (task type, dataset type, dataset name, split, [(summary key, metric type, metric name)])
@@ -49,7 +49,7 @@ def read_results(paths):
   summary, else the directory name); JaxirError, one line naming the file, for anything else."""
   out, seen = [], {}
   for path in map(Path, paths):
-    s = io.read_json(path, "evaluation summary")
+    s = storage.read_json(path, "evaluation summary")
     schema.check(s, dict, str(path))
     bench = schema.expect(s, "benchmark", (str, None), path, default=None) or path.parent.name
     if bench not in BENCHMARKS:

@@ -72,7 +72,7 @@ def _add_export(subparsers):
 def _export(args):
   import sys
 
-  from jaxir import io
+  from jaxir import storage
   from jaxir.errors import JaxirError
   from jaxir.model import card
   from jaxir.model.hf_io import META_FILE, fingerprint, load_pretrained, save_pretrained
@@ -83,7 +83,7 @@ def _export(args):
     raise JaxirError("--private applies to --push-to-hub REPO")
   if args.push_to_hub:
     _check_repo_id(args.push_to_hub)
-  io.check_replaceable(args.out, META_FILE, args.force)  # before loading the model
+  storage.check_replaceable(args.out, META_FILE, args.force)  # before loading the model
   results, train_config = list(args.results), None
   if args.cell:
     source, train_config, cell_results = _cell(args.cell)
@@ -111,11 +111,11 @@ def _run_model(run_dir, step):
   """(Pretrained, run config) of a `jaxir train` run: a checkpoint, or export/ once checkpoints are pruned."""
   from pathlib import Path
 
-  from jaxir import io
+  from jaxir import storage
   from jaxir.model.hf_io import load_pretrained
   from jaxir.train.trainer import checkpoint_model
   run = Path(run_dir)
-  train_config = io.read_json(run / "config.json", "run config")
+  train_config = storage.read_json(run / "config.json", "run config")
   ckpts = run / "checkpoints"
   if step is None and (run / "run.json").is_file() and (run / "export" / "config.json").is_file() \
      and not (ckpts.is_dir() and any(ckpts.iterdir())):
@@ -127,11 +127,11 @@ def _cell(cell_dir):
   """(load the model, training config or None, eval/*/summary.json paths) of a sweep cell."""
   from pathlib import Path
 
-  from jaxir import io, schema
+  from jaxir import storage, schema
   from jaxir.errors import JaxirError
   from jaxir.model.hf_io import load_pretrained
   cell = Path(cell_dir)
-  cfg = io.read_json(cell / "config.json", "sweep cell config")
+  cfg = storage.read_json(cell / "config.json", "sweep cell config")
   schema.check(cfg, dict, str(cell / "config.json"))
   results = sorted(cell.glob("eval/*/summary.json"))
   if "train" in cfg:
@@ -143,7 +143,7 @@ def _cell(cell_dir):
     if key in cfg:
       model = schema.expect(cfg, key, str, cell / "config.json")
       run_config = Path(model).parent / "config.json"  # another sweep's cells/NAME/train/export
-      train = io.read_json(run_config, "run config") if key == "model_from" and run_config.is_file() else None
+      train = storage.read_json(run_config, "run config") if key == "model_from" and run_config.is_file() else None
       return (lambda: load_pretrained(Path(model))), train, results
   raise JaxirError(f"{cell / 'config.json'}: not a sweep cell's config (no 'train', 'model_from' or 'model_path')")
 

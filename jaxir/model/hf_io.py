@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxir import io, schema
+from jaxir import storage, schema
 from jaxir.errors import JaxirError, some
 from jaxir.model.config import EncoderConfig
 from jaxir.model.encoder import POOLINGS
@@ -144,7 +144,7 @@ def _inside(path, name, where):
 def _safetensors_files(path):
   index = path / "model.safetensors.index.json"
   if index.is_file():
-    weight_map = io.read_json(index).get("weight_map", {})
+    weight_map = storage.read_json(index).get("weight_map", {})
     return [_inside(path, f, index.name) for f in sorted(set(map(str, weight_map.values())))]
   single = path / "model.safetensors"
   if single.is_file():
@@ -218,7 +218,7 @@ def params_to_hf(params, config):
 # ---------------------------------------------------------------- meta (pooling, prompts)
 
 def _read_json_opt(path):
-  return io.read_json(path) if path.is_file() else None
+  return storage.read_json(path) if path.is_file() else None
 
 
 def infer_meta(path, config, tokenizer, source):
@@ -449,7 +449,7 @@ def load_pretrained(name_or_path):
   path = resolve(name_or_path)
   if not (path / "config.json").is_file():
     raise JaxirError(f"model not found: {path} has no config.json (expected a Hugging Face model directory)")
-  hf = io.read_json(path / "config.json")
+  hf = storage.read_json(path / "config.json")
   config = EncoderConfig.from_hf(hf, path / "config.json")
   extra = {}
   params = hf_to_params(path, config, extra)
@@ -498,7 +498,7 @@ def save_pretrained(pretrained, out_dir, force=False, dtype="float32", train_con
   info = card.base_info(pretrained, train_config)  # carried on, so that a model trained from this one knows them
   meta.update({k: info[k] for k in ("base_model", "license") if k in info})
   out_dir = Path(out_dir)
-  with io.atomic_dir(out_dir, META_FILE, force) as tmp:
+  with storage.atomic_dir(out_dir, META_FILE, force) as tmp:
     def write_weights(dt):
       cast = lambda ts: {k: np.asarray(v).astype(_np_dtypes()[dt]) for k, v in ts.items()}
       _write_json(tmp / "config.json", dict(config.to_hf(), **({} if dt == "float32" else {"dtype": dt, "torch_dtype": dt})))

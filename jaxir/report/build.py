@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io
+from jaxir import storage
 from jaxir.report import extras, figures, paper, stats
 from jaxir.report.load import load_sweep
 from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
@@ -474,8 +474,8 @@ def make_report(sweep_dir, out=None, resamples=9999, seed=0):
   report = Report(res, out, resamples, seed)
   blocks = report.build()
   title = f"α sweep: {res.dir.name}"
-  io.write_text(out / "report.md", to_markdown(blocks, out))
-  io.write_text(out / "report.html", to_html(blocks, title))
+  storage.write_text(out / "report.md", to_markdown(blocks, out))
+  storage.write_text(out / "report.html", to_html(blocks, title))
   drawn = {Path(b.path).name for b in blocks if isinstance(b, Figure)}
   for stale in report.figdir.glob("*.png"):     # an earlier report's figure this one no longer has
     if stale.name not in drawn:

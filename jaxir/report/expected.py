@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError, some
 from jaxir.report import extras
 from jaxir.report.load import load_sweep
@@ -64,7 +64,7 @@ def cell_scores(cell):
 def is_expected_file(path):
   """Whether the file `path` is an expected-scores file (a YAML mapping with `sweep` and a `cells` mapping)."""
   try:
-    doc = io.read_yaml(path, "expected-scores file")
+    doc = storage.read_yaml(path, "expected-scores file")
   except JaxirError:
     return False
   return isinstance(doc, dict) and "sweep" in doc and isinstance(doc.get("cells"), dict)
@@ -91,12 +91,12 @@ def write(sweep_dir, path, note=None, force=False):
   }
   header = (f"# Expected scores of the sweep {res.dir} ({len(res.cells)} finished cells), written by\n"
             f"# `jaxir expected write`. Check a rerun: jaxir expected check SWEEP_DIR {path}\n")
-  io.write_text(path, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+  storage.write_text(path, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
   return len(res.cells)
 
 
 def _read(path):
-  doc = io.read_yaml(path, "expected-scores file")
+  doc = storage.read_yaml(path, "expected-scores file")
   if not isinstance(doc, dict) or not isinstance(doc.get("cells"), dict) or not doc["cells"]:
     raise JaxirError(f"{path} is not an expected-scores file (no `cells` mapping); write one with `jaxir expected write`")
   return doc

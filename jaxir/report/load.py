@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import io, schema
+from jaxir import storage, schema
 from jaxir.errors import JaxirError
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.cell import damaged, is_finished
@@ -66,7 +66,7 @@ def load_sweep(sweep_dir):
   sweep_dir = Path(sweep_dir)
   if not (sweep_dir / "sweep.json").is_file():
     raise JaxirError(f"{sweep_dir} is not a sweep directory (no sweep.json); run `jaxir sweep` first")
-  record = io.read_json(sweep_dir / "sweep.json", "sweep record")
+  record = storage.read_json(sweep_dir / "sweep.json", "sweep record")
   schema.check(record, dict, str(sweep_dir / "sweep.json"))
   if record.get("format") != spec_lib.FORMAT:
     raise JaxirError(f"{sweep_dir} was written by an incompatible jaxir sweep (format {record.get('format')!r}, "
@@ -84,7 +84,7 @@ def load_sweep(sweep_dir):
     if not is_finished(cdir, benchmarks):
       missing.append(c["name"])
       continue
-    info = io.read_json(cdir / "cell.json", "cell record")
+    info = storage.read_json(cdir / "cell.json", "cell record")
     _check_cell(info, cdir / "cell.json")
     present = benchmarks + [b for b in extras if (cdir / "eval" / b / "summary.json").is_file()]
     summaries = {b: _read_summary(cdir / "eval" / b / "summary.json", b) for b in present}
@@ -111,7 +111,7 @@ def _check_cell(info, where):
 
 def _read_summary(path, bench):
   """A cell's summary.json, its scores type-checked: one line naming the file and the field otherwise."""
-  s = io.read_json(path, "summary")
+  s = storage.read_json(path, "summary")
   schema.check(s, dict, str(path))
   if bench in spec_lib.LAREQA:
     langs = schema.items(schema.expect(s, "langs", list, path), str, f"{path}: field 'langs'")

@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 
 from jaxir import config as config_lib
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError
 from jaxir.sweep import extras
 from jaxir.sweep import reuse
@@ -128,24 +128,24 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
   if cell.kind == "train" and spec.models_from:
     model_dir, run = reuse.trained_model(spec, cell)
     from jaxir.model.hf_io import fingerprint
-    io.write_json(cell_dir / "config.json", {**record, "model_from": str(model_dir),
+    storage.write_json(cell_dir / "config.json", {**record, "model_from": str(model_dir),
                                              "model_fingerprint": fingerprint(model_dir)})
     train_langs = list(run["train_langs"])
   elif cell.kind == "train":
     run_dir = (cell_dir / "train").absolute()
     cfg = spec.train_config(cell, run_dir)
-    io.write_json(cell_dir / "config.json", {**record, "train": config_lib.to_dict(cfg)})
+    storage.write_json(cell_dir / "config.json", {**record, "train": config_lib.to_dict(cfg)})
     if not (run_dir / "run.json").exists():
       forget_evaluations(cell_dir)      # made from an earlier model of this cell: not to be trusted
       ensure_model(cell.model)
       from jaxir.train.trainer import train
       train(cfg, progress=verbose)
-    run = io.read_json(run_dir / "run.json", "run record")
+    run = storage.read_json(run_dir / "run.json", "run record")
     if spec.prune_checkpoints and (run_dir / "checkpoints").exists():
       shutil.rmtree(run_dir / "checkpoints")
     model_dir, train_langs = run_dir / "export", list(run["train_langs"])
   else:
-    io.write_json(cell_dir / "config.json", {**record, "model_path": spec_lib.model_path(cell.model)})
+    storage.write_json(cell_dir / "config.json", {**record, "model_path": spec_lib.model_path(cell.model)})
     model_dir, train_langs = Path(ensure_model(cell.model)), None
   _redo_damaged(cell_dir, spec.eval.benchmarks)
   previous = _previous(cell_dir)
@@ -171,7 +171,7 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
   record.update({"model_dir": str(model_dir), "train_langs": train_langs,
                  "benchmarks": list(spec.eval.benchmarks), "seconds": round(time.time() - t0, 2),
                  "eval_seconds": eval_seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-  io.write_json(cell_dir / "cell.json", record)
+  storage.write_json(cell_dir / "cell.json", record)
   return record
 
 
@@ -193,7 +193,7 @@ def forget_evaluations(cell_dir):
 def _previous(cell_dir):
   """The cell.json of an earlier finished run of this cell (before benchmarks were added), or {}."""
   try:
-    return io.read_json(Path(cell_dir) / "cell.json", "cell record")
+    return storage.read_json(Path(cell_dir) / "cell.json", "cell record")
   except (JaxirError, OSError, ValueError):
     return {}
 

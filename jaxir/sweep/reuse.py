@@ -12,7 +12,7 @@ of the model it evaluated; if the source retrains a cell later, a rerun evaluate
 import json
 from pathlib import Path
 
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError, some
 
 
@@ -22,7 +22,7 @@ def check(spec):
   src = Path(spec.models_from)
   if not (src / "sweep.json").is_file():
     raise JaxirError(f"models_from: {src} is not a jaxir sweep directory (no sweep.json)")
-  old = io.read_json(src / "sweep.json", "sweep record")
+  old = storage.read_json(src / "sweep.json", "sweep record")
   if old.get("format") != FORMAT:
     raise JaxirError(f"models_from: {src} was written by an incompatible jaxir sweep (format {old.get('format')!r})")
   changed = differing((old.get("spec") or {}).get("train") or {}, json.loads(json.dumps(spec.to_json()["train"])))
@@ -42,7 +42,7 @@ def trained_model(spec, cell):
   if not (run_dir / "run.json").is_file() or not (run_dir / "export").is_dir():
     raise JaxirError(f"models_from: {spec.models_from} has not finished training {cell.name} yet; finish that "
                      "sweep (rerun its command), then rerun this one")
-  return (run_dir / "export").absolute(), io.read_json(run_dir / "run.json", "run record")
+  return (run_dir / "export").absolute(), storage.read_json(run_dir / "run.json", "run record")
 
 
 def retrained(spec, cell, cell_dir):
@@ -50,7 +50,7 @@ def retrained(spec, cell, cell_dir):
   source retrained it since); False where nothing was recorded (before fingerprints were) or the
   source has no export now (it is retraining: `trained_model` stops there)."""
   try:
-    made_from = io.read_json(Path(cell_dir) / "config.json", "cell config").get("model_fingerprint")
+    made_from = storage.read_json(Path(cell_dir) / "config.json", "cell config").get("model_fingerprint")
   except (JaxirError, OSError, ValueError):
     return False
   export = _run_dir(spec, cell) / "export"

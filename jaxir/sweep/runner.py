@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from jaxir import io
+from jaxir import storage
 from jaxir.errors import JaxirError, some
 from jaxir.sweep import cell as cell_lib
 from jaxir.sweep import lock
@@ -41,7 +41,7 @@ def open_sweep_dir(out, spec, cells):
   record = json.loads(json.dumps(record))
   path = out / "sweep.json"
   if path.exists():
-    old = io.read_json(path, "sweep record")
+    old = storage.read_json(path, "sweep record")
     if old.get("format") != spec_lib.FORMAT:
       raise JaxirError(f"{out} was written by an incompatible jaxir sweep (format {old.get('format')!r}, "
                        f"this version reads {spec_lib.FORMAT!r}); use another out_dir")
@@ -51,7 +51,7 @@ def open_sweep_dir(out, spec, cells):
   if out.exists() and any(out.iterdir()):
     raise JaxirError(f"{out} exists and is not a jaxir sweep directory (no sweep.json); choose another out_dir")
   record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-  io.write_json(path, record)
+  storage.write_json(path, record)
   return record
 
 
@@ -95,7 +95,7 @@ def _extend(path, old, record):
     new["benchmarks_added"] = old.get("benchmarks_added", []) + [{"benchmarks": added, "at": now}]
   if grown:
     new["cells_added"] = old.get("cells_added", []) + [{"cells": grown, "at": now}]
-  io.write_json(path, new)
+  storage.write_json(path, new)
   return new
 
 
@@ -148,7 +148,7 @@ def preflight(spec, out, cells, ctx):
       trainer.load_checked(cfg, ctx.pairs)
       model_json = Path(cfg.model.name) / "config.json"
       if model_json.is_file():
-        trainer.check_model(cfg, EncoderConfig.from_hf(io.read_json(model_json, "model config")))
+        trainer.check_model(cfg, EncoderConfig.from_hf(storage.read_json(model_json, "model config")))
     except JaxirError as e:
       raise JaxirError(f"cell {cell.name}: {e}") from None
 
@@ -203,5 +203,5 @@ def _run_cell(cell, cdir, spec, ctx, display, verbose):
 
 
 def _skip(cell, cdir, display):
-  display.skip(cell, io.read_json(cdir / "cell.json", "cell record").get("seconds"))
+  display.skip(cell, storage.read_json(cdir / "cell.json", "cell record").get("seconds"))
   return "skipped"

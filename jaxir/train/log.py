@@ -9,7 +9,7 @@ import math
 import sys
 import time
 
-from jaxir import io
+from jaxir import storage
 
 
 def _strict(value):
@@ -41,7 +41,7 @@ class JsonlLog:
         elif line.strip():
           self.dropped += 1
       if self.dropped:
-        io.write_text(path, "".join(f"{line}\n" for line in self.kept))
+        storage.write_text(path, "".join(f"{line}\n" for line in self.kept))
     self.file = open(path, "a", encoding="utf-8")
     self.echo = echo
 

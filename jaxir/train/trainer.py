@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import config as config_lib
-from jaxir import io
+from jaxir import storage
 from jaxir.data import packed
 from jaxir.data import pipeline
 from jaxir.errors import JaxirError, some
@@ -134,7 +134,7 @@ def _prepare_run_dir(cfg):
   resolved = config_lib.to_dict(cfg)
   cfg_file = out / "config.json"
   if cfg_file.exists():
-    old = io.read_json(cfg_file, "run config")
+    old = storage.read_json(cfg_file, "run config")
     changed = config_lib.differing(old, json.loads(json.dumps(resolved)))
     if changed:
       raise JaxirError(f"{out} holds a run with another config (differs in {', '.join(changed[:5])});"
@@ -143,7 +143,7 @@ def _prepare_run_dir(cfg):
   if out.exists() and any(out.iterdir()):
     raise JaxirError(f"{out} exists and is not a jaxir run directory; choose another out_dir")
   out.mkdir(parents=True, exist_ok=True)
-  io.write_json(cfg_file, resolved)
+  storage.write_json(cfg_file, resolved)
   return out, False
 
 
@@ -260,7 +260,7 @@ def checkpoint_model(run_dir, step=None):
   from jaxir.train.checkpoint import Checkpoints
 
   run = Path(run_dir)
-  cfg = config_lib.from_dict(io.read_json(run / "config.json", "run config"))
+  cfg = config_lib.from_dict(storage.read_json(run / "config.json", "run config"))
   ckpt = Checkpoints((run / "checkpoints").absolute(), keep=cfg.keep_checkpoints)
   steps = ckpt.manager.all_steps()
   if not steps:
@@ -272,7 +272,7 @@ def checkpoint_model(run_dir, step=None):
   mesh = mesh_lib.make_mesh(cfg.mesh)
   encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
   step, state, _, _ = ckpt.restore_readable(state_lib.sharded_abstract_state(encoder, cfg, mesh), step, "exporting")
-  train_langs = (io.read_json(run / "run.json", "run") if (run / "run.json").exists() else {}).get("train_langs")
+  train_langs = (storage.read_json(run / "run.json", "run") if (run / "run.json").exists() else {}).get("train_langs")
   return _with_params(pretrained, _host_params(state.params, mesh, jax), train_langs=train_langs,
                       source=f"jaxir train {run} step {step}")
 
@@ -460,9 +460,9 @@ def train(cfg, progress=True):
     tuned = _with_params(pretrained, _host_params(state.params, mesh, jax), train_langs=list(langs),
                          source=f"jaxir train {cfg.out_dir} from {cfg.model.name}")
     if jax.process_index() == 0:
-      save_pretrained(tuned, out / "export", train_config=io.read_json(out / "config.json", "run config"))
+      save_pretrained(tuned, out / "export", train_config=storage.read_json(out / "config.json", "run config"))
   if jax.process_index() == 0:
-    io.write_json(out / "run.json", {"steps": cfg.steps, "train_langs": langs,
+    storage.write_json(out / "run.json", {"steps": cfg.steps, "train_langs": langs,
                                      "export": str(out / "export") if cfg.export else None,
                                      "dev": None if dev is None else {k: dev[k] for k in ("Mo", "Cr", "Mul", "RD")}})
   ckpt.close()

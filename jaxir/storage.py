@@ -1,4 +1,4 @@
-"""Atomic writes: a reader never sees a half-written file or directory."""
+"""Storage: atomic writes (a reader never sees a half-written file or directory) and checked reads."""
 import contextlib
 import json
 import os
