@@ -1,0 +1,104 @@
+"""`jaxir merge`: (1 - λ)·A + λ·B tensor by tensor, written as a normal exported model; incompatible inputs refused."""
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from conftest import tiny_model
+from jaxir import cli
+
+
+def _tensors(d):
+  return load_file(str(d / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+  root = tmp_path_factory.mktemp("merge")
+  return tiny_model(root / "a", 0), tiny_model(root / "b", 1), root
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
+def test_merge_is_the_weighted_mean_of_every_tensor(pair, weight, capsys):
+  a, b, root = pair
+  out = root / f"m{weight}"
+  assert cli.main(["merge", str(a), str(b), "--weight", str(weight), "--out", str(out)]) in (0, None)
+  assert "fingerprint" in capsys.readouterr().out
+  ta, tb, tm = _tensors(a), _tensors(b), _tensors(out)
+  assert set(tm) == set(ta) and tm
+  for k in ta:   # the reference in float64, then the one rounding to float32 the merge does
+    want = ((1 - weight) * ta[k].astype(np.float64) + weight * tb[k].astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(tm[k], want, err_msg=k)
+  meta = json.loads((out / "jaxir.json").read_text())
+  assert meta["merged_from"]["weight"] == weight
+  assert meta["pooling"] == json.loads((b / "jaxir.json").read_text())["pooling"]
+
+
+def test_merged_model_encodes_between_its_parents(pair):
+  """The merged directory loads through the Python API like any model, and λ = 1 encodes exactly as B."""
+  import jaxir
+  a, b, root = pair
+  out = root / "m1-api"
+  assert cli.main(["merge", str(a), str(b), "--weight", "1", "--out", str(out)]) in (0, None)
+  texts = ["a question", "eine Antwort"]
+  eb, em = jaxir.load(str(b)).encode(texts), jaxir.load(str(out)).encode(texts)
+  np.testing.assert_allclose(em, eb, atol=1e-6)
+
+
+@pytest.mark.parametrize("weight", ["-0.1", "1.5", "nan"])
+def test_weight_outside_unit_interval_is_refused(pair, weight, capsys):
+  a, b, root = pair
+  out = root / "bad"
+  assert cli.main(["merge", str(a), str(b), "--weight", weight, "--out", str(out)]) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.count("\n") == 0 and "--weight must be a number in [0, 1]" in err
+  assert not out.exists()
+
+
+def test_different_architectures_are_refused(pair, tmp_path, capsys):
+  a, _, _ = pair
+  other = tmp_path / "c"
+  tiny_model(other, 2, head_out=8)   # a Dense head: a tensor A lacks and a different way to embed
+  assert cli.main(["merge", str(a), str(other), "--weight", "0.5", "--out", str(tmp_path / "m")]) == 2
+  err = capsys.readouterr().err
+  assert "cannot merge" in err and "Traceback" not in err
+  assert not (tmp_path / "m").exists()
+
+
+def test_different_config_is_refused(pair, tmp_path, capsys):
+  a, b, _ = pair
+  c = tmp_path / "c"
+  import shutil
+  shutil.copytree(b, c)
+  cfg = json.loads((c / "config.json").read_text())
+  cfg["layer_norm_eps"] = 1e-5
+  (c / "config.json").write_text(json.dumps(cfg))
+  assert cli.main(["merge", str(a), str(c), "--weight", "0.5", "--out", str(tmp_path / "m")]) == 2
+  assert "config.json layer_norm_eps" in capsys.readouterr().err
+
+
+def test_never_replaces_what_jaxir_did_not_write(pair, tmp_path, capsys):
+  a, b, _ = pair
+  out = tmp_path / "mine"
+  out.mkdir()
+  (out / "notes.txt").write_text("keep")
+  assert cli.main(["merge", str(a), str(b), "--weight", "0.5", "--out", str(out)]) == 2
+  assert (out / "notes.txt").read_text() == "keep"
+  capsys.readouterr()
+
+
+def test_non_finite_weights_are_an_error(pair, tmp_path, capsys):
+  import shutil
+  from safetensors.numpy import save_file
+  a, b, _ = pair
+  c = tmp_path / "nan"
+  shutil.copytree(b, c)
+  t = _tensors(c)
+  name = sorted(t)[0]
+  t[name] = np.full_like(t[name], np.nan)
+  save_file(t, str(c / "model.safetensors"), metadata={"format": "pt"})
+  assert cli.main(["merge", str(a), str(c), "--weight", "0.5", "--out", str(tmp_path / "m")]) == 2
+  err = capsys.readouterr().err
+  assert "not finite" in err and err.count("\n") == 1
+  assert not (tmp_path / "m").exists()
