@@ -1,5 +1,5 @@
 """Issue #17's user, end to end on tiny data: only a JSONL of pairs in languages jaxir has never seen
-(xx, qu, haw), and an -R folder in the same languages. Through the `jaxir` command, exactly as the README's
+(xx, qu, haw), and an -R folder in the same languages. Through the `jaxir` command, exactly as docs/data.md's
 "Your own data, end to end" section shows it: train with hybrid batches, encode and evaluate the -R folder,
 export a card-carrying model, load it in sentence-transformers and in `jaxir.load`."""
 import json
