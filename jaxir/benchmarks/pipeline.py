@@ -25,6 +25,7 @@ def evaluate(path, out=None, options=None, **knobs):
   options object or {field: value} (None: not given); `knobs`: the ranking settings (top_k, block_rows,
   query_chunk, approx, recall_target, progress) for benchmarks that rank."""
   from jaxir.encode_sets import load_export
+  path, out = Path(path), None if out is None else Path(out)
   bench = get(load_export(path)["benchmark"], "sets")
   opts = options if isinstance(options, bench.options) else make_options(bench, options or {})
   summary = bench.evaluate(path, out, opts, **knobs)
