@@ -4,7 +4,6 @@ and a toy benchmark added the way a new one is (one module file plus one registr
 import importlib
 import json
 import sys
-import textwrap
 
 import pytest
 

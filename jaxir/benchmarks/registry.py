@@ -12,8 +12,10 @@ import line in `jaxir/benchmarks/__init__.py`. Two kinds:
 
 Options of a sets benchmark are a dataclass whose fields are `list | None` (names), `int | None` (a
 positive integer) or `float | None` (a positive finite number), each None by default. The same class
-serves the sweep config (`eval.<key>.<field>`), `jaxir encode` / `jaxir eval` (`--<field>`, dashes for
-underscores) and the Python API, so the checks below are written once.
+serves the sweep config (`eval.<key>.<field>`, any field), `jaxir encode` (`--langs`, `--datasets`,
+`--max-pairs`), `jaxir eval` (`--langs`, `--datasets`, `--probe-c`) and the Python API, so the checks below
+are written once; a field of another name is a sweep option until those commands get its flag.
+At evaluation, lists of names pick a subset of what the export holds (None: all of it).
 """
 import dataclasses
 import difflib
@@ -48,6 +50,7 @@ class Card:
 
 @dataclasses.dataclass(frozen=True)
 class Benchmark:
+  """One benchmark: what every tool needs to know of it (the sets fields are None for a lareqa one)."""
   name: str                     # as in --benchmark, eval.benchmarks, emb/<name>/, eval/<name>/
   kind: str                     # "lareqa" | "sets"
   title: str                    # the report's heading / figure title
