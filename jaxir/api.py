@@ -2,7 +2,7 @@
 
   jaxir.load(model)                        an `Encoder`: .encode(texts, kind="query"|"passage") -> [n, dim]
   jaxir.train(config, overrides, **kw)     trains (or resumes) a run; returns its directory
-  jaxir.evaluate(embeddings | model=, benchmark=)   LAReQA (or tatoeba / beir / miracl / xnli) summary dict
+  jaxir.evaluate(embeddings | model=, benchmark=)   LAReQA (or tatoeba / beir / miracl / xnli ...) summary dict
   jaxir.sweep(config, overrides, **kw)     runs (or resumes) a sweep; returns its directory
   jaxir.report(sweep_dir)                  writes a sweep's report; returns the path of report.md
 
@@ -237,15 +237,16 @@ def _evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir
       encode_benchmark(model, benchmark, emb_dir, data_dir, langs, max_articles, progress=progress)
       return _evaluate(emb_dir, out=out, train_langs=train_langs, chunk=chunk)
   elif _is_sets_export(embeddings):
-    from jaxir.eval import benchmarks
+    from jaxir.benchmarks import pipeline
     if max_articles is not None or train_langs:
       raise JaxirError("--max-articles and --train-langs apply to xquad-r / mlqa-r embeddings")
     if block_rows < 1 or query_chunk < 1:
       raise JaxirError("--block-rows and --query-chunk must be at least 1")
-    summary, text = benchmarks.evaluate(embeddings, out, langs, datasets, top_k, block_rows, query_chunk, approx,
-                                        recall_target, probe_c)
+    summary, text = pipeline.evaluate(embeddings, out, {"langs": langs, "datasets": datasets, "probe_c": probe_c},
+                                      top_k=top_k, block_rows=block_rows, query_chunk=query_chunk, approx=approx,
+                                      recall_target=recall_target, progress=progress)
     if out is not None:
-      benchmarks.write_outputs(summary, text, out)
+      pipeline.write_outputs(summary, text, out)
     return summary, text
   else:
     if chunk < 1:

@@ -1,15 +1,18 @@
-"""`jaxir encode`: export a benchmark's embeddings (see jaxir.encode; tatoeba, beir, miracl and xnli:
-jaxir.encode_sets, sharded on disk)."""
+"""`jaxir encode`: export a benchmark's embeddings. The LAReQA benchmarks (xquad-r, mlqa-r, squad-r) go
+through jaxir.encode; the sets benchmarks of the registry (`jaxir.benchmarks`: tatoeba, beir, miracl, xnli, ...)
+through jaxir.encode_sets, sharded on disk."""
 
 import os
 
-SETS = ("tatoeba", "beir", "miracl", "xnli")
+from jaxir import benchmarks
+
+OPTION_FLAGS = ("langs", "datasets", "max_pairs")       # the flags that fill a sets benchmark's options
 
 
 def register(sub):
   p = sub.add_parser("encode", help="export embeddings of a benchmark's questions and candidates")
   p.add_argument("--model", required=True, help="Hugging Face directory or hub id")
-  p.add_argument("--benchmark", required=True, choices=["xquad-r", "mlqa-r", "squad-r", *SETS],
+  p.add_argument("--benchmark", required=True, choices=benchmarks.names(tool="encode"),
                  help="squad-r: any folder of <lang>.json -R files (--data-dir), its languages from the file names")
   p.add_argument("--data-dir", help="data root or benchmark folder (default $JAXIR_DATA, else ../shared/data); "
                                     "squad-r: the folder of -R files (required)")
@@ -26,9 +29,9 @@ def register(sub):
                  help="beir: comma-separated dataset names under <data>/beir, or folders (default: all there)")
   p.add_argument("--max-pairs", type=int,
                  help="tatoeba: the first N pairs of every language (a quick subset, not comparable to the full test)")
-  p.add_argument("--shard-rows", type=int, default=100_000, help="tatoeba/beir/miracl/xnli: rows per embedding shard")
+  p.add_argument("--shard-rows", type=int, default=100_000, help="tatoeba/beir/miracl/xnli/...: rows per embedding shard")
   p.add_argument("--shard-dtype", default="float32", choices=["float32", "float16"],
-                 help="tatoeba/beir/miracl/xnli: dtype of the shards on disk")
+                 help="tatoeba/beir/miracl/xnli/...: dtype of the shards on disk")
   p.set_defaults(func=_run)
 
 
@@ -36,30 +39,28 @@ def _run(args):
   from jaxir.encode import encode_benchmark
   from jaxir.errors import JaxirError
   from jaxir.train.trainer import distributed_env, maybe_initialize_distributed
-  if args.benchmark in SETS:
+  if benchmarks.get(args.benchmark).kind == "sets":
     if distributed_env() or os.environ.get("JAXIR_DISTRIBUTED"):
       raise JaxirError(f"--benchmark {args.benchmark} runs in one process; several processes (JAXIR_COORDINATOR or "
                        "JAXIR_DISTRIBUTED) apply to xquad-r, mlqa-r and squad-r")
-    from jaxir.encode_sets import benchmark_spec, encode_spec
+    from jaxir.benchmarks import pipeline
     if args.max_articles is not None:
       raise JaxirError(f"--max-articles applies to xquad-r, mlqa-r and squad-r, not {args.benchmark}")
     if args.chunk_texts is not None:
       raise JaxirError(f"--chunk-texts applies to xquad-r, mlqa-r and squad-r, not {args.benchmark}")
-    if args.max_pairs is not None and (args.benchmark != "tatoeba" or args.max_pairs < 1):
-      raise JaxirError("--max-pairs applies to --benchmark tatoeba and must be at least 1")
-    if args.datasets and args.benchmark != "beir":
-      raise JaxirError("--datasets applies to --benchmark beir")
-    if args.langs and args.benchmark == "beir":
-      raise JaxirError("--langs does not apply to beir (English collections); choose them with --datasets")
-    spec = benchmark_spec(args.benchmark, args.data_dir, args.langs, args.datasets, args.max_pairs)
-    out = encode_spec(args.model, spec, args.out, args.tokens_per_batch, args.dtype, args.shard_rows, args.shard_dtype,
-                      query_prompt=args.query_prompt, passage_prompt=args.passage_prompt)
+    given = {f: getattr(args, f) for f in OPTION_FLAGS}
+    out = pipeline.encode(args.model, args.benchmark, args.out, args.data_dir, given,
+                          tokens_per_batch=args.tokens_per_batch, dtype=args.dtype, rows_per_shard=args.shard_rows,
+                          shard_dtype=args.shard_dtype, query_prompt=args.query_prompt,
+                          passage_prompt=args.passage_prompt)
     print(f"encode: wrote {out}")
     return
   if args.max_articles is not None and args.max_articles < 1:
     raise JaxirError("--max-articles must be at least 1")
-  if args.max_pairs is not None:
-    raise JaxirError("--max-pairs applies to --benchmark tatoeba")
+  for f in OPTION_FLAGS[1:]:           # options of sets benchmarks alone (--langs is LAReQA's too)
+    if getattr(args, f) is not None:
+      raise JaxirError(f"--{f.replace('_', '-')} applies to --benchmark {', '.join(benchmarks.registry.takers(f))}, "
+                       f"not {args.benchmark}")
   if args.chunk_texts is not None and args.chunk_texts < 1:
     raise JaxirError(f"--chunk-texts must be at least 1, got {args.chunk_texts}")
   maybe_initialize_distributed()        # several processes: each embeds its share of the chunks

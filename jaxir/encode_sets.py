@@ -1,4 +1,4 @@
-"""Export of the set-based benchmarks (tatoeba, beir, miracl, xnli): named text sets -> shard stores.
+"""Export of a sets benchmark (`jaxir.benchmarks`: tatoeba, beir, miracl, xnli, ...): named text sets -> shard stores.
 
 Output directory (what `jaxir eval` reads, and nothing else):
   <set>/             one embedding store per text set (see `jaxir.shards`), e.g. `dbpedia-5k/corpus`,
@@ -10,11 +10,9 @@ Output directory (what `jaxir eval` reads, and nothing else):
 Each set is prompted with the model's query or passage prompt (`TextSet.prompt`). An interrupted
 export resumes shard by shard (a shard is reused when its texts and plan hash the same).
 """
-import contextlib
 import dataclasses
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,7 +22,6 @@ from jaxir import storage
 from jaxir.errors import JaxirError
 
 FORMAT = "jaxir-sets/1"
-BENCHMARKS = ("tatoeba", "beir", "miracl", "xnli")
 
 
 @dataclasses.dataclass
@@ -42,23 +39,6 @@ class Spec:
   sets: list
   info: dict
   files: dict = dataclasses.field(default_factory=dict)
-
-
-def benchmark_spec(benchmark, data_dir=None, langs=None, datasets=None, max_pairs=None):
-  """The `Spec` of a benchmark read from the data (`max_pairs`: tatoeba, the first N pairs per language)."""
-  if benchmark == "tatoeba":
-    from jaxir.eval.bitext import tatoeba_spec
-    return tatoeba_spec(data_dir, langs, max_pairs)
-  if benchmark == "beir":
-    from jaxir.eval.ir import beir_spec
-    return beir_spec(data_dir, datasets)
-  if benchmark == "miracl":
-    from jaxir.eval.ir import miracl_spec
-    return miracl_spec(data_dir, langs)
-  if benchmark == "xnli":
-    from jaxir.eval.xnli_probe import xnli_spec
-    return xnli_spec(data_dir, langs)
-  raise JaxirError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
 
 
 def _model(model, query_prompt=None, passage_prompt=None):
@@ -138,21 +118,3 @@ def load_export(path, benchmark=None):
   if benchmark and manifest.get("benchmark") != benchmark:
     raise JaxirError(f"{path} holds {manifest.get('benchmark')} embeddings, not {benchmark}")
   return manifest
-
-
-def is_export(x):
-  return isinstance(x, (str, Path)) and (Path(x) / "manifest.json").is_file()
-
-
-@contextlib.contextmanager
-def export_of(model_or_embeddings, spec_fn, work_dir=None, **encode_kw):
-  """Yields the export directory: the given one, or a fresh export of a model (into `work_dir`, else a
-  temporary directory removed afterwards). `spec_fn()` builds the benchmark's `Spec`."""
-  if is_export(model_or_embeddings):
-    yield Path(model_or_embeddings)
-    return
-  if work_dir is not None:
-    yield encode_spec(model_or_embeddings, spec_fn(), work_dir, **encode_kw)
-    return
-  with tempfile.TemporaryDirectory(prefix="jaxir-export-") as tmp:
-    yield encode_spec(model_or_embeddings, spec_fn(), Path(tmp) / "export", **encode_kw)

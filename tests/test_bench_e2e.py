@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxir import cli, encode_sets
+from jaxir.benchmarks import beir, pipeline, tatoeba
 from jaxir.errors import JaxirError
 from jaxir.eval import bitext, ir, xnli_probe
 from jaxir.shards import Store
@@ -92,12 +93,12 @@ def test_export_loads_in_sentence_transformers_with_its_prompts(model, beir_expo
 
 
 def test_miracl_api_per_language_and_mean(model, data, tmp_path):
-  s = ir.evaluate_miracl(str(model), data, out=tmp_path / "eval", work_dir=tmp_path / "emb",
-                         encode_kw={"progress": False})
+  pipeline.encode(str(model), "miracl", tmp_path / "emb", data, progress=False)
+  s, _ = pipeline.evaluate(tmp_path / "emb", tmp_path / "eval")
   assert s["langs"] == ["sw", "th"] and s["per"]["sw"]["n_docs"] == 12 and s["per"]["sw"]["n_queries"] == 2
   assert s["headline"]["mean_nDCG@10"] == pytest.approx(np.mean([s["per"][l]["nDCG@10"] for l in ("sw", "th")]))
   assert (tmp_path / "eval" / "runs" / "th.trec").read_text().startswith("1 Q0 ")
-  again = ir.evaluate_miracl(tmp_path / "emb", langs=["th"])            # from the export, a subset
+  again, _ = pipeline.evaluate(tmp_path / "emb", options={"langs": ["th"]})       # from the export, a subset
   assert again["langs"] == ["th"] and again["nDCG@10"] == s["per"]["th"]["nDCG@10"]
 
 
@@ -108,8 +109,8 @@ def test_tatoeba_both_directions_with_the_query_prompt(model, tmp_path):
   for ext in ("deu", "eng"):                # the first 60 real pairs keep the test quick
     lines = (DATA / "tatoeba" / f"tatoeba.deu-eng.{ext}").read_text(encoding="utf-8").splitlines(keepends=True)[:60]
     (tmp_path / "data" / "tatoeba" / f"tatoeba.deu-eng.{ext}").write_text("".join(lines), encoding="utf-8")
-  s = bitext.evaluate_tatoeba(str(model), tmp_path / "data", ["de"], work_dir=tmp_path / "emb",
-                              encode_kw={"progress": False})
+  pipeline.encode(str(model), "tatoeba", tmp_path / "emb", tmp_path / "data", {"langs": ["de"]}, progress=False)
+  s, _ = pipeline.evaluate(tmp_path / "emb")
   assert s["langs"] == ["de"] and s["per"]["de"]["n"] == 60
   assert s["headline"]["mean_acc@1"] == pytest.approx(np.mean([(p["xx2en"] + p["en2xx"]) / 2 for p in s["per"].values()]))
   manifest = json.loads((tmp_path / "emb" / "manifest.json").read_text())
@@ -120,8 +121,8 @@ def test_tatoeba_both_directions_with_the_query_prompt(model, tmp_path):
   # A subset (max_pairs) is another export: never taken for the full one, nor the full one for it.
   assert manifest["max_pairs"] is None and s["max_pairs"] is None
   with pytest.raises(JaxirError, match="different export"):
-    encode_sets.encode_spec(model, bitext.tatoeba_spec(tmp_path / "data", ["de"], max_pairs=10), tmp_path / "emb",
-                            progress=False)
+    encode_sets.encode_spec(model, tatoeba.sets(tmp_path / "data", tatoeba.Options(["de"], max_pairs=10)),
+                            tmp_path / "emb", progress=False)
 
 
 def test_bitext_accuracy_by_hand():
@@ -143,8 +144,8 @@ def test_xnli_probe_transfer_gap(model, tmp_path):
     (root / "test" / f"{lang}.jsonl").write_text("".join(json.dumps(
         {"premise": f"{lang} p {i // 3}", "hypothesis": f"{lang} h {i}", "label": int(rng.integers(3))}) + "\n"
         for i in range(12)))
-  s = xnli_probe.evaluate_xnli(str(model), tmp_path / "data", ["de"], work_dir=tmp_path / "emb",
-                               encode_kw={"progress": False})
+  pipeline.encode(str(model), "xnli", tmp_path / "emb", tmp_path / "data", {"langs": ["de"]}, progress=False)
+  s, _ = pipeline.evaluate(tmp_path / "emb")
   assert s["langs"] == ["en", "de"] and s["n_train"] == 30
   assert s["transfer_gap"] == pytest.approx(s["accuracy"]["en"] - s["accuracy"]["de"])
   assert s["headline"] == {"transfer_gap": s["transfer_gap"], "mean_accuracy": s["mean_accuracy"]}
@@ -201,12 +202,12 @@ def test_eval_errors_for_another_benchmark_or_model(model, data, beir_export, tm
   other = shutil.copytree(model, tmp_path / "other")
   (other / "config.json").write_text((other / "config.json").read_text() + " ")      # another fingerprint
   with pytest.raises(JaxirError, match="another model"):
-    encode_sets.encode_spec(other, ir.beir_spec(data, ["toy", "toy-nohead"]), out, progress=False)
+    encode_sets.encode_spec(other, beir.sets(data, beir.Options(["toy", "toy-nohead"])), out, progress=False)
 
 
 def test_interrupted_sets_export_resumes_shard_by_shard(model, data, tmp_path, monkeypatch):
   from jaxir import encode
-  spec = lambda: ir.beir_spec(data, ["toy-nohead"])
+  spec = lambda: beir.sets(data, beir.Options(["toy-nohead"]))
   real_call, calls = encode.Embedder.__call__, []
 
   def cut(self, *args):

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from jaxir import cli, storage
-from jaxir.eval import benchmarks, lareqa
+from jaxir.benchmarks import pipeline
+from jaxir.benchmarks.registry import Metric
+from jaxir.eval import lareqa
 from jaxir.eval.evaluate import write_outputs
-from jaxir.report import extras, paper, stats
+from jaxir.report import beyond, paper, stats
 from jaxir.report.build import make_report
 from jaxir.sweep import spec as spec_lib
 from conftest import DATA
@@ -180,7 +182,7 @@ def make_sweep(root, alphas=(0.0, 0.5, 1.0), seeds=2, batch_types=("hybrid", "mi
     for bench in extra:
       if c.name not in lacking:
         summary = _extra_summary(bench, c.alpha, c.seed, c.batch_type)
-        benchmarks.write_outputs(summary, "", cdir / "eval" / bench)
+        pipeline.write_outputs(summary, "", cdir / "eval" / bench)
     for b, bench in enumerate(spec_lib.LAREQA):
       if c.kind == "zero-shot":
         ranks = _ranks(0.5, 99, "hybrid")
@@ -272,16 +274,16 @@ def test_beyond_lareqa_section(report):
 
 
 def test_verdict_by_hand():
-  up = extras.Metric("m", None)
-  down = extras.Metric("gap", None, higher_is_better=False)
+  up = Metric("m", None)
+  down = Metric("gap", None, higher_is_better=False)
   agg = {0.0: (0.50, 0.48, 0.52, 3), 1.0: (0.60, 0.55, 0.65, 3), 0.5: (0.51, 0.40, 0.62, 3)}
-  assert extras.verdict(up, agg, 0.3) == ("m: best α = 1 with 60.0 [55.0, 65.0] (untrained 30.0); the spread across α "
+  assert beyond.verdict(up, agg, 0.3) == ("m: best α = 1 with 60.0 [55.0, 65.0] (untrained 30.0); the spread across α "
                                           "(10.0, to the worst α = 0) exceeds the seed intervals (best and worst do not overlap).")
-  assert extras.verdict(down, agg).startswith("gap: best α = 0 with 50.0 [48.0, 52.0]; the spread across α (10.0, "
+  assert beyond.verdict(down, agg).startswith("gap: best α = 0 with 50.0 [48.0, 52.0]; the spread across α (10.0, "
                                               "to the worst α = 1) exceeds")
   agg[1.0] = (0.60, 0.51, 0.69, 3)                # now reaches down into alpha = 0's interval
-  assert extras.verdict(up, agg).endswith("is within the seed intervals (best and worst overlap).")
-  assert extras.verdict(up, {0.0: (0.5, np.nan, np.nan, 1), 1.0: (0.6, np.nan, np.nan, 1)}).endswith("(one seed).")
+  assert beyond.verdict(up, agg).endswith("is within the seed intervals (best and worst overlap).")
+  assert beyond.verdict(up, {0.0: (0.5, np.nan, np.nan, 1), 1.0: (0.6, np.nan, np.nan, 1)}).endswith("(one seed).")
 
 
 def test_significance_matches_a_direct_computation(report):

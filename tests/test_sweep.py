@@ -492,7 +492,7 @@ def test_presets_build_on_the_real_data(preset, monkeypatch):
   """Every sweep preset in experiments/ is a valid config whose benchmarks' data is present."""
   from jaxir.sweep import spec as spec_lib
   monkeypatch.setenv("JAXIR_DATA", str(DATA))
-  monkeypatch.setattr(spec_lib.reuse, "check", lambda spec: None)   # models_from: not on a fresh clone
+  monkeypatch.setattr(spec_lib, "_check_models_from", lambda spec: None)   # models_from: not on a fresh clone
   spec = spec_lib.build(Path(__file__).parents[1] / "experiments" / f"{preset}.py")
   cells = spec.cells()
   per_seed = sum(len(spec.grid.alphas_by_type.get(b, spec.grid.alphas)) for b in spec.grid.batch_types)
@@ -509,7 +509,7 @@ def test_expected_scores_match_their_preset(preset, monkeypatch):
   from jaxir.report import expected
   from jaxir.sweep import spec as spec_lib
   monkeypatch.setenv("JAXIR_DATA", str(DATA))
-  monkeypatch.setattr(spec_lib.reuse, "check", lambda spec: None)   # cpu_xquad's models_from: not on a fresh clone
+  monkeypatch.setattr(spec_lib, "_check_models_from", lambda spec: None)   # cpu_xquad's models_from: not on a fresh clone
   root = Path(__file__).parents[1] / "experiments"
   spec = spec_lib.build(root / f"{preset}.py")
   doc = yaml.safe_load((root / "expected" / f"{preset}.yaml").read_text())

@@ -16,20 +16,6 @@ import numpy as np
 from jaxir.errors import JaxirError
 
 
-def tatoeba_spec(data_dir=None, langs=None, max_pairs=None):
-  """The export `Spec`; `max_pairs` keeps the first N pairs of every language (a subset, named in the manifest)."""
-  from jaxir.data.tatoeba import load_tatoeba
-  from jaxir.encode_sets import Spec, TextSet
-  data = load_tatoeba(data_dir, langs)
-  sets = []
-  for lang, (src, eng) in data.items():
-    src, eng = src[:max_pairs], eng[:max_pairs]
-    for side, lines in (("src", src), ("eng", eng)):
-      sets.append(TextSet(f"{lang}/{side}", lambda lines=lines: [(str(i), t) for i, t in enumerate(lines)],
-                          "query", len(lines)))
-  return Spec("tatoeba", sets, {"langs": list(data), "max_pairs": int(max_pairs) if max_pairs else None})
-
-
 def accuracy(src, eng):
   """(xx->en, en->xx) accuracy@1 of cosine nearest neighbours between aligned [n, H] embeddings."""
   src = src / np.maximum(np.linalg.norm(src, axis=1, keepdims=True), 1e-12)
@@ -40,6 +26,7 @@ def accuracy(src, eng):
 
 
 def evaluate_export(path, langs=None):
+  """Summary of a tatoeba export (`jaxir.benchmarks.tatoeba`): per language and mean accuracy@1."""
   from pathlib import Path
   from jaxir.encode_sets import load_export
   from jaxir.shards import Store
@@ -69,10 +56,3 @@ def table(summary):
     lines.append(f"{lang:<8} {100 * p['xx2en']:7.1f} {100 * p['en2xx']:7.1f} {100 * p['acc']:7.1f}")
   lines.append(f"{'mean':<8} {100 * summary['xx2en']:7.1f} {100 * summary['en2xx']:7.1f} {100 * summary['acc@1']:7.1f}")
   return "\n".join(lines)
-
-
-def evaluate_tatoeba(model_or_embeddings, data_dir=None, langs=None, work_dir=None, encode_kw=None):
-  """Tatoeba summary (headline: mean acc@1 over languages, both directions) of a model or a tatoeba export."""
-  from jaxir.encode_sets import export_of, is_export
-  with export_of(model_or_embeddings, lambda: tatoeba_spec(data_dir, langs), work_dir, **(encode_kw or {})) as exp:
-    return evaluate_export(exp, langs if is_export(model_or_embeddings) else None)

@@ -1,5 +1,5 @@
-"""`jaxir eval`: LAReQA metrics from exported embeddings, or the BM25 baseline from the data; tatoeba,
-beir, miracl and xnli exports are evaluated by their own benchmark (jaxir.eval.benchmarks)."""
+"""`jaxir eval`: LAReQA metrics from exported embeddings, or the BM25 baseline from the data; exports of the
+sets benchmarks (tatoeba, beir, miracl, xnli, ...) are evaluated by their own benchmark (jaxir.benchmarks)."""
 import sys
 
 

@@ -17,49 +17,18 @@ from jaxir import storage
 from jaxir.errors import JaxirError
 
 
-# ---------------------------------------------------------------- export specs
+# ---------------------------------------------------------------- export sets
 
-def _qrels_text(qrels):
+def qrels_text(qrels):
+  """The qrels as `qid<TAB>docid<TAB>grade` lines (the export keeps them beside the embeddings)."""
   return "".join(f"{q}\t{d}\t{g}\n" for q, judged in qrels.items() for d, g in judged.items())
 
 
-def _collection_sets(name, coll):
+def collection_sets(name, coll):
+  """The query and corpus `TextSet`s of a collection (queries: query prompt; documents: passage prompt)."""
   from jaxir.encode_sets import TextSet
   return [TextSet(f"{name}/queries", lambda: list(coll.queries.items()), "query", len(coll.queries)),
           TextSet(f"{name}/corpus", coll.docs, "passage", coll.n_docs)]
-
-
-def beir_spec(data_dir=None, datasets=None, split="test"):
-  from jaxir.data.beir import beir_dir, load_beir
-  from jaxir.data.sources import data_root
-  from jaxir.encode_sets import Spec
-  if not datasets:
-    root = data_root(data_dir) / "beir"
-    datasets = sorted(p.name for p in root.iterdir() if (p / "qrels").is_dir()) if root.is_dir() else []
-    if not datasets:
-      raise JaxirError(f"no BEIR datasets under {root}; pass --datasets NAME[,NAME] (names under <data>/beir, or folders)")
-  sets, files, names = [], {}, []
-  for d in datasets:
-    folder = beir_dir(data_dir, d)
-    coll = load_beir(folder, split)
-    if coll.name in names:
-      raise JaxirError(f"BEIR dataset {coll.name!r} given twice")
-    names.append(coll.name)
-    sets += _collection_sets(coll.name, coll)
-    files[f"{coll.name}/qrels.tsv"] = _qrels_text(coll.qrels)
-  return Spec("beir", sets, {"datasets": names, "split": split}, files)
-
-
-def miracl_spec(data_dir=None, langs=None, split="dev"):
-  from jaxir.data.miracl import available, load_miracl, miracl_root
-  from jaxir.encode_sets import Spec
-  langs = list(langs or available(miracl_root(data_dir)))
-  sets, files = [], {}
-  for lang in langs:
-    coll = load_miracl(data_dir, lang, split)
-    sets += _collection_sets(lang, coll)
-    files[f"{lang}/qrels.tsv"] = _qrels_text(coll.qrels)
-  return Spec("miracl", sets, {"langs": langs, "split": split}, files)
 
 
 # ---------------------------------------------------------------- runs and metrics
@@ -160,21 +129,3 @@ def table(summary):
     lines.append(f"{name:<16} {100 * p['nDCG@10']:8.1f} {100 * p['Recall@100']:8.1f} {p['n_queries']:8d} {p['n_docs']:10d}")
   lines.append(f"{'mean':<16} {100 * summary['nDCG@10']:8.1f} {100 * summary['Recall@100']:8.1f}")
   return "\n".join(lines)
-
-
-def evaluate_beir(model_or_embeddings, data_dir=None, datasets=None, out=None, work_dir=None, encode_kw=None,
-                  **eval_kw):
-  """BEIR summary (headline: mean nDCG@10 over datasets) of a model (encoded on the fly) or a beir export."""
-  from jaxir.encode_sets import export_of, is_export
-  names = datasets if is_export(model_or_embeddings) else None    # a fresh export holds just these
-  with export_of(model_or_embeddings, lambda: beir_spec(data_dir, datasets), work_dir, **(encode_kw or {})) as exp:
-    return evaluate_export(exp, out, names, **eval_kw)
-
-
-def evaluate_miracl(model_or_embeddings, data_dir=None, langs=None, out=None, work_dir=None, encode_kw=None,
-                    **eval_kw):
-  """MIRACL summary (headline: mean nDCG@10 over languages) of a model or a miracl export."""
-  from jaxir.encode_sets import export_of, is_export
-  names = langs if is_export(model_or_embeddings) else None
-  with export_of(model_or_embeddings, lambda: miracl_spec(data_dir, langs), work_dir, **(encode_kw or {})) as exp:
-    return evaluate_export(exp, out, names, **eval_kw)

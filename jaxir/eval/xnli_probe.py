@@ -13,7 +13,7 @@ import numpy as np
 from jaxir.errors import JaxirError
 
 
-def _unique_set(name, *text_lists):
+def unique_set(name, *text_lists):
   """(TextSet of the unique texts, [row of each text] per list): repeated premises are embedded once."""
   from jaxir.encode_sets import TextSet
   row, texts, maps = {}, [], []
@@ -26,23 +26,6 @@ def _unique_set(name, *text_lists):
       m.append(row[t])
     maps.append(m)
   return TextSet(name, lambda: [(str(i), t) for i, t in enumerate(texts)], "query", len(texts)), maps
-
-
-def xnli_spec(data_dir=None, langs=None):
-  from jaxir.data.xnli import load_test, load_train_en, xnli_dir
-  from jaxir.encode_sets import Spec
-  import json
-  folder = xnli_dir(data_dir)
-  if langs and "en" not in langs:
-    langs = ["en", *langs]                 # the transfer gap needs English test accuracy
-  splits = {"train": load_train_en(folder), **load_test(folder, langs)}
-  sets, files = [], {}
-  for name, pairs in splits.items():
-    s, (p_rows, h_rows) = _unique_set(f"{name}/texts", pairs.premise, pairs.hypothesis)
-    sets.append(s)
-    files[f"{name}/pairs.json"] = json.dumps({"premise": p_rows, "hypothesis": h_rows,
-                                              "label": pairs.label.tolist()}) + "\n"
-  return Spec("xnli", sets, {"langs": [l for l in splits if l != "train"], "train": "en-dev"}, files)
 
 
 def features(u, v):
@@ -111,10 +94,3 @@ def table(summary):
                f"{'-' if gap is None else f'{100 * gap:.1f}'}   probe trained on {summary['n_train']} English dev pairs "
                f"(C = {summary['C']:g})")
   return "\n".join(lines)
-
-
-def evaluate_xnli(model_or_embeddings, data_dir=None, langs=None, work_dir=None, encode_kw=None, c=None):
-  """XNLI summary (headline: transfer gap and mean accuracy) of a model or an xnli export."""
-  from jaxir.encode_sets import export_of, is_export
-  with export_of(model_or_embeddings, lambda: xnli_spec(data_dir, langs), work_dir, **(encode_kw or {})) as exp:
-    return evaluate_export(exp, langs if is_export(model_or_embeddings) else None, c)

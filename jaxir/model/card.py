@@ -14,24 +14,9 @@ import math
 from pathlib import Path
 
 from jaxir import storage, schema
+from jaxir.benchmarks.registry import REGISTRY   # each benchmark's `Card`: task, dataset, split, metrics
 from jaxir.errors import JaxirError
 
-# benchmark -> (task type, dataset type, dataset name, split, [(summary key, metric type, metric name)])
-_LAREQA = [("Mo", "map", "Mo mAP"), ("Cr", "map", "Cr mAP"), ("Mul", "map", "Mul mAP"),
-           ("RD", "rank_distance", "RD (language bias, ranks)")]
-BENCHMARKS = {
-    "xquad-r": ("retrieval", "xquad_r", "XQuAD-R", "test", _LAREQA),
-    "mlqa-r": ("retrieval", "mlqa_r", "MLQA-R", "test", _LAREQA),
-    "mlqa-r-dev": ("retrieval", "mlqa_r", "MLQA-R dev", "dev", _LAREQA),
-    "squad-r": ("retrieval", "squad_r", "-R folder", "test", _LAREQA),     # the user's own; named by its folder
-    "tatoeba": ("bitext-mining", "tatoeba", "Tatoeba", "test", [("acc@1", "accuracy", "acc@1")]),
-    "beir": ("retrieval", "beir", "BEIR", "test", [("nDCG@10", "ndcg_at_10", "nDCG@10"),
-                                                   ("Recall@100", "recall_at_100", "Recall@100")]),
-    "miracl": ("retrieval", "miracl", "MIRACL", "dev", [("nDCG@10", "ndcg_at_10", "nDCG@10"),
-                                                       ("Recall@100", "recall_at_100", "Recall@100")]),
-    "xnli": ("text-classification", "xnli", "XNLI (English-trained probe)", "test",
-             [("mean_accuracy", "accuracy", "mean accuracy"), ("transfer_gap", "transfer_gap", "transfer gap")]),
-}
 # Training sources that are Hugging Face datasets (the -R files are built from them).
 _DATASETS = {"mlqa-r": "facebook/mlqa", "xquad-r": "google/xquad"}
 TAGS = ["sentence-transformers", "feature-extraction", "sentence-similarity", "jaxir", "dense-retrieval", "multilingual"]
@@ -52,10 +37,10 @@ def read_results(paths):
     s = storage.read_json(path, "evaluation summary")
     schema.check(s, dict, str(path))
     bench = schema.expect(s, "benchmark", (str, None), path, default=None) or path.parent.name
-    if bench not in BENCHMARKS:
+    if bench not in REGISTRY:
       raise JaxirError(f"{path}: unknown benchmark {bench!r} (a `jaxir eval` summary.json of"
-                       f" {', '.join(BENCHMARKS)} is expected)")
-    for key, _, _ in BENCHMARKS[bench][4]:  # numbers or null; a non-finite one is left out of the card
+                       f" {', '.join(REGISTRY)} is expected)")
+    for key, _, _ in REGISTRY[bench].card.metrics:  # numbers or null; a non-finite one is left out of the card
       schema.expect(s, key, (float, None), path, default=None)
     if bench in seen:
       raise JaxirError(f"{path}: a second {bench} summary (the first is {seen[bench]}); pass one per benchmark")
@@ -119,7 +104,7 @@ def base_info(pretrained, train_config=None):
 
 def _dataset_name(s):
   """The benchmark's name in the card; a squad-r folder of one's own is named by the folder."""
-  name = BENCHMARKS[s["benchmark"]][2]
+  name = REGISTRY[s["benchmark"]].card.dataset_name
   return f"{name} {Path(s['folder']).name}" if s["benchmark"] == "squad-r" and isinstance(s.get("folder"), str) else name
 
 
@@ -128,7 +113,8 @@ def eval_results(results):
   from huggingface_hub import EvalResult
   out = []
   for _, s in results:
-    task, dtype, _, split, metrics = BENCHMARKS[s["benchmark"]]
+    c = REGISTRY[s["benchmark"]].card
+    task, dtype, split, metrics = c.task, c.dataset_type, c.split, c.metrics
     dname = _dataset_name(s)
     langs = s.get("langs") or s.get("datasets")
     config = ",".join(map(str, langs)) if isinstance(langs, list) else None
@@ -204,9 +190,9 @@ def _scores(results):
          "mAP and accuracies × 100 (the model-index holds the raw values: fractions; RD in ranks)."]
   for _, s in results:
     bench = s["benchmark"]
-    metrics = BENCHMARKS[bench][4]
+    metrics = REGISTRY[bench].card.metrics
     out += ["", f"### {_dataset_name(s)}", ""]
-    if metrics is _LAREQA:
+    if REGISTRY[bench].kind == "lareqa":
       out += ["| languages | Mo | Cr | Mul | RD |", "|---|---|---|---|---|"]
       for group, g in [("all", s)] + [(k.replace("_", "-"), s[k]) for k in ("seen", "zero_shot") if isinstance(s.get(k), dict)]:
         out.append(f"| {group} | {_fmt(g.get('Mo'))} | {_fmt(g.get('Cr'))} | {_fmt(g.get('Mul'))} | {_fmt(g.get('RD'), 1)} |")

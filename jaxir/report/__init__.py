@@ -6,7 +6,7 @@
   figures.py  matplotlib PNGs
   render.py   Markdown and self-contained HTML from one list of blocks
   build.py    the report: computes, draws, renders
-  extras.py   its "Beyond LAReQA" section: Tatoeba, BEIR, MIRACL, XNLI against alpha
+  beyond.py   its "Beyond LAReQA" section: the sets benchmarks (Tatoeba, BEIR, MIRACL, XNLI, ...) against alpha
   cli.py      `jaxir report SWEEP_DIR`
 
 Calling the package, `jaxir.report(sweep_dir)`, runs `jaxir.api.report`.

@@ -1,7 +1,7 @@
 """The sweep report: per benchmark, curves over alpha with seed intervals, the Mo-Cr Pareto front,
 language-pair heatmaps, seen vs zero-shot languages, paired tests over queries (Holm-corrected),
 the best alpha, the hybrid vs mixed ablation; then the benchmarks beyond LAReQA against alpha
-(`jaxir.report.extras`, when the sweep has them) and the paper-shaped table beside the paper's numbers.
+(`jaxir.report.beyond`, when the sweep has them) and the paper-shaped table beside the paper's numbers.
 
 Writes `OUT/report.md`, `OUT/report.html` (self-contained; written last) and `OUT/figures/*.png`.
 """
@@ -10,13 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import storage
-from jaxir.report import extras, figures, paper, stats
+from jaxir import benchmarks, storage
+from jaxir.report import beyond, figures, paper, stats
 from jaxir.report.load import load_sweep
 from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
 
-BENCH_TITLES = {"xquad-r": "XQuAD-R (held-out test set)", "mlqa-r-dev": "MLQA-R dev split (held out from training)",
-                "squad-r": "your -R folder (squad-r)"}
 ALL = ("Mo", "Cr", "Mul", "RD")
 HEAT_ALPHAS = (0.0, 0.5, 1.0)
 
@@ -58,7 +56,7 @@ def aggregate(cells, bench, metric, group=None):
 def _bench_title(bench, eval_spec):
   """A LAReQA benchmark's title; squad-r names its folder (the sweep's eval.squad_r.path)."""
   path = (eval_spec.get("squad_r") or {}).get("path") if bench == "squad-r" else None
-  return f"your -R folder {path} (squad-r)" if path else BENCH_TITLES.get(bench, bench)
+  return f"your -R folder {path} (squad-r)" if path else benchmarks.get(bench).title
 
 
 def _grid_text(g):
@@ -128,7 +126,7 @@ class Report:
     self.intro()
     for bench in self.res.benchmarks:
       self.benchmark(bench)
-    extras.section(self)
+    beyond.section(self)
     self.paper_table()
     self.cells_table()
     return self.blocks
@@ -155,7 +153,7 @@ class Report:
       subset.append(f"the first {e['max_articles']} articles per language")
     xquad = "xquad-r" in self.res.benchmarks
     self.add(Para("Evaluation: " + ", ".join([_bench_title(b, e) for b in self.res.benchmarks]
-                                             + [extras.TITLES[b] for b in self.res.extras])
+                                             + [beyond.title(b) for b in self.res.beyond])
                   + (f"; XQuAD-R restricted to {' and '.join(subset)} (a quick run: absolute numbers are not comparable "
                      "to full-benchmark ones)." if subset and xquad else "; all of XQuAD-R." if xquad else ".")))
     self.add(Para("How to read: mAP × 100; α is the probability that a training batch is monolingual (hybrid: "
@@ -168,7 +166,7 @@ class Report:
     res = self.res
     first = res.cells[0].summaries[bench]
     langs = first["langs"]
-    self.add(Heading(2, BENCH_TITLES.get(bench, bench)))
+    self.add(Heading(2, benchmarks.get(bench).title))
     seen, zs = first.get("seen_langs") or [], first.get("zero_shot_langs") or []
     folder = f"Folder {first['folder']}: " if first.get("folder") and bench == "squad-r" else ""
     self.add(Para(f"{folder}{len(langs)} languages ({' '.join(langs)}); seen in training: {' '.join(seen) or '–'}; "
@@ -449,21 +447,21 @@ class Report:
         rows.append([f"{name} (α={alpha:g})"] + ours + theirs)
       header = (["batching", "ours Mo", "ours Cr", "ours Mul", "ours RD"]
                 + [f"{m} {k}" for m in ("XLM-R", "LaBSE") for k in ("Mo", "Cr", "Mul", "RD")])
-      self.add(Table(header, rows, f"{BENCH_TITLES.get(bench, bench)} — paper: {pb.upper()} (Table 1 mAP, Table 2 RD)"))
+      self.add(Table(header, rows, f"{benchmarks.get(bench).title} — paper: {pb.upper()} (Table 1 mAP, Table 2 RD)"))
 
   def cells_table(self):
     self.add(Heading(2, "Cells"))
-    beyond = [(b, m) for b in self.res.extras
-              for m in extras.metrics(b, [c.summaries[b] for c in self.res.cells if b in c.summaries])]
+    others = [(b, m) for b in self.res.beyond
+              for m in beyond.metrics(b, [c.summaries[b] for c in self.res.cells if b in c.summaries])]
     rows = []
     for c in self.res.cells:
       row = [c.name, "–" if c.alpha is None else f"{c.alpha:g}", "–" if c.seed is None else c.seed]
       for bench in self.res.benchmarks:
         row += [_num(_value(c.summaries[bench], m), _scale(m)) for m in ALL]
-      row += [_num(m.get(c.summaries[b])) if b in c.summaries else "–" for b, m in beyond]
+      row += [_num(m.get(c.summaries[b])) if b in c.summaries else "–" for b, m in others]
       rows.append(row)
     header = (["cell", "α", "seed"] + [f"{b} {m}" for b in self.res.benchmarks for m in ALL]
-              + [m.name for _, m in beyond])
+              + [m.name for _, m in others])
     self.add(Table(header, rows, "every finished cell (mAP ×100, RD in ranks; beyond LAReQA ×100)"))
 
 

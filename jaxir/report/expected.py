@@ -4,7 +4,7 @@
   jaxir expected check SWEEP_DIR FILE   compares a sweep (a rerun, another machine) against them
 
 Scores (x 100 where a fraction; RD in ranks): per LAReQA benchmark Mo, Cr, Mul and RD; per benchmark
-beyond LAReQA the report's headline metrics (`jaxir.report.extras.metrics`). A score is within
+beyond LAReQA the report's headline metrics (`jaxir.report.beyond.metrics`). A score is within
 tolerance when |ours - expected| <= abs + rel * |expected|, with `abs` / `rel` per cell kind from the
 file's `tolerance` section: the untrained model only sees floating-point reordering, a trained cell
 carries it through every step. `check` prints every score out of tolerance and every expected cell
@@ -20,7 +20,7 @@ import yaml
 
 from jaxir import storage
 from jaxir.errors import JaxirError, some
-from jaxir.report import extras
+from jaxir.report import beyond
 from jaxir.report.load import load_sweep
 from jaxir.sweep import spec as spec_lib
 
@@ -56,7 +56,7 @@ def cell_scores(cell):
     if bench in spec_lib.LAREQA:
       scores = {k: summary.get(k) * scale for k, scale in LAREQA_SCORES if summary.get(k) is not None}
     else:
-      scores = {m.name: m.get(summary) * 100.0 for m in extras.metrics(bench, [summary]) if m.get(summary) is not None}
+      scores = {m.name: m.get(summary) * 100.0 for m in beyond.metrics(bench, [summary]) if m.get(summary) is not None}
     out[bench] = {k: round(float(v), 3) for k, v in scores.items() if math.isfinite(v)}
   return out
 

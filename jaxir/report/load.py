@@ -2,7 +2,7 @@
 
 Only finished cells count (`cell.json` and every LAReQA benchmark's `summary.json`, each written
 last); a cell still running or killed is listed as missing, never half-read. The benchmarks beyond
-LAReQA (tatoeba, beir, miracl, xnli) are read where their summary.json exists: a sweep they were
+LAReQA (the sets benchmarks of `jaxir.benchmarks`: tatoeba, beir, ...) are read where their summary.json exists: a sweep they were
 added to may hold cells that do not have them yet.
 """
 import dataclasses
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir import storage, schema
+from jaxir import benchmarks, schema, storage
 from jaxir.errors import JaxirError
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.cell import damaged, is_finished
@@ -45,7 +45,7 @@ class SweepResults:
   cells: list               # finished CellResults, in grid order
   missing: list             # names of unfinished cells
   benchmarks: list          # the LAReQA benchmarks (xquad-r, mlqa-r-dev) every listed cell has
-  extras: list = dataclasses.field(default_factory=list)   # tatoeba / beir / miracl / xnli, where present
+  beyond: list = dataclasses.field(default_factory=list)   # the sets benchmarks (tatoeba, beir, ...), where present
 
   @property
   def trained(self):
@@ -72,34 +72,32 @@ def load_sweep(sweep_dir):
     raise JaxirError(f"{sweep_dir} was written by an incompatible jaxir sweep (format {record.get('format')!r}, "
                      f"this version reads {spec_lib.FORMAT!r})")
   requested = list(record["spec"]["eval"]["benchmarks"])
-  benchmarks = [b for b in requested if b in spec_lib.LAREQA]
-  extras = [b for b in requested if b not in spec_lib.LAREQA]
+  lareqa = [b for b in requested if b in spec_lib.LAREQA]
+  beyond = [b for b in requested if b not in spec_lib.LAREQA]
   cells, missing = [], []
   for c in record["cells"]:
     cdir = sweep_dir / "cells" / c["name"]
-    broken = damaged(cdir, benchmarks)
+    broken = damaged(cdir, lareqa)
     if broken:
       path, why = next(iter(broken.items()))
       raise JaxirError(f"{path} is unreadable ({why}); rerun `jaxir sweep` on {sweep_dir} to redo it")
-    if not is_finished(cdir, benchmarks):
+    if not is_finished(cdir, lareqa):
       missing.append(c["name"])
       continue
     info = storage.read_json(cdir / "cell.json", "cell record")
     _check_cell(info, cdir / "cell.json")
-    present = benchmarks + [b for b in extras if (cdir / "eval" / b / "summary.json").is_file()]
+    present = lareqa + [b for b in beyond if (cdir / "eval" / b / "summary.json").is_file()]
     summaries = {b: _read_summary(cdir / "eval" / b / "summary.json", b) for b in present}
     cells.append(CellResult(c["name"], c["kind"], c["model"], c.get("batch_type"), c.get("alpha"), c.get("seed"),
                             cdir, list(info.get("train_langs") or []), summaries))
   if not cells:
     raise JaxirError(f"{sweep_dir} has no finished cell yet ({len(missing)} unfinished); run or resume "
                      "`jaxir sweep` first")
-  return SweepResults(sweep_dir, record["spec"], cells, missing, benchmarks, extras)
+  return SweepResults(sweep_dir, record["spec"], cells, missing, lareqa, beyond)
 
 
 # The metrics the report reads from each benchmark's summary.json: numbers, or null where none was measured.
 _SCORES = ("Mo", "Cr", "Mul", "RD")
-_EXTRA_SCORES = {"tatoeba": ("acc@1",), "beir": ("nDCG@10", "Recall@100"), "miracl": ("nDCG@10",),
-                 "xnli": ("mean_others", "transfer_gap")}
 _NUMBER = (float, None)
 
 
@@ -129,7 +127,7 @@ def _read_summary(path, bench):
       for y in langs:
         schema.expect(schema.expect(pairs, x, dict, f"{path}: field 'pairs_mAP'"), y, _NUMBER, f"{path}: field 'pairs_mAP.{x}'")
   else:
-    for key in _EXTRA_SCORES.get(bench, ()):
+    for key in benchmarks.get(bench).scores:
       schema.expect(s, key, _NUMBER, path, default=None)
     if bench == "beir":
       schema.items(schema.expect(s, "datasets", list, path, default=[]), str, f"{path}: field 'datasets'")

