@@ -143,7 +143,7 @@ class Encoder:
         raise JaxirError(f"{name} must be a positive integer, got {value!r}")
     head = prompt if prompt is not None else (self.prompt(kind) if prompts else "")
     meta, pre = self.meta, self.pretrained
-    max_length = int(min(meta.get("max_length") or 512, pre.config.max_length))
+    max_length = pre.max_length
     if self._embedder is None and texts:
       self._embedder = Embedder(pre, self.dtype)
     bar = None

@@ -107,7 +107,7 @@ class HostBatches:
     else:
       out = self._padded(q, pos, neg, n)
     out["step"] = int(step)
-    out["kind"] = hybrid.KINDS[batch.kind]
+    out["kind"] = hybrid.KINDS.index(batch.kind)
     out["mono_share"] = float(batch.mono_share)
     out["skipped"] = int(batch.skipped)
     return out
