@@ -342,19 +342,3 @@ def sample_batch(seed, step, pools, cfg):
   kind, lang = _kinds(plan, seed, [step])
   kind = KINDS[int(kind[0])]
   return Batch(step, kind, plan.langs[int(lang[0])] if kind == "x_x_mono" else None, tuple(chosen), skipped)
-
-
-def global_batch(seed, step, pools, cfg):
-  """The global batch of `step` as a list of batch_size pairs (`sample_batch` has the metadata)."""
-  return list(sample_batch(seed, step, pools, cfg).pairs)
-
-
-def host_slice(batch, process_index, process_count):
-  """The contiguous share of host `process_index`; the shares of all hosts concatenate to `batch`."""
-  pairs = batch.pairs if isinstance(batch, Batch) else batch
-  if process_count < 1 or not 0 <= process_index < process_count:
-    raise JaxirError(f"process_index {process_index} is outside [0, {process_count})")
-  if len(pairs) % process_count:
-    raise JaxirError(f"a global batch of {len(pairs)} is not divisible by the {process_count} processes")
-  n = len(pairs) // process_count
-  return list(pairs[process_index * n:(process_index + 1) * n])
