@@ -368,9 +368,11 @@ def validate(cfg):
   _range("optim.weight_decay", o.weight_decay, 0.0)
   _range("optim.clip_norm", o.clip_norm, 0.0)
   # loss
-  loss_registry.check_name(l.name)
-  if "negatives" in loss_registry.get(l.name).needs and not d.hard_negatives:
+  loss = loss_registry.get(l.name)
+  if "negatives" in loss.needs and not d.hard_negatives:
     raise JaxirError(f"loss.name={l.name} needs hard negatives: set data.hard_negatives to at least 1")
+  if d.hard_negatives and "negatives" not in loss.needs + loss.optional:
+    raise JaxirError(f"loss.name={l.name} does not use hard negatives: set data.hard_negatives=0")
   _range("loss.temperature", l.temperature, 0.0, low_open=True)
   if l.learn_temperature and l.temperature < MIN_TEMPERATURE:
     raise JaxirError(f"loss.temperature must be at least {MIN_TEMPERATURE:g} with loss.learn_temperature "

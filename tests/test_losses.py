@@ -31,6 +31,8 @@ def test_loss_name_is_validated_with_the_names(monkeypatch):
     config.build(None, ["loss.name=toy"])
   monkeypatch.setitem(loss_registry.LOSSES, "toy", TOY)
   assert config.build(None, ["loss.name=toy"]).loss.name == "toy"
+  with pytest.raises(JaxirError, match="loss.name=toy does not use hard negatives: set data.hard_negatives=0"):
+    config.build(None, ["loss.name=toy", "data.hard_negatives=1"])
   monkeypatch.setitem(loss_registry.LOSSES, "toy_neg", loss_registry.Loss("toy_loss:margin_loss",
                                                                           needs=("queries", "passages", "negatives")))
   with pytest.raises(JaxirError, match="loss.name=toy_neg needs hard negatives: set data.hard_negatives"):
