@@ -13,7 +13,8 @@ def get_config():
       "out_dir": "runs/mlqa-hybrid-0.5",
       "steps": 300,
       "log_every": 10,
-      "eval_every": 0,            # dev evaluation at the end only (each costs ~1-2 minutes on CPU)
+      "eval_every": 0,            # no dev evaluation, not even at the end (N > 0: every N steps and after the
+                                  # last step; each costs ~1-2 minutes on CPU): evaluate the export instead
       "checkpoint_every": 50,
       "model": {"name": "runs/e5-small", "freeze_embeddings": True},
       "data": {"source": "mlqa-r", "positive": "sentence", "max_query_length": 64, "max_passage_length": 128},

@@ -143,7 +143,7 @@ class Encoder:
         raise JaxirError(f"{name} must be a positive integer, got {value!r}")
     head = prompt if prompt is not None else (self.prompt(kind) if prompts else "")
     meta, pre = self.meta, self.pretrained
-    max_length = int(min(meta.get("max_length") or 512, pre.config.max_length))
+    max_length = pre.max_length
     if self._embedder is None and texts:
       self._embedder = Embedder(pre, self.dtype)
     bar = None
@@ -186,11 +186,14 @@ def train(config=None, overrides=None, *, progress=True, **kw):
 
 
 def _is_sets_export(path):
-  import json
+  """Whether `path` is a finished `jaxir encode` export of a benchmark beyond LAReQA (the one manifest check,
+  `encode_sets.load_export`); anything else is left to the LAReQA reader and its errors."""
+  from jaxir.encode_sets import load_export
   try:
-    return json.loads((Path(path) / "manifest.json").read_text()).get("format") == "jaxir-sets/1"
-  except (OSError, ValueError, AttributeError):
+    load_export(path)
+  except JaxirError:
     return False
+  return True
 
 
 def evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir=None, langs=None,

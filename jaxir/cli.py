@@ -12,8 +12,8 @@ import sys
 from jaxir.errors import JaxirError
 
 # Modules that register subcommands, in the order of the data flow.
-_AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.model.merge", "jaxir.plan", "jaxir.train.cli", "jaxir.launch", "jaxir.encode_cli",
-          "jaxir.eval.cli", "jaxir.sweep.cli", "jaxir.report.cli")
+_AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.model.merge", "jaxir.plan", "jaxir.train.cli", "jaxir.launch",
+          "jaxir.encode_cli", "jaxir.export_cli", "jaxir.eval.cli", "jaxir.sweep.cli", "jaxir.report.cli")
 
 
 def build_parser():

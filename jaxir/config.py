@@ -17,7 +17,7 @@ import types
 import typing
 from pathlib import Path
 
-from jaxir import storage
+from jaxir import loss_registry, storage
 from jaxir.errors import JaxirError
 
 BATCH_TYPES = ("x_x_mono", "x_y", "hybrid", "mixed")
@@ -83,6 +83,7 @@ class OptimConfig:
 
 @dataclasses.dataclass
 class LossConfig:
+  name: str = "info_nce"             # an entry of the loss table, `jaxir.loss_registry.LOSSES`
   temperature: float = 0.05
   learn_temperature: bool = False
   symmetric: bool = False            # add the passage->query direction
@@ -100,7 +101,7 @@ class TrainConfig:
   out_dir: str = "runs/train"
   steps: int = 300
   log_every: int = 10
-  eval_every: int = 100              # dev evaluation on the held-out MLQA-R split; 0: never
+  eval_every: int = 100              # dev evaluation on the held-out split every N steps and after the last; 0: never
   checkpoint_every: int = 100
   keep_checkpoints: int = 2          # at least 1: the last checkpoint holds the trained weights
   export: bool = True                # write a Hugging Face directory at the end
@@ -263,6 +264,25 @@ def _choice(key, value, choices, what=None):
     raise JaxirError(f"unknown {what or key} {value!r}; choose from {', '.join(choices)}")
 
 
+def check_alpha(value, key="batch.alpha"):
+  """One JaxirError unless alpha (a probability: hybrid's P(a batch is x_x_mono), mixed's P(an example is mono))
+  is a number in [0, 1]; `key` names it (the sweep's grid.alphas)."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)):
+    raise JaxirError(f"{key} must lie in [0, 1], got {value}")
+  _range(key, value, 0.0, 1.0)
+
+
+def check_batch_type(name):
+  """One JaxirError unless `name` is one of BATCH_TYPES."""
+  _choice("batch.batch_type", name, BATCH_TYPES, "batch type")
+
+
+def check_grad_cache(chunk, pack):
+  """GradCache re-runs the encoder on chunks of padded rows: one JaxirError when it meets packed batches."""
+  if chunk and pack:
+    raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
+
+
 def check_extra_mono(entries):
   """Raises one JaxirError unless `entries` is a list of {path, lang[, weight]} with a language code
   and a positive finite weight; returns them with number strings as numbers."""
@@ -330,8 +350,8 @@ def validate(cfg):
   _range("data.max_query_length", d.max_query_length, 1)
   _range("data.max_passage_length", d.max_passage_length, 1)
   # batch
-  _choice("batch.batch_type", b.batch_type, BATCH_TYPES, "batch type")
-  _range("batch.alpha", b.alpha, 0.0, 1.0)
+  check_batch_type(b.batch_type)
+  check_alpha(b.alpha)
   if b.batch_size < 2:
     raise JaxirError(f"batch.batch_size must be at least 2 (in-batch negatives), got {b.batch_size}")
   _choice("batch.mono_lang", b.mono_lang, MONO_LANG)
@@ -348,6 +368,11 @@ def validate(cfg):
   _range("optim.weight_decay", o.weight_decay, 0.0)
   _range("optim.clip_norm", o.clip_norm, 0.0)
   # loss
+  loss = loss_registry.get(l.name)
+  if "negatives" in loss.needs and not d.hard_negatives:
+    raise JaxirError(f"loss.name={l.name} needs hard negatives: set data.hard_negatives to at least 1")
+  if d.hard_negatives and "negatives" not in loss.needs + loss.optional:
+    raise JaxirError(f"loss.name={l.name} does not use hard negatives: set data.hard_negatives=0")
   _range("loss.temperature", l.temperature, 0.0, low_open=True)
   if l.learn_temperature and l.temperature < MIN_TEMPERATURE:
     raise JaxirError(f"loss.temperature must be at least {MIN_TEMPERATURE:g} with loss.learn_temperature "
@@ -356,8 +381,7 @@ def validate(cfg):
     _range("loss.grad_cache_chunk", l.grad_cache_chunk, 1)
     if b.batch_size % l.grad_cache_chunk:
       raise JaxirError(f"loss.grad_cache_chunk={l.grad_cache_chunk} does not divide batch.batch_size={b.batch_size}")
-    if b.pack:
-      raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
+    check_grad_cache(l.grad_cache_chunk, b.pack)
   # mesh
   if mesh.data != -1 and mesh.data < 1:
     raise JaxirError(f"mesh.data must be -1 (every device the model axis leaves) or at least 1, got {mesh.data}")

@@ -143,7 +143,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   fp = fingerprint(pretrained.path)
   q_prompt, p_prompt = effective_prompts(meta)
   texts, index = benchmark_texts(corpora, q_prompt, p_prompt)
-  max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
+  max_length = pretrained.max_length
   texts_sha = hashlib.sha256("\n\0".join(texts).encode()).hexdigest()
   plan_id = {"fingerprint": fp, "texts_sha256": texts_sha, "max_length": max_length, "dtype": dtype}
   manifest = {"format": FORMAT, "benchmark": benchmark, "folder": str(Path(folder).absolute()),

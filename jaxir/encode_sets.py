@@ -63,7 +63,7 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
   from jaxir.model.hf_io import effective_prompts
   pretrained, fp = _model(model, query_prompt, passage_prompt)
   meta = pretrained.meta
-  max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
+  max_length = pretrained.max_length
   prompts = dict(zip(("query", "passage"), effective_prompts(meta)))
   manifest = {"format": FORMAT, "benchmark": spec.benchmark, **spec.info,
               "sets": {s.name: {"prompt": s.prompt} for s in spec.sets},

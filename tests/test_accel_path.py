@@ -84,8 +84,8 @@ def test_window_names_the_first_non_finite_step_and_averages_what_it_fetched():
       assert w.fetch() is None                         # a fetch before a checkpoint, mid-window
   assert w.fetch() is None
   s = w.summary(1.0, None)
-  assert s["loss"] == pytest.approx(7 / 3) and s["loss_mono"] == pytest.approx(3.0) and s["loss_cross"] == 1.0
-  assert s["mono_batches"] == pytest.approx(2 / 3) and s["mono_share"] == 0.25
+  assert s["loss"] == pytest.approx(7 / 3) and s["loss_x_x_mono"] == pytest.approx(3.0) and s["loss_x_y"] == 1.0
+  assert s["x_x_mono_batches"] == pytest.approx(2 / 3) and s["mono_share"] == 0.25
 
 
 def test_metrics_reach_the_host_only_at_log_steps(model, tmp_path, monkeypatch):

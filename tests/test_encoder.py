@@ -251,7 +251,7 @@ def test_export_round_trip(tiny, tmp_path, model_type, pooling):
   # transformers (PyTorch) reads the weights unchanged, the (unused) pooler included.
   model, info = transformers.AutoModel.from_pretrained(str(out), output_loading_info=True)
   assert not info["unexpected_keys"] and not info["missing_keys"]
-  assert np.array_equal(model.pooler.dense.weight.detach().numpy(), p.extra["pooler.dense.weight"])
+  assert np.array_equal(model.pooler.dense.weight.detach().numpy(), p.kept_tensors["pooler.dense.weight"])
   tok = transformers.AutoTokenizer.from_pretrained(str(out))
   b = dict(tok(SENTENCES, padding=True, return_tensors="np"))
   want = _torch_states(out, b)

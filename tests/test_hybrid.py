@@ -38,6 +38,11 @@ def _cfg(**kw):
   return BatchConfig(**{"batch_size": 8, **kw})
 
 
+def _global(seed, step, pools, cfg):
+  """The pairs of the global batch of `step`."""
+  return list(hybrid.sample_batch(seed, step, pools, cfg).pairs)
+
+
 def _ok(batch):
   """No two pairs share an answer cluster, a query or a passage text (positives and negatives)."""
   ps = batch.pairs
@@ -77,8 +82,8 @@ def test_hybrid_alpha_share():
 def test_alpha_0_and_1_are_the_baselines():
   pools = _pools(k=1)
   for step in range(40):
-    assert hybrid.global_batch(1, step, pools, _cfg(alpha=1.0)) == hybrid.global_batch(1, step, pools, _cfg(batch_type="x_x_mono"))
-    assert hybrid.global_batch(1, step, pools, _cfg(alpha=0.0)) == hybrid.global_batch(1, step, pools, _cfg(batch_type="x_y"))
+    assert _global(1, step, pools, _cfg(alpha=1.0)) == _global(1, step, pools, _cfg(batch_type="x_x_mono"))
+    assert _global(1, step, pools, _cfg(alpha=0.0)) == _global(1, step, pools, _cfg(batch_type="x_y"))
   assert {hybrid.batch_kind(1, s, _cfg(alpha=1.0))[0] for s in range(200)} == {"x_x_mono"}
   assert {hybrid.batch_kind(1, s, _cfg(alpha=0.0))[0] for s in range(200)} == {"x_y"}
 
@@ -102,7 +107,7 @@ def test_mono_lang_by_size_and_source_weights():
   extra = tuple(dataclasses.replace(p, id="x" + p.id, cluster="x" + p.cluster, query="x" + p.query,
                                     positive="x" + p.positive, source="extra") for p in pools.mono_pairs("de"))
   weighted = Pools({"de": (pools.mono["de"][0], Stream("extra", extra, 3.0))})
-  src = [p.source for s in range(300) for p in hybrid.global_batch(0, s, weighted, _cfg(batch_type="x_x_mono"))]
+  src = [p.source for s in range(300) for p in _global(0, s, weighted, _cfg(batch_type="x_x_mono"))]
   assert abs(np.mean([s == "extra" for s in src]) - 0.75) < 0.03
 
 
@@ -124,16 +129,16 @@ def test_epochs_exact_without_collisions():
   pools = Pools({}, Stream("x", tuple(pairs_)))
   cfg = _cfg(batch_type="x_y")
   for epoch in range(3):
-    got = [p for s in range(5 * epoch, 5 * epoch + 5) for p in hybrid.global_batch(9, s, pools, cfg)]
+    got = [p for s in range(5 * epoch, 5 * epoch + 5) for p in _global(9, s, pools, cfg)]
     assert sorted(p.id for p in got) == sorted(p.id for p in pairs_)   # each pair exactly once per epoch
-  assert hybrid.global_batch(9, 0, pools, cfg) != hybrid.global_batch(9, 5, pools, cfg)  # a new permutation
+  assert _global(9, 0, pools, cfg) != _global(9, 5, pools, cfg)  # a new permutation
 
 
 def test_determinism_and_seeds():
   pools = _pools(k=1)
-  a = [hybrid.global_batch(7, s, pools, _cfg()) for s in range(30)]
-  b = [hybrid.global_batch(7, s, copy.deepcopy(pools), _cfg()) for s in range(30)]
-  c = [hybrid.global_batch(8, s, pools, _cfg()) for s in range(30)]
+  a = [_global(7, s, pools, _cfg()) for s in range(30)]
+  b = [_global(7, s, copy.deepcopy(pools), _cfg()) for s in range(30)]
+  c = [_global(8, s, pools, _cfg()) for s in range(30)]
   assert a == b and a != c
   assert [hybrid.batch_kind(7, s, _cfg()) for s in range(30)] != [hybrid.batch_kind(8, s, _cfg()) for s in range(30)]
 
@@ -151,12 +156,12 @@ def test_four_hosts_agree(monkeypatch):
   for h in range(4):
     _fresh_process()
     mine = copy.deepcopy(pools)
-    hosts.append([(hybrid.batch_kind(11, s, cfg, mine), hybrid.host_slice(hybrid.sample_batch(11, s, mine, cfg), h, 4))
+    hosts.append([(hybrid.batch_kind(11, s, cfg, mine), hybrid.sample_batch(11, s, mine, cfg).pairs[h * 4:(h + 1) * 4])
                   for s in range(50)])
   for s in range(50):
     assert len({hosts[h][s][0] for h in range(4)}) == 1                       # one type (and language) per step
     joined = [p for h in range(4) for p in hosts[h][s][1]]
-    assert joined == hybrid.global_batch(11, s, pools, cfg)                   # slices make one global batch
+    assert joined == _global(11, s, pools, cfg)                   # slices make one global batch
     assert all(len(hosts[h][s][1]) == 4 for h in range(4))
 
 
@@ -184,10 +189,6 @@ def test_bad_inputs():
       hybrid.sample_batch(0, 0, pools, cfg)
   with pytest.raises(JaxirError, match="not divisible by the 3 processes"):
     hybrid.check(pools, _cfg(batch_size=4), process_count=3)
-  with pytest.raises(JaxirError, match="not divisible by the 3 processes"):
-    hybrid.host_slice(hybrid.global_batch(0, 0, pools, _cfg(batch_size=4)), 0, 3)
-  with pytest.raises(JaxirError, match="outside"):
-    hybrid.host_slice(hybrid.global_batch(0, 0, pools, _cfg(batch_size=4)), 4, 4)
   mono_only = Pools.from_pairs(_pairs(langs=("de",)))
   for cfg in (_cfg(), _cfg(batch_type="x_y"), _cfg(batch_type="mixed", alpha=0.9)):
     with pytest.raises(JaxirError, match="needs cross-lingual pairs.*languages: de"):
@@ -243,8 +244,8 @@ def test_buckets():
 def test_host_batches(mlqa, tokenizer):
   cfg = _train_cfg(batch_size=8, alpha=0.5, pack=False)
   cfg.data.hard_negatives = 1
-  per_host = [pipeline.host_batch(mlqa.train, cfg, tokenizer, 3, h, 2) for h in range(2)]
-  batch = hybrid.global_batch(cfg.batch.seed, 3, mlqa.train, cfg.batch)
+  per_host = [pipeline.HostBatches(mlqa.train, cfg, tokenizer, h, 2)(3) for h in range(2)]
+  batch = _global(cfg.batch.seed, 3, mlqa.train, cfg.batch)
   for h, out in enumerate(per_host):
     assert out["query_ids"].shape[0] == out["passage_ids"].shape[0] == 4 and out["negative_ids"].shape[0] == 4
     assert out["query_ids"].dtype == np.int32 and out["step"] == 3 and out["kind"] in (0, 1)
@@ -261,12 +262,12 @@ def test_host_batches(mlqa, tokenizer):
   for step in range(20):  # the bucket is the global batch's: all hosts pad to one shape
     a, b = (make(step) for make in hosts)
     assert all(a[k].shape == b[k].shape for k in a if k.endswith("_ids"))
-    texts = [p.query for p in hybrid.global_batch(cfg.batch.seed, step, mlqa.train, cfg.batch)]
+    texts = [p.query for p in _global(cfg.batch.seed, step, mlqa.train, cfg.batch)]
     longest = max(len(ids) for ids in tokenizer(["query: " + t for t in texts], truncation=True, max_length=24)["input_ids"])
     assert a["query_ids"].shape[1] == pipeline.bucket(longest, 24)
   cfg.data.hard_negatives = 2
   with pytest.raises(JaxirError, match="carries 1"):
-    pipeline.host_batch(mlqa.train, cfg, tokenizer, 0)
+    pipeline.HostBatches(mlqa.train, cfg, tokenizer)(0)
 
 
 def _text_of(batch, slot, host):
@@ -286,7 +287,7 @@ def test_packed_host_batches(mlqa, tokenizer):
   real = padded = 0
   for step in range(12):
     per_host = [make(step) for make in hosts]
-    batch = hybrid.global_batch(cfg.batch.seed, step, mlqa.train, cfg.batch)
+    batch = _global(cfg.batch.seed, step, mlqa.train, cfg.batch)
     assert per_host[0]["packed_ids"].shape == per_host[1]["packed_ids"].shape   # one global shape
     for h, out in enumerate(per_host):
       assert set(out) == set(packed.KEYS + pipeline.META) and out["packed_ids"].shape[0] % 2 == 0
@@ -329,7 +330,7 @@ def test_make_dataset_resumes(tokenizer, pack):
   assert len(resumed) == 3
   for x, y in zip(resumed, full[3:]):
     assert x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
-  direct = pipeline.host_batch(pools, cfg, tokenizer, 4, 1, 2)
+  direct = pipeline.HostBatches(pools, cfg, tokenizer, 1, 2)(4)
   assert all(np.array_equal(direct[k], full[4][k]) for k in direct)
   with pytest.raises(JaxirError, match="not divisible"):
     pipeline.make_dataset(pools, cfg, tokenizer, 0, 0, 3)

@@ -43,6 +43,7 @@ BAD = [
     ("loss.temperature=0", "loss.temperature must be greater than 0"),
     ("loss.grad_cache_chunk=0", "loss.grad_cache_chunk must be at least 1"),
     ("loss.grad_cache_chunk=3", "loss.grad_cache_chunk=3 does not divide batch.batch_size=8"),
+    ("loss.name=triplet", "unknown loss.name 'triplet'; choose from info_nce"),
     ("batch.alpha=.nan", "batch.alpha must lie in [0, 1], got nan"),
     ("batch.prefetch=0", "batch.prefetch must be at least 1"),
     ("batch.mono_lang=sized", "unknown batch.mono_lang 'sized'; choose from uniform, size"),

@@ -70,10 +70,10 @@ def test_kill_and_resume_equals_uninterrupted(model, tmp_path):
   # Training moved the weights (the comparison above is not between two untouched copies).
   start = load_file(str(Path(model) / "model.safetensors"))
   assert max(np.abs(a[k] - start[k]).max() for k in a if k in start) > 1e-4
-  # The log holds both passes, mono and cross losses apart, and the drawn mono share.
+  # The log holds both passes, x_x_mono and x_y losses apart, and the drawn mono share.
   records = [json.loads(l) for l in (cut / "log.jsonl").read_text().splitlines()]
   train = [r for r in records if r.get("event") == "train"]
-  assert train[-1]["step"] == 24 and {"loss_mono", "loss_cross", "mono_batches", "pairs_per_s"} <= train[-1].keys()
+  assert train[-1]["step"] == 24 and {"loss_x_x_mono", "loss_x_y", "x_x_mono_batches", "pairs_per_s"} <= train[-1].keys()
   meta = json.loads((cut / "export" / "jaxir.json").read_text())
   assert meta["train_langs"] == ["ar", "de", "en", "es", "hi", "vi", "zh"]
 

@@ -66,10 +66,29 @@ def make_prefix_batch(seed=0, b=8, k=1):
   return batch
 
 
+def from_padded(batch, length, pad_id=0, process_count=1, row_multiple=1):
+  """Host batches (one per process) packed from a padded GLOBAL batch dict (`query_ids`/`query_mask`,
+  ...; masks must be contiguous prefixes): the same texts the padded step sees."""
+  from jaxir.data import packed
+
+  def texts(name):
+    if f"{name}_ids" not in batch:
+      return []
+    ids, mask = np.asarray(batch[f"{name}_ids"]), np.asarray(batch[f"{name}_mask"])
+    n = mask.sum(1)
+    if not np.array_equal(mask, (np.arange(mask.shape[1])[None] < n[:, None]).astype(mask.dtype)):
+      raise ValueError(f"{name}_mask is not a contiguous prefix: packing would move tokens")
+    return [ids[i, :n[i]] for i in range(len(ids))]
+
+  parts = [texts(n) for n in ("query", "passage", "negative")]
+  per = [len(p) // process_count for p in parts]
+  slices = [tuple(p[h * k:(h + 1) * k] for p, k in zip(parts, per)) for h in range(process_count)]
+  return [packed.pack(slices, h, length, pad_id, row_multiple) for h in range(process_count)]
+
+
 def packed_batch(seed=0, row_multiple=1, process_count=1):
   """`make_prefix_batch` packed into rows of 16 tokens: one host batch per process."""
-  from jaxir.data import packed
-  return packed.from_padded(make_prefix_batch(seed), 16, process_count=process_count, row_multiple=row_multiple)
+  return from_padded(make_prefix_batch(seed), 16, process_count=process_count, row_multiple=row_multiple)
 
 
 def flat(tree):

@@ -34,10 +34,10 @@ import zlib
 
 import numpy as np
 
-from jaxir.config import BATCH_TYPES, MONO_LANG
+from jaxir.config import MONO_LANG, check_alpha, check_batch_type
 from jaxir.errors import JaxirError
 
-KINDS = {"x_x_mono": 0, "x_y": 1, "mixed": 2}
+KINDS = ("x_x_mono", "x_y", "mixed")   # the kinds of batch; a batch's kind code (`Batch.kind` in arrays) is its index
 _CHUNK_SLOTS = 1 << 18    # slots per cached chunk of step plans
 # Salts of the independent draws.
 _KIND, _LANG, _SLOT_MONO, _SLOT_LANG, _SLOT_SOURCE = 1, 2, 3, 4, 5
@@ -213,10 +213,8 @@ def _needs(cfg):
 
 def check(pools, cfg, process_count=1, side="train"):
   """Raises one JaxirError when `cfg` cannot draw batches from `pools` on `process_count` hosts."""
-  if cfg.batch_type not in BATCH_TYPES:
-    raise JaxirError(f"unknown batch type {cfg.batch_type!r}; choose from {', '.join(BATCH_TYPES)}")
-  if not isinstance(cfg.alpha, (int, float)) or not 0.0 <= cfg.alpha <= 1.0:
-    raise JaxirError(f"batch.alpha must lie in [0, 1], got {cfg.alpha}")
+  check_batch_type(cfg.batch_type)
+  check_alpha(cfg.alpha)
   if cfg.mono_lang not in MONO_LANG:
     raise JaxirError(f"unknown batch.mono_lang {cfg.mono_lang!r}; choose from {', '.join(MONO_LANG)}")
   if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
@@ -260,14 +258,13 @@ def check(pools, cfg, process_count=1, side="train"):
 
 def batch_kind(seed, step, cfg, pools=None):
   """(kind, lang) of a step: kind "x_x_mono" | "x_y" | "mixed"; lang of an x_x_mono batch (needs pools)."""
-  if cfg.batch_type not in BATCH_TYPES:
-    raise JaxirError(f"unknown batch type {cfg.batch_type!r}; choose from {', '.join(BATCH_TYPES)}")
+  check_batch_type(cfg.batch_type)
   if pools is None:
     from jaxir.data.pairs import Pools
     pools = Pools({})
   plan = _plan_of(pools, cfg)
   kind, lang = _kinds(plan, seed, [step])
-  name = {0: "x_x_mono", 1: "x_y", 2: "mixed"}[int(kind[0])]
+  name = KINDS[int(kind[0])]
   return name, (plan.langs[int(lang[0])] if name == "x_x_mono" and plan.langs else None)
 
 
@@ -343,21 +340,5 @@ def sample_batch(seed, step, pools, cfg):
       raise JaxirError(f"step {step}: stream {plan.names[s]} ({plan.sizes[s]} pairs) cannot fill a batch of "
                        f"{len(slots)} without repeating an answer or text; lower batch.batch_size")
   kind, lang = _kinds(plan, seed, [step])
-  kind = {0: "x_x_mono", 1: "x_y", 2: "mixed"}[int(kind[0])]
+  kind = KINDS[int(kind[0])]
   return Batch(step, kind, plan.langs[int(lang[0])] if kind == "x_x_mono" else None, tuple(chosen), skipped)
-
-
-def global_batch(seed, step, pools, cfg):
-  """The global batch of `step` as a list of batch_size pairs (`sample_batch` has the metadata)."""
-  return list(sample_batch(seed, step, pools, cfg).pairs)
-
-
-def host_slice(batch, process_index, process_count):
-  """The contiguous share of host `process_index`; the shares of all hosts concatenate to `batch`."""
-  pairs = batch.pairs if isinstance(batch, Batch) else batch
-  if process_count < 1 or not 0 <= process_index < process_count:
-    raise JaxirError(f"process_index {process_index} is outside [0, {process_count})")
-  if len(pairs) % process_count:
-    raise JaxirError(f"a global batch of {len(pairs)} is not divisible by the {process_count} processes")
-  n = len(pairs) // process_count
-  return list(pairs[process_index * n:(process_index + 1) * n])

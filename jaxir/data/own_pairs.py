@@ -417,7 +417,7 @@ def evaluate_dev(pretrained, pools, train_langs=None, tokens_per_batch=8192):
   meta = pretrained.meta
   qp, pp = meta.get("query_prompt", ""), meta.get("passage_prompt", "")
   texts = [qp + t for _, t, _ in queries] + [pp + t for l in langs for t in cands[l]]
-  max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
+  max_length = pretrained.max_length
   emb = np.asarray(embed_texts(pretrained, texts, max_length, tokens_per_batch), np.float32)
   offsets = np.cumsum([0] + [len(cands[l]) for l in langs])
   segments = tuple((int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:]))

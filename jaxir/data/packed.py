@@ -72,21 +72,3 @@ def pack(host_slices, process_index, length, pad_id, row_multiple=1):
   if len(negatives):
     out["negative_slot"] = slot[nq + npos:]
   return out
-
-
-def from_padded(batch, length, pad_id=0, process_count=1, row_multiple=1):
-  """Host batches (one per process) packed from a padded GLOBAL batch dict (`query_ids`/`query_mask`,
-  ...; masks must be contiguous prefixes): the same texts the padded step sees, for tests and benchmarks."""
-  def texts(name):
-    if f"{name}_ids" not in batch:
-      return []
-    ids, mask = np.asarray(batch[f"{name}_ids"]), np.asarray(batch[f"{name}_mask"])
-    n = mask.sum(1)
-    if not np.array_equal(mask, (np.arange(mask.shape[1])[None] < n[:, None]).astype(mask.dtype)):
-      raise ValueError(f"{name}_mask is not a contiguous prefix: packing would move tokens")
-    return [ids[i, :n[i]] for i in range(len(ids))]
-
-  parts = [texts(n) for n in ("query", "passage", "negative")]
-  per = [len(p) // process_count for p in parts]
-  slices = [tuple(p[h * k:(h + 1) * k] for p, k in zip(parts, per)) for h in range(process_count)]
-  return [pack(slices, h, length, pad_id, row_multiple) for h in range(process_count)]

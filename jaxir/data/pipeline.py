@@ -1,6 +1,6 @@
 """Host input pipeline: the stateless batch sampler, tokenised, padded and prefetched with tf.data.
 
-`host_batch(...)` is the pure function of a step: the global batch (`hybrid.sample_batch`), this
+`HostBatches(...)(step)` is a pure function of the step: the global batch (`hybrid.sample_batch`), this
 host's contiguous slice of it, tokenised with the model's tokenizer (prompts prepended) and padded
 to a length bucket. The bucket is the smallest of 16, 32, 64, ... (capped by
 `DataConfig.max_query_length` / `max_passage_length`, which is itself a bucket) that holds the
@@ -107,7 +107,7 @@ class HostBatches:
     else:
       out = self._padded(q, pos, neg, n)
     out["step"] = int(step)
-    out["kind"] = hybrid.KINDS[batch.kind]
+    out["kind"] = hybrid.KINDS.index(batch.kind)
     out["mono_share"] = float(batch.mono_share)
     out["skipped"] = int(batch.skipped)
     return out
@@ -122,11 +122,6 @@ class HostBatches:
     if self.k:
       out["negative_ids"], out["negative_mask"] = _pad(neg[lo * self.k:hi * self.k], lp, self.pad_id)
     return out
-
-
-def host_batch(pools, cfg, tokenizer, step, process_index=0, process_count=1, **prompts):
-  """The batch dict of one step for one host (see the module docstring); no TensorFlow."""
-  return HostBatches(pools, cfg, tokenizer, process_index, process_count, **prompts)(step)
 
 
 def _tf():

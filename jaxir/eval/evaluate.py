@@ -145,7 +145,7 @@ def evaluate_model(pretrained, corpora, train_langs=None, tokens_per_batch=8192)
   from jaxir.model.hf_io import effective_prompts
   meta = pretrained.meta
   texts, index_json = benchmark_texts(corpora, *effective_prompts(meta))
-  max_length = int(min(meta.get("max_length") or 512, pretrained.config.max_length))
+  max_length = pretrained.max_length
   emb = embed_texts(pretrained, texts, max_length, tokens_per_batch)
   summary, per_query = lareqa.metrics(lareqa.rank(lareqa.Index.from_json(index_json), emb), train_langs)
   per_query["question_ids"] = {l: index_json["per_lang"][l]["question_ids"] for l in index_json["langs"]}

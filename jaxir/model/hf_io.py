@@ -4,7 +4,7 @@ Weights go through `safetensors.numpy` (no torch): a HF Linear `weight` [out, in
 `kernel` [in, out] transposed; LayerNorm `weight`/`bias` are `scale`/`bias`; an Embedding `weight`
 is `embedding`. HF names with a `bert.` / `roberta.` / `model.` prefix are accepted on import;
 LM-head weights are ignored, and the BERT pooler (unused by jaxir) is carried along in
-`Pretrained.extra` so that an export keeps it. Exported directories load unchanged in
+`Pretrained.kept_tensors` so that an export keeps it. Exported directories load unchanged in
 `transformers.AutoModel`, `AutoTokenizer` and `sentence_transformers.SentenceTransformer`.
 
 `meta` holds how the model is used for retrieval: pooling ("mean" | "cls"), normalize,
@@ -63,14 +63,19 @@ _NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
 class Pretrained:
   """A loaded model: `params` is the Flax tree of float32 arrays (see `jaxir.model.encoder`).
 
-  `extra` holds HF tensors the encoder does not use but an export keeps (the BERT pooler).
+  `kept_tensors` holds HF tensors the encoder does not use but an export keeps (the BERT pooler).
   """
   config: EncoderConfig
   params: dict
   tokenizer: Any
   meta: dict
   path: Path | None = None
-  extra: dict = dataclasses.field(default_factory=dict)
+  kept_tensors: dict = dataclasses.field(default_factory=dict)
+
+  @property
+  def max_length(self):
+    """Tokens per text when encoding: the model's own limit (`meta['max_length']`, else 512) within its positions."""
+    return int(min(self.meta.get("max_length") or 512, self.config.max_length))
 
   @property
   def dim(self):
@@ -162,10 +167,10 @@ def _safe_open(file):
     raise JaxirError(f"{file}: unreadable safetensors file, truncated or corrupt ({e})") from None
 
 
-def hf_to_params(path, config, extra=None):
+def hf_to_params(path, config, kept_tensors=None):
   """Reads the safetensors weights under `path` into the Flax tree, checking names and shapes.
 
-  The pooler tensors, when present, go into the dict `extra` (HF names, float32) if one is given.
+  The pooler tensors, when present, go into the dict `kept_tensors` (HF names, float32) if one is given.
   """
   specs = {name: (fpath, shape, t) for name, fpath, shape, t in tensor_specs(config)}
   params, seen = {}, set()
@@ -176,8 +181,8 @@ def hf_to_params(path, config, extra=None):
       for key in f.keys():
         name = _canonical(key)
         if name not in specs:
-          if _KEPT.match(name) and extra is not None:
-            extra[name] = np.asarray(f.get_tensor(key), dtype=np.float32)
+          if _KEPT.match(name) and kept_tensors is not None:
+            kept_tensors[name] = np.asarray(f.get_tensor(key), dtype=np.float32)
           elif not _IGNORED.search(name) and name.startswith(("embeddings.", "encoder.")):
             raise JaxirError(f"{file.name}: unexpected tensor {key!r} (not a plain BERT/XLM-R encoder?)")
           continue
@@ -451,14 +456,14 @@ def load_pretrained(name_or_path):
     raise JaxirError(f"model not found: {path} has no config.json (expected a Hugging Face model directory)")
   hf = storage.read_json(path / "config.json")
   config = EncoderConfig.from_hf(hf, path / "config.json")
-  extra = {}
-  params = hf_to_params(path, config, extra)
+  kept_tensors = {}
+  params = hf_to_params(path, config, kept_tensors)
   tokenizer = load_tokenizer(path)
   meta = infer_meta(path, config, tokenizer, str(name_or_path))
   meta["head"], head_params = read_st_head(path, config)  # the ST files, not jaxir.json, say what is there
   if head_params is not None:
     params["head"] = head_params
-  return Pretrained(config=config, params=params, tokenizer=tokenizer, meta=meta, path=path, extra=extra)
+  return Pretrained(config=config, params=params, tokenizer=tokenizer, meta=meta, path=path, kept_tensors=kept_tensors)
 
 
 def load_tokenizer(path):
@@ -492,7 +497,7 @@ def save_pretrained(pretrained, out_dir, force=False, dtype="float32", train_con
   head_tensors = _head_tensors(pretrained.params, head, config) if head else None
   H = config.hidden_size
   pooler_shapes = {"pooler.dense.weight": (H, H), "pooler.dense.bias": (H,)}
-  for name, arr in (pretrained.extra or {}).items():
+  for name, arr in (pretrained.kept_tensors or {}).items():
     if pooler_shapes.get(name) == tuple(np.shape(arr)):
       tensors[name] = np.asarray(arr, dtype=np.float32)
   info = card.base_info(pretrained, train_config)  # carried on, so that a model trained from this one knows them

@@ -87,7 +87,7 @@ def check_compatible(a, b, names=("A", "B")):
 
 
 def interpolate(a, b, weight, names=("A", "B")):
-  """The Pretrained (1 − weight)·a + weight·b: params and the pooler tensors both keep; B's tokenizer and meta."""
+  """The Pretrained (1 − weight)·a + weight·b: params and the pooler tensors both keep (kept_tensors); B's tokenizer and meta."""
   import dataclasses
   w = float(weight)
   if not np.isfinite(w) or not 0.0 <= w <= 1.0:
@@ -100,9 +100,9 @@ def interpolate(a, b, weight, names=("A", "B")):
   if bad:
     raise JaxirError(f"the merged weights are not finite in {len(bad)} tensor(s), first {bad[0]}: NaN or inf in A or B")
   params = _unflat(flat)
-  extra = {k: mix(a.extra[k], v) for k, v in (b.extra or {}).items()
-           if k in (a.extra or {}) and np.shape(a.extra[k]) == np.shape(v)}
-  return dataclasses.replace(b, params=params, extra=extra, path=None)
+  kept = {k: mix(a.kept_tensors[k], v) for k, v in (b.kept_tensors or {}).items()
+           if k in (a.kept_tensors or {}) and np.shape(a.kept_tensors[k]) == np.shape(v)}
+  return dataclasses.replace(b, params=params, kept_tensors=kept, path=None)
 
 
 def merge(a_path, b_path, weight, out, force=False):

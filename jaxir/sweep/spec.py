@@ -309,9 +309,8 @@ def validate(spec):
     if d is not None:
       raise JaxirError(f"duplicated cell: {key} lists {d!r} twice")
   for key, values in alpha_lists:
-    bad = [a for a in values if not 0.0 <= a <= 1.0]
-    if bad:
-      raise JaxirError(f"{key} must lie in [0, 1], got {bad[0]}")
+    for a in values:
+      config_lib.check_alpha(a, key)
   for b in g.batch_types:
     if b not in GRID_BATCH_TYPES:
       raise JaxirError(f"grid.batch_types: {b!r} is not a batch type alpha controls; choose from {', '.join(GRID_BATCH_TYPES)}")

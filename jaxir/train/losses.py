@@ -9,6 +9,8 @@ the one-directional loss (T5X Retrieval sums them).
 
 Sharding is the caller's business: given a query shard and the gathered passages these kernels
 compute the rows of that shard; `jaxir.train.step` gathers the passages of the global batch.
+
+`info_nce_loss` is the entry `loss.name=info_nce` of the loss table (`jaxir.loss_registry`).
 """
 import jax
 import jax.numpy as jnp
@@ -59,3 +61,9 @@ def info_nce(q, p, temperature, symmetric=False, negatives=None):
       "hardest_neg_score": jnp.mean(hardest),
   }
   return loss, metrics
+
+
+def info_nce_loss(emb, temperature, cfg):
+  """`info_nce` in the loss table's form: `emb` {"queries", "passages"[, "negatives"]}, `cfg` a LossConfig."""
+  return info_nce(emb["queries"], emb["passages"], temperature, symmetric=cfg.symmetric,
+                  negatives=emb.get("negatives"))

@@ -1,4 +1,5 @@
-"""The jitted train step: InfoNCE over the global batch, plain or gradient-cached.
+"""The jitted train step: the loss `loss.name` names (InfoNCE by default) over the global batch, plain or
+gradient-cached.
 
 Batch: a dict of int32 arrays sharded over `data` (see `mesh.host_batch_to_global`), padded or packed.
 Padded: `query_ids`, `query_mask`, `passage_ids`, `passage_mask` [B, L], and optionally
@@ -8,6 +9,11 @@ Packed (`jaxir.data.packed`, the pipeline's default): every text of the batch in
 `query_slot`, `passage_slot` [B] (`negative_slot` [M]) pick each text's embedding out of the
 flat [R * S, H] pooled output; the loss is the padded batch's (tested to 1e-5), at a fraction of
 the tokens. Dropout then draws one mask for the packed rows (key `tower_rng(..., 3)`).
+
+The loss comes from the loss table (`jaxir.loss_registry`): the step embeds the towers the batch
+holds (queries, passages, negatives) and hands them to the chosen loss. `validate_batch` checks the
+batch against that loss's towers before anything is traced: a tower it needs and the batch lacks, or
+one the batch holds and the loss would ignore, is one JaxirError line.
 
 Global in-batch negatives: every query scores every passage of the global batch. The mesh is in
 Auto mode (see `jaxir.train.mesh`), so the step states the all-gather it wants with
@@ -43,10 +49,10 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxir.config import DTYPES
+from jaxir import loss_registry
+from jaxir.config import DTYPES, check_grad_cache
 from jaxir.data import packed as packed_lib
 from jaxir.errors import JaxirError
-from jaxir.train import losses
 from jaxir.train import mesh as mesh_lib
 from jaxir.train import state as state_lib
 
@@ -56,8 +62,8 @@ TOWERS = (("query_ids", "query_mask"), ("passage_ids", "passage_mask"), NEGATIVE
 PACKED = ("packed_ids", "packed_segments", "packed_positions", "query_slot", "passage_slot")
 SLOTS = ("query_slot", "passage_slot", "negative_slot")
 PACKED_TOWER = 3
-METRICS = ("loss", "accuracy", "pos_score", "hardest_neg_score", "temperature", "grad_norm",
-           "learning_rate")
+TOWER_KEYS = dict(zip(loss_registry.TOWERS, TOWERS))    # "queries" -> ("query_ids", "query_mask"), ...
+TOWER_SLOTS = dict(zip(loss_registry.TOWERS, SLOTS))    # "queries" -> "query_slot", ...
 
 
 def compute_dtype(name="auto"):
@@ -91,8 +97,7 @@ def _validate_packed(batch, cfg, mesh):
   unknown = sorted(set(batch) - set(PACKED) - {"negative_slot"})
   if unknown:
     raise JaxirError(f"packed batch has unknown keys {', '.join(unknown)}")
-  if cfg.loss.grad_cache_chunk:
-    raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
+  check_grad_cache(cfg.loss.grad_cache_chunk, pack=True)
   shape, data = tuple(batch["packed_ids"].shape), mesh.shape["data"]
   for k in PACKED[1:3]:
     if len(shape) != 2 or tuple(batch[k].shape) != shape:
@@ -109,10 +114,27 @@ def _validate_packed(batch, cfg, mesh):
                        " of the data axis")
 
 
+def _validate_towers(batch, cfg):
+  """One JaxirError unless the batch holds every tower the chosen loss needs and no tower it would ignore."""
+  loss = loss_registry.get(cfg.loss.name)
+  keys = TOWER_SLOTS if is_packed(batch) else {t: k[0] for t, k in TOWER_KEYS.items()}
+  held = [t for t in loss_registry.TOWERS if keys[t] in batch]
+  missing = [t for t in loss.needs if t not in held]
+  if missing:
+    raise JaxirError(f"loss {cfg.loss.name} needs {' and '.join(missing)} ({', '.join(keys[t] for t in missing)})"
+                     " but the batch has none")
+  unused = [t for t in held if t not in loss.needs + loss.optional]
+  if unused:
+    raise JaxirError(f"loss {cfg.loss.name} does not use {' or '.join(unused)}, but the batch holds them"
+                     f" ({', '.join(keys[t] for t in unused)})")
+
+
 def validate_batch(batch, cfg, mesh):
-  """Raises JaxirError unless `batch` has the keys and shapes the step can shard and chunk."""
+  """Raises JaxirError unless `batch` has the keys and shapes the step can shard and chunk, and the towers
+  the chosen loss (`loss.name`) needs."""
   if is_packed(batch):
-    return _validate_packed(batch, cfg, mesh)
+    _validate_packed(batch, cfg, mesh)
+    return _validate_towers(batch, cfg)
   missing = [k for k in REQUIRED if k not in batch]
   if missing:
     raise JaxirError(f"batch lacks {', '.join(missing)}")
@@ -140,6 +162,7 @@ def validate_batch(batch, cfg, mesh):
   if chunk is not None and (chunk < 1 or chunk % data):
     raise JaxirError(f"loss.grad_cache_chunk={chunk} must be a positive multiple of the {data}"
                      " devices of the data axis")
+  _validate_towers(batch, cfg)
 
 
 # ---------------------------------------------------------------- forward and gradients
@@ -166,22 +189,26 @@ def _encode_packed(encoder, cfg, params, batch, rng):
   return [None if k not in batch else jnp.take(flat, batch[k], axis=0) for k in SLOTS]
 
 
-def _loss(cfg, mesh, q, p, n, log_temperature):
+def _loss(loss_fn, cfg, mesh, emb, log_temperature):
+  """`loss_fn` (an entry of the loss table) on the towers' embeddings `emb` (one per `TOWERS`, None where
+  the batch has none): queries stay sharded over `data`, the other towers are gathered (global negatives)."""
   gather = lambda x: jax.lax.with_sharding_constraint(x, NamedSharding(mesh, P()))
-  q = jax.lax.with_sharding_constraint(q, mesh_lib.batch_sharding(mesh))
-  n = None if n is None else gather(n)
-  return losses.info_nce(q, gather(p), temperature_of(cfg, log_temperature),
-                         symmetric=cfg.loss.symmetric, negatives=n)
+  towers = {}
+  for name, e in zip(loss_registry.TOWERS, emb):
+    if e is not None:
+      towers[name] = (jax.lax.with_sharding_constraint(e, mesh_lib.batch_sharding(mesh)) if name == "queries"
+                      else gather(e))
+  return loss_fn(towers, temperature_of(cfg, log_temperature), cfg.loss)
 
 
 def _towers(batch):
   return [(batch[i], batch[m]) if i in batch else None for i, m in TOWERS]
 
 
-def _plain_grads(encoder, cfg, mesh, state, batch):
+def _plain_grads(encoder, loss_fn, cfg, mesh, state, batch):
   towers = None if is_packed(batch) else _towers(batch)
 
-  def loss_fn(trainable):
+  def objective(trainable):
     if towers is None:
       emb = _encode_packed(encoder, cfg, trainable["params"], batch,
                            tower_rng(state.rng, state.step, PACKED_TOWER))
@@ -189,9 +216,9 @@ def _plain_grads(encoder, cfg, mesh, state, batch):
       emb = [None if t is None else
              _encode(encoder, cfg, trainable["params"], *t, tower_rng(state.rng, state.step, k))
              for k, t in enumerate(towers)]
-    return _loss(cfg, mesh, *emb, trainable["log_temperature"])
+    return _loss(loss_fn, cfg, mesh, emb, trainable["log_temperature"])
 
-  return jax.grad(loss_fn, has_aux=True)(state.trainable())
+  return jax.grad(objective, has_aux=True)(state.trainable())
 
 
 def _to_chunks(x, n, data):
@@ -208,7 +235,7 @@ def _from_chunks(y, data):
   return y.reshape((n * c,) + y.shape[3:])
 
 
-def _grad_cache_grads(encoder, cfg, mesh, state, batch):
+def _grad_cache_grads(encoder, loss_fn, cfg, mesh, state, batch):
   data, chunk = mesh.shape["data"], cfg.loss.grad_cache_chunk
   params = state.params
   chunked = NamedSharding(mesh, P(None, "data"))
@@ -231,7 +258,7 @@ def _grad_cache_grads(encoder, cfg, mesh, state, batch):
 
   # (2) loss and its gradient w.r.t. the embeddings (and temperature) on the full global batch.
   (d_emb, d_lt), metrics = jax.grad(
-      lambda e, lt: _loss(cfg, mesh, *e, lt), argnums=(0, 1), has_aux=True)(emb, state.log_temperature)
+      lambda e, lt: _loss(loss_fn, cfg, mesh, e, lt), argnums=(0, 1), has_aux=True)(emb, state.log_temperature)
 
   # (3) back-propagate chunk by chunk, summing parameter gradients. Frozen embeddings are held
   # out of the vjp, so the scan carries no [vocab, H] accumulator for them.
@@ -257,10 +284,10 @@ def _grad_cache_grads(encoder, cfg, mesh, state, batch):
   return {"params": grads, "log_temperature": d_lt}, metrics
 
 
-def _grads(encoder, cfg, mesh, state, batch):
+def _grads(encoder, loss_fn, cfg, mesh, state, batch):
   if cfg.loss.grad_cache_chunk:
-    return _grad_cache_grads(encoder, cfg, mesh, state, batch)
-  return _plain_grads(encoder, cfg, mesh, state, batch)
+    return _grad_cache_grads(encoder, loss_fn, cfg, mesh, state, batch)
+  return _plain_grads(encoder, loss_fn, cfg, mesh, state, batch)
 
 
 # ---------------------------------------------------------------- public API
@@ -285,9 +312,10 @@ def make_grad_fn(encoder, cfg, mesh):
   """Jitted `(state, batch) -> (grads, metrics)`: gradients of the trainable tree
   ({'params', 'log_temperature'}) and the loss metrics, without updating (tests, debugging)."""
   cfg = copy.deepcopy(cfg)
+  loss_fn = loss_registry.get(cfg.loss.name).load()
   shard = state_lib.state_shardings(encoder, cfg, mesh)
   grad_shard = {"params": shard.params, "log_temperature": shard.log_temperature}
-  fn = jax.jit(lambda s, b: _grads(encoder, cfg, mesh, s, b),
+  fn = jax.jit(lambda s, b: _grads(encoder, loss_fn, cfg, mesh, s, b),
                in_shardings=(shard, mesh_lib.batch_sharding(mesh)),
                out_shardings=(grad_shard, mesh_lib.replicated(mesh)))
   return Step(fn, cfg, mesh)
@@ -296,17 +324,18 @@ def make_grad_fn(encoder, cfg, mesh):
 def make_train_step(encoder, cfg, mesh):
   """Jitted `(state, batch) -> (state, metrics)` for a TrainConfig `cfg`; the state is donated.
 
-  Metrics (replicated float32 scalars): loss, accuracy, pos_score, hardest_neg_score (see
-  `losses.info_nce`), temperature, grad_norm (before clipping), learning_rate (of this step).
-  `cfg` is copied: later edits to it do not reach the compiled step.
+  Metrics (replicated float32 scalars): those of the loss `cfg.loss.name` (info_nce: loss, accuracy,
+  pos_score, hardest_neg_score, see `losses.info_nce`), temperature, grad_norm (before clipping),
+  learning_rate (of this step). `cfg` is copied: later edits to it do not reach the compiled step.
   """
   cfg = copy.deepcopy(cfg)
+  loss_fn = loss_registry.get(cfg.loss.name).load()
   tx = state_lib.optimizer_for(cfg)
   schedule = state_lib.make_schedule(cfg.optim, cfg.steps)
   shard = state_lib.state_shardings(encoder, cfg, mesh)
 
   def train_step(state, batch):
-    grads, metrics = _grads(encoder, cfg, mesh, state, batch)
+    grads, metrics = _grads(encoder, loss_fn, cfg, mesh, state, batch)
     trainable = state.trainable()
     updates, opt_state = tx.update(grads, state.opt_state, trainable)
     trainable = optax.apply_updates(trainable, updates)

@@ -23,12 +23,12 @@ import numpy as np
 
 from jaxir import config as config_lib
 from jaxir import storage
+from jaxir.data import hybrid
 from jaxir.data import packed
 from jaxir.data import pipeline
 from jaxir.errors import JaxirError, some
 
 ARRAYS = pipeline.PADDED + packed.KEYS
-KIND_NAMES = {0: "mono", 1: "cross", 2: "mixed"}
 # Peak dense bf16 FLOP/s per device, for the utilisation estimate (None: unknown, e.g. CPU).
 PEAK_FLOPS = {"TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v5p": 459e12, "TPU v6 lite": 918e12,
               "NVIDIA H100": 989e12, "NVIDIA H200": 989e12, "NVIDIA A100": 312e12}
@@ -176,7 +176,7 @@ def _peak_flops(jax):
 
 
 class _Window:
-  """Metrics of the steps since the last log line, mono and cross batches apart.
+  """Metrics of the steps since the last log line, the kinds of batch (x_x_mono, x_y, mixed) apart.
 
   A step's metrics stay on the device (jitted steps run ahead of the host) until `fetch`, which the
   loop calls at log steps, before every checkpoint, dev evaluation or export, and at the end: one
@@ -219,10 +219,10 @@ class _Window:
     dt = max(time.perf_counter() - self.t0, 1e-9)
     rows = [{**m, **b} for m, b in zip(self.metrics, self.info)]
     out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("kind",)}
-    for kind, name in KIND_NAMES.items():
+    for kind, name in enumerate(hybrid.KINDS):
       losses = [r["loss"] for r in rows if r["kind"] == kind]
       out[f"loss_{name}"] = float(np.mean(losses)) if losses else None
-    out["mono_batches"] = sum(r["kind"] == 0 for r in rows) / len(rows)
+    out["x_x_mono_batches"] = sum(r["kind"] == hybrid.KINDS.index("x_x_mono") for r in rows) / len(rows)
     out["pairs_per_s"] = self.pairs / dt
     out["tokens_per_s"] = self.tokens / dt
     achieved = 3 * flops_per_token * self.tokens / dt          # forward + backward ~ 3x forward
@@ -241,7 +241,7 @@ def _host_params(params, mesh, jax):
 def _with_params(pretrained, params, **meta):
   from jaxir.model.hf_io import Pretrained
   return Pretrained(pretrained.config, params, pretrained.tokenizer, dict(pretrained.meta, **meta),
-                    pretrained.path, pretrained.extra)
+                    pretrained.path, pretrained.kept_tensors)
 
 
 def _load_model(cfg):
@@ -322,7 +322,7 @@ def load_checked(cfg, data=None):
   """The PairData of `cfg` (or `data`, already loaded for its DataConfig) once every setting that
   needs the data or the devices is checked: what `train` checks before its run directory exists."""
   import jax
-  from jaxir.data import hybrid, pairs
+  from jaxir.data import pairs
   from jaxir.train import mesh as mesh_lib
   config_lib.validate(cfg)
   data = data or pairs.load_pairs(cfg.data)
