@@ -142,7 +142,7 @@ class Encoder:
       if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise JaxirError(f"{name} must be a positive integer, got {value!r}")
     head = prompt if prompt is not None else (self.prompt(kind) if prompts else "")
-    meta, pre = self.meta, self.pretrained
+    pre = self.pretrained
     max_length = pre.max_length
     if self._embedder is None and texts:
       self._embedder = Embedder(pre, self.dtype)
