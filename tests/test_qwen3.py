@@ -1,0 +1,242 @@
+"""The Qwen3 family against transformers' PyTorch `Qwen3Model` on a random tiny config (2 layers, hidden 64,
+4 heads, 2 kv heads, head_dim 16, vocab 128): token states and pooled embeddings, causal + last-token and
+bidirectional + mean, with left and right padding; packed == unpacked; the HF weight map both ways and
+directories written by `save_pretrained` (no weights can be downloaded here: all models are random).
+
+The bidirectional reference is transformers' own `Qwen3Model` given a full 4-D additive attention mask
+([B, 1, T, T]: 0 for real keys, the float32 minimum for padding keys, no causal triangle), which it uses as is.
+"""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file, save_file
+from transformers import Qwen3Config as TorchQwen3Config
+from transformers import Qwen3ForCausalLM, Qwen3Model
+
+from jaxir.errors import JaxirError
+from jaxir.model import qwen3
+
+TOL = 1e-5
+VOCAB, T = 128, 10
+
+
+def _torch_config(**kw):
+  return TorchQwen3Config(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=64,
+                          rope_theta=10000.0, attn_implementation="eager", **kw)
+
+
+def _randomize(model, seed):
+  """Random weights everywhere, the RMSNorm scales too (they start at 1, which would hide a mis-mapped norm)."""
+  gen = torch.Generator().manual_seed(seed)
+  with torch.no_grad():
+    for name, p in model.named_parameters():
+      noise = torch.randn(p.shape, generator=gen) * (0.2 if "norm" in name else 0.05)
+      p.copy_((1.0 if "norm" in name else 0.0) + noise)
+  return model.eval()
+
+
+@pytest.fixture(scope="module")
+def torch_model():
+  torch.manual_seed(0)
+  return _randomize(Qwen3Model(_torch_config()), seed=1)
+
+
+@pytest.fixture(scope="module")
+def jax_model(torch_model):
+  cfg = qwen3.Qwen3Config.from_hf(torch_model.config.to_dict())
+  tensors = {k: v.numpy() for k, v in torch_model.state_dict().items()}
+  return cfg, qwen3.params_from_hf(tensors, cfg)
+
+
+def _batch():
+  """Row 0 full; rows 1 and 2 the same 6-token text right- and left-padded; row 3 a 3-token text left-padded."""
+  ids = np.random.RandomState(0).randint(0, VOCAB, (4, T))
+  mask = np.ones((4, T), np.int64)
+  text = ids[1, :6].copy()
+  mask[1, 6:] = 0
+  ids[2], mask[2] = np.roll(ids[1], 4), np.roll(mask[1], 4)   # 4 pads first, then `text`
+  ids[1, 6:] = ids[2, :4] = 0
+  mask[3, :7] = 0
+  assert (ids[2, 4:] == text).all()
+  return ids, mask
+
+
+def _torch_states(model, ids, mask, bidirectional=False, default_positions=False):
+  kw = {}
+  if not default_positions:   # jaxir's positions: a text's real tokens from 0
+    kw["position_ids"] = torch.tensor(np.maximum(np.cumsum(mask, 1) - 1, 0))
+  am = torch.tensor(mask)
+  if bidirectional:
+    am = torch.where(am[:, None, None, :].bool(), 0.0, torch.finfo(torch.float32).min)
+  with torch.no_grad():
+    return model(input_ids=torch.tensor(ids), attention_mask=am, **kw).last_hidden_state.numpy()
+
+
+def _normalize(x):
+  return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_causal_last_token_matches_torch(torch_model, jax_model):
+  cfg, params = jax_model
+  ids, mask = _batch()
+  enc = qwen3.module(cfg)   # the defaults: causal attention, last-token pooling
+  assert (enc.attention, enc.pooling) == ("causal", "last")
+  h = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask), method="token_states"))
+  pooled = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask)))
+  last = np.array([9, 5, 9, 9])   # the last real token of each row, wherever the padding is
+  for default_positions in (False, True):   # HF's arange(T) shifts left-padded positions: RoPE cancels it
+    ref = _torch_states(torch_model, ids, mask, default_positions=default_positions)
+    assert np.abs((h - ref) * mask[..., None]).max() <= TOL
+    assert np.abs(pooled - _normalize(ref[np.arange(4), last])).max() <= TOL
+  assert np.abs(pooled[1] - pooled[2]).max() <= TOL   # right- and left-padded: the same embedding
+
+
+def test_bidirectional_mean_matches_torch(torch_model, jax_model):
+  cfg, params = jax_model
+  ids, mask = _batch()
+  enc = qwen3.module(cfg, attention="bidirectional", pooling="mean")
+  h = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask), method="token_states"))
+  pooled = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask)))
+  ref = _torch_states(torch_model, ids, mask, bidirectional=True)
+  assert np.abs((h - ref) * mask[..., None]).max() <= TOL
+  mean = (ref * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+  assert np.abs(pooled - _normalize(mean)).max() <= TOL
+  causal = np.asarray(qwen3.module(cfg).apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask),
+                                              method="token_states"))
+  assert np.abs(h - causal)[0, :-1].max() > 1e-3   # the option changes the states (all but the last token)
+
+
+@pytest.mark.parametrize("attention,pooling", [("causal", "last"), ("bidirectional", "mean")])
+def test_packed_equals_unpacked(jax_model, attention, pooling):
+  cfg, params = jax_model
+  rng = np.random.RandomState(1)
+  lengths = [[4, 3, 2], [5]]   # row 0: three texts and one padding token; row 1: one text, 5 padding tokens
+  ids, seg, pos = np.zeros((2, T), np.int32), np.zeros((2, T), np.int32), np.zeros((2, T), np.int32)
+  texts = []
+  for r, row in enumerate(lengths):
+    at = 0
+    for s, n in enumerate(row):
+      toks = rng.randint(1, VOCAB, n)
+      ids[r, at:at + n], seg[r, at:at + n], pos[r, at:at + n] = toks, s + 1, np.arange(n)
+      texts.append(((r, s), toks))
+      at += n
+  enc = qwen3.module(cfg, attention=attention, pooling=pooling)
+  packed = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(seg), jnp.asarray(pos), 3,
+                                method="packed"))
+  padded_ids, padded_mask = np.zeros((len(texts), T), np.int32), np.zeros((len(texts), T), np.int32)
+  for i, (_, toks) in enumerate(texts):
+    padded_ids[i, :len(toks)], padded_mask[i, :len(toks)] = toks, 1
+  alone = np.asarray(enc.apply({"params": params}, jnp.asarray(padded_ids), jnp.asarray(padded_mask)))
+  for i, ((r, s), _) in enumerate(texts):
+    assert np.abs(packed[r, s] - alone[i]).max() <= TOL
+  assert np.abs(packed[1, 1:]).max() == 0   # empty segments are zero vectors
+
+
+def test_params_hf_round_trip(torch_model, jax_model):
+  cfg, params = jax_model
+  tensors = qwen3.params_to_hf(params, cfg)
+  assert tensors.keys() == torch_model.state_dict().keys()
+  for k, v in torch_model.state_dict().items():
+    assert np.array_equal(tensors[k], v.numpy())
+  again = qwen3.params_from_hf(tensors, cfg)
+  assert jax.tree.structure(again) == jax.tree.structure(params)
+  assert all(jax.tree.leaves(jax.tree.map(np.array_equal, again, params)))
+  # the same tree as the module initialises (no tensor left out, none extra)
+  shapes = jax.eval_shape(qwen3.module(cfg).init, jax.random.key(0), jnp.zeros((1, 4), jnp.int32),
+                          jnp.ones((1, 4), jnp.int32))["params"]
+  assert jax.tree.map(lambda a: a.shape, shapes) == jax.tree.map(lambda a: a.shape, params)
+  # Qwen3ForCausalLM names: the `model.` prefix is stripped and the LM head ignored
+  prefixed = {f"model.{k}": v for k, v in tensors.items()} | {"lm_head.weight": tensors["embed_tokens.weight"]}
+  assert all(jax.tree.leaves(jax.tree.map(np.array_equal, qwen3.params_from_hf(prefixed, cfg), params)))
+
+
+def test_params_from_hf_rejects_bad_weights(jax_model):
+  cfg, params = jax_model
+  good = qwen3.params_to_hf(params, cfg)
+  bad_cases = {
+      "lack layers.1.mlp.up_proj.weight": {k: v for k, v in good.items() if k != "layers.1.mlp.up_proj.weight"},
+      "has shape": good | {"norm.weight": np.ones(3, np.float32)},
+      "unexpected tensor 'layers.0.extra.weight'": good | {"layers.0.extra.weight": np.ones(3, np.float32)},
+      "non-finite": good | {"layers.0.self_attn.q_norm.weight": np.full(16, np.nan, np.float32)},
+      "both with and without": good | {"model.norm.weight": good["norm.weight"]},
+  }
+  for message, tensors in bad_cases.items():
+    with pytest.raises(JaxirError, match=message):
+      qwen3.params_from_hf(tensors, cfg)
+
+
+def test_config_from_hf(torch_model):
+  hf = torch_model.config.to_dict()
+  cfg = qwen3.Qwen3Config.from_hf(hf)
+  assert (cfg.num_layers, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.rope_theta) == (2, 4, 2, 16, 10000.0)
+  assert qwen3.Qwen3Config.from_hf(cfg.to_hf()) == cfg
+  legacy = {k: v for k, v in hf.items() if k != "rope_parameters"} | {"rope_theta": 5e5, "rope_scaling": None}
+  assert qwen3.Qwen3Config.from_hf(legacy).rope_theta == 5e5   # transformers < 5 config.json
+  for change, message in [({"use_sliding_window": True}, "use_sliding_window"),
+                          ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e4}}, "RoPE type 'yarn'"),
+                          ({"num_key_value_heads": 3}, "not a multiple"),
+                          ({"hidden_size": "64"}, "field 'hidden_size' must be an integer"),
+                          ({"model_type": "bert"}, "not a Qwen3 model")]:
+    with pytest.raises(JaxirError, match=message):
+      qwen3.Qwen3Config.from_hf(hf | change, where="m/config.json")
+
+
+def test_save_pretrained_directories_load_and_export(tmp_path, torch_model):
+  """A causal-LM checkpoint written by transformers loads into jaxir and gives Qwen3Model's states; jaxir's
+  export (config.to_hf + params_to_hf as model.safetensors) loads in transformers' AutoModel unchanged."""
+  from transformers import AutoModel
+  lm = Qwen3ForCausalLM(_torch_config(tie_word_embeddings=False))
+  lm.model.load_state_dict(torch_model.state_dict())
+  lm.save_pretrained(tmp_path / "hf")
+  hf = json.loads((tmp_path / "hf" / "config.json").read_text())
+  cfg = qwen3.Qwen3Config.from_hf(hf, where=tmp_path / "hf" / "config.json")
+  params = qwen3.params_from_hf(load_file(tmp_path / "hf" / "model.safetensors"), cfg)
+  ids, mask = _batch()
+  h = np.asarray(qwen3.module(cfg).apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask),
+                                          method="token_states"))
+  ref = _torch_states(torch_model, ids, mask)
+  assert np.abs((h - ref) * mask[..., None]).max() <= TOL
+
+  out = tmp_path / "export"
+  out.mkdir()
+  (out / "config.json").write_text(json.dumps(cfg.to_hf()))
+  save_file(qwen3.params_to_hf(params, cfg), out / "model.safetensors", metadata={"format": "pt"})
+  back = AutoModel.from_pretrained(out, attn_implementation="eager").eval()
+  assert type(back).__name__ == "Qwen3Model"
+  assert np.abs((_torch_states(back, ids, mask) - ref) * mask[..., None]).max() == 0
+
+
+def test_sharding_rules_cover_every_param(jax_model):
+  """Every param is sharded by a rule or listed as replicated (never both); only the embeddings freeze."""
+  import re
+  cfg, params = jax_model
+  paths = ["/".join(str(k.key) for k in p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+  for path in paths:
+    ruled = [spec for pattern, spec in qwen3.SHARDING_RULES if re.search(pattern, path)]
+    replicated = any(re.search(p, path) for p in qwen3.REPLICATED)
+    assert bool(ruled) != replicated, path
+    if "norm" in path:
+      assert replicated, path
+  spec = lambda path: next(s for p, s in qwen3.SHARDING_RULES if re.search(p, path))
+  assert spec("layers_0/self_attn/k_proj/kernel") == jax.sharding.PartitionSpec(None, "model")
+  assert spec("layers_1/mlp/down_proj/kernel") == jax.sharding.PartitionSpec("model", None)
+  frozen = [p for p in paths if any(re.search(f, p) for f in qwen3.FROZEN)]
+  assert frozen == ["embed_tokens/embedding"]
+
+
+def test_flops_per_token(jax_model):
+  """Matmul FLOPs: 2 per kernel weight, plus scores and weighted sum over `length` keys for each query head."""
+  cfg, params = jax_model
+  kernels = sum(x.size for p, x in jax.tree_util.tree_flatten_with_path(params)[0] if p[-1].key == "kernel")
+  length = 10
+  assert qwen3.flops_per_token(cfg, length) == 2 * kernels + cfg.num_layers * 4 * length * 4 * 16
+
+
+def test_query_prompt():
+  assert qwen3.query_prompt("Find it") == "Instruct: Find it\nQuery:"
+  assert qwen3.QUERY_PROMPT.startswith("Instruct: ") and qwen3.QUERY_PROMPT.endswith("\nQuery:")
