@@ -84,8 +84,8 @@ def _normalize(x):
 def test_causal_last_token_matches_torch(torch_model, jax_model):
   cfg, params = jax_model
   ids, mask = _batch()
-  enc = qwen3.module(cfg)   # the defaults: causal attention, last-token pooling
-  assert (enc.attention, enc.pooling) == ("causal", "last")
+  enc = qwen3.FAMILY.module(cfg)   # the defaults: last-token pooling, so causal attention
+  assert enc.pooling == "last" and enc.causal
   h = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask), method="token_states"))
   pooled = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask)))
   last = np.array([9, 5, 9, 9])   # the last real token of each row, wherever the padding is
@@ -99,20 +99,23 @@ def test_causal_last_token_matches_torch(torch_model, jax_model):
 def test_bidirectional_mean_matches_torch(torch_model, jax_model):
   cfg, params = jax_model
   ids, mask = _batch()
-  enc = qwen3.module(cfg, attention="bidirectional", pooling="mean")
+  enc = qwen3.FAMILY.module(cfg, pooling="mean")   # mean pooling brings bidirectional attention
+  assert not enc.causal
   h = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask), method="token_states"))
   pooled = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask)))
   ref = _torch_states(torch_model, ids, mask, bidirectional=True)
   assert np.abs((h - ref) * mask[..., None]).max() <= TOL
   mean = (ref * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
   assert np.abs(pooled - _normalize(mean)).max() <= TOL
-  causal = np.asarray(qwen3.module(cfg).apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask),
-                                              method="token_states"))
+  causal_mean = qwen3.FAMILY.module(cfg, pooling="mean", attention="causal")   # the explicit override
+  causal = np.asarray(causal_mean.apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask),
+                                        method="token_states"))
+  assert np.abs((causal - _torch_states(torch_model, ids, mask)) * mask[..., None]).max() <= TOL
   assert np.abs(h - causal)[0, :-1].max() > 1e-3   # the option changes the states (all but the last token)
 
 
-@pytest.mark.parametrize("attention,pooling", [("causal", "last"), ("bidirectional", "mean")])
-def test_packed_equals_unpacked(jax_model, attention, pooling):
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_packed_equals_unpacked(jax_model, pooling):
   cfg, params = jax_model
   rng = np.random.RandomState(1)
   lengths = [[4, 3, 2], [5]]   # row 0: three texts and one padding token; row 1: one text, 5 padding tokens
@@ -125,7 +128,7 @@ def test_packed_equals_unpacked(jax_model, attention, pooling):
       ids[r, at:at + n], seg[r, at:at + n], pos[r, at:at + n] = toks, s + 1, np.arange(n)
       texts.append(((r, s), toks))
       at += n
-  enc = qwen3.module(cfg, attention=attention, pooling=pooling)
+  enc = qwen3.FAMILY.module(cfg, pooling=pooling)
   packed = np.asarray(enc.apply({"params": params}, jnp.asarray(ids), jnp.asarray(seg), jnp.asarray(pos), 3,
                                 method="packed"))
   padded_ids, padded_mask = np.zeros((len(texts), T), np.int32), np.zeros((len(texts), T), np.int32)
@@ -147,7 +150,7 @@ def test_params_hf_round_trip(torch_model, jax_model):
   assert jax.tree.structure(again) == jax.tree.structure(params)
   assert all(jax.tree.leaves(jax.tree.map(np.array_equal, again, params)))
   # the same tree as the module initialises (no tensor left out, none extra)
-  shapes = jax.eval_shape(qwen3.module(cfg).init, jax.random.key(0), jnp.zeros((1, 4), jnp.int32),
+  shapes = jax.eval_shape(qwen3.FAMILY.module(cfg).init, jax.random.key(0), jnp.zeros((1, 4), jnp.int32),
                           jnp.ones((1, 4), jnp.int32))["params"]
   assert jax.tree.map(lambda a: a.shape, shapes) == jax.tree.map(lambda a: a.shape, params)
   # Qwen3ForCausalLM names: the `model.` prefix is stripped and the LM head ignored
@@ -197,7 +200,7 @@ def test_save_pretrained_directories_load_and_export(tmp_path, torch_model):
   cfg = qwen3.Qwen3Config.from_hf(hf, where=tmp_path / "hf" / "config.json")
   params = qwen3.params_from_hf(load_file(tmp_path / "hf" / "model.safetensors"), cfg)
   ids, mask = _batch()
-  h = np.asarray(qwen3.module(cfg).apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask),
+  h = np.asarray(qwen3.FAMILY.module(cfg).apply({"params": params}, jnp.asarray(ids), jnp.asarray(mask),
                                           method="token_states"))
   ref = _torch_states(torch_model, ids, mask)
   assert np.abs((h - ref) * mask[..., None]).max() <= TOL
@@ -240,3 +243,28 @@ def test_flops_per_token(jax_model):
 def test_query_prompt():
   assert qwen3.query_prompt("Find it") == "Instruct: Find it\nQuery:"
   assert qwen3.QUERY_PROMPT.startswith("Instruct: ") and qwen3.QUERY_PROMPT.endswith("\nQuery:")
+
+
+def test_registered_family(torch_model):
+  """config.json's model_type 'qwen3' finds this family; the generic config reader and Encoder build it."""
+  from jaxir.model import config, encoder, families
+  assert families.for_model_type("qwen3") is qwen3.FAMILY
+  cfg = config.from_hf(torch_model.config.to_dict())
+  assert isinstance(cfg, qwen3.Qwen3Config) and families.of_config(cfg) is qwen3.FAMILY
+  enc = encoder.Encoder(cfg)
+  assert isinstance(enc, qwen3.Qwen3Encoder) and enc.pooling == "last"
+  with pytest.raises(ValueError, match="pooling must be one of"):
+    encoder.Encoder(cfg, pooling="cls").init(jax.random.key(0), jnp.zeros((1, 2), jnp.int32),
+                                             jnp.ones((1, 2), jnp.int32))
+
+
+def test_bfloat16_compute_and_finite_gradients(jax_model):
+  """bfloat16 matmuls stay near float32 (float32 outputs); gradients through last-token pooling are finite."""
+  cfg, params = jax_model
+  ids, mask = (jnp.asarray(a) for a in _batch())
+  f32 = qwen3.FAMILY.module(cfg).apply({"params": params}, ids, mask)
+  bf16 = qwen3.FAMILY.module(cfg, dtype=jnp.bfloat16).apply({"params": params}, ids, mask)
+  assert bf16.dtype == jnp.float32 and float(jnp.abs(bf16 - f32).max()) < 2e-2
+  grads = jax.grad(lambda p: jnp.sum(qwen3.FAMILY.module(cfg).apply({"params": p}, ids, mask) ** 3))(params)
+  assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
+  assert float(jnp.abs(grads["embed_tokens"]["embedding"]).max()) > 0

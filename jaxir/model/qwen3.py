@@ -9,11 +9,13 @@ The architecture is transformers' `Qwen3Model`: token embeddings, then per layer
 self-attention (q and k RMS-normalised per head, then rotated by RoPE) and a pre-RMSNorm SwiGLU MLP, each added
 to the residual, and a final RMSNorm. There is no LM head: an embedder pools the last layer's states.
 
-  * attention "causal" + pooling "last" (the default, as Qwen3-Embedding): the embedding is the state of each
+  * pooling "last" (the default, as Qwen3-Embedding) with causal attention: the embedding is the state of each
     text's last real token, wherever the padding is (left or right). Qwen3-Embedding's tokenizer ends every
     text with `<|endoftext|>`, so that is the token pooled.
-  * attention "bidirectional" + pooling "mean" (the LLM2Vec-style option): every token sees the whole text and
-    the embedding is the mean of the real tokens' states. The two options are independent module settings.
+  * pooling "mean" with bidirectional attention (the LLM2Vec-style option): every token sees the whole text and
+    the embedding is the mean of the real tokens' states.
+  The pooling picks the attention (so `model.pooling` alone selects the option, end to end); the module's
+  `attention` setting ("causal" | "bidirectional") overrides it.
 
 Positions count a text's real tokens from 0 (`cumsum(mask) - 1`), so a left-padded text gets exactly the
 positions it has alone; transformers' default `arange(T)` differs for left padding only by a constant shift,
@@ -56,10 +58,12 @@ from jax.sharding import PartitionSpec as P
 
 from jaxir import schema
 from jaxir.errors import JaxirError, some
+from jaxir.model import pooling as pooling_lib
+from jaxir.model.family import Family
 
 MODEL_TYPES = ("qwen3",)
 POOLINGS = ("last", "mean")               # the first is the default
-ATTENTIONS = ("causal", "bidirectional")  # the first is the default
+ATTENTIONS = {"last": "causal", "mean": "bidirectional"}   # each pooling's attention (unless set)
 QUERY_PROMPT_TEMPLATE = "Instruct: {task}\nQuery:"
 RETRIEVAL_TASK = "Given a question, retrieve passages that answer the question"
 
@@ -280,26 +284,32 @@ class Layer(nn.Module):
 
 
 class Qwen3Encoder(nn.Module):
-  """Text embedder: `__call__` gives pooled [B, H] embeddings, `token_states` the final-normed states [B, T, H],
-  `packed` the pooled [B, S, H] embeddings of several texts per row.
+  """Text embedder: `__call__` gives pooled [B, H'] embeddings, `token_states` the final-normed states [B, T, H],
+  `packed` the pooled [B, S, H'] embeddings of several texts per row.
 
   Inputs are int arrays [B, T]: `input_ids` and `attention_mask` (1 = token, 0 = padding, on either side).
-  Outputs are float32. `attention` is "causal" or "bidirectional", `pooling` "last" or "mean".
+  Outputs are float32. `pooling` is "last" or "mean"; `attention` "causal" or "bidirectional" (None: the
+  pooling's, `ATTENTIONS`).
   """
   config: Qwen3Config
   pooling: str = POOLINGS[0]
   normalize: bool = True
   dtype: jnp.dtype = jnp.float32
-  attention: str = ATTENTIONS[0]
-  head_features: int | None = None   # the BERT family's sentence-transformers Dense head: not in this family
+  head_features: int | None = None  # a sentence-transformers Dense after pooling (output size H'); None: none
+  head_activation: str = "tanh"
+  attention: str | None = None
+
+  @property
+  def causal(self):
+    attention = self.attention or ATTENTIONS.get(self.pooling)
+    if attention not in ("causal", "bidirectional"):
+      raise ValueError(f"attention must be 'causal' or 'bidirectional', got {attention!r}")
+    return attention == "causal"
 
   def setup(self):
-    if self.pooling not in POOLINGS:
-      raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-    if self.attention not in ATTENTIONS:
-      raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
+    pooling_lib.check(self.pooling, POOLINGS, self.head_features, self.head_activation)
     if self.head_features is not None:
-      raise ValueError("the qwen3 family has no Dense head after pooling")
+      self.head = pooling_lib.Head(self.head_features, self.head_activation)
     c = self.config
     self.embed_tokens = nn.Embed(c.vocab_size, c.hidden_size, dtype=self.dtype, param_dtype=jnp.float32,
                                  embedding_init=nn.initializers.normal(c.initializer_range))
@@ -319,7 +329,7 @@ class Qwen3Encoder(nn.Module):
       if positions is None:
         raise ValueError("a [B, T, T] attention mask needs the token positions")
       mask = attention_mask.astype(bool)
-    if self.attention == "causal":
+    if self.causal:
       t = input_ids.shape[1]
       mask = mask & jnp.tril(jnp.ones((t, t), bool))[None]
     x = self.embed_tokens(input_ids)
@@ -328,21 +338,15 @@ class Qwen3Encoder(nn.Module):
     return self.norm(x).astype(jnp.float32)
 
   def _pool(self, h, segments):
-    """Pooled [B, S, H] from token states and a [B, S, T] 0/1 membership of tokens in segments."""
-    if self.pooling == "last":   # a segment's last token: the one with no later token of its segment
-      segments = segments * (jnp.cumsum(segments[..., ::-1], axis=-1)[..., ::-1] == 1)
-    w = segments / jnp.maximum(segments.sum(-1, keepdims=True), 1e-9)
-    pooled = jnp.einsum("bst,bth->bsh", w, h, precision=jax.lax.Precision.HIGHEST)
-    if self.normalize:   # sqrt(max(|x|^2, eps^2)): also the gradient is finite at an empty segment's 0
-      pooled = pooled * jax.lax.rsqrt(jnp.maximum(jnp.sum(pooled * pooled, axis=-1, keepdims=True), 1e-24))
-    return pooled
+    return pooling_lib.pool(h, segments, self.pooling, self.head if self.head_features is not None else None,
+                            self.normalize)
 
   def __call__(self, input_ids, attention_mask, deterministic=True):
     h = self.token_states(input_ids, attention_mask, deterministic)
     return self._pool(h, attention_mask.astype(jnp.float32)[:, None, :])[:, 0]
 
   def packed(self, input_ids, segment_ids, positions, num_segments, deterministic=True):
-    """Pooled [B, S, H] embeddings of several texts packed into each row (no padding between them).
+    """Pooled [B, S, H'] embeddings of several texts packed into each row (no padding between them).
 
     `segment_ids` [B, T]: 1..S for the tokens of the row's texts (each text contiguous), 0 for padding;
     `positions` [B, T]: each token's position within its own text (0 at its first token). Attention stays
@@ -352,13 +356,7 @@ class Qwen3Encoder(nn.Module):
     same = segment_ids[:, :, None] == segment_ids[:, None, :]
     mask = same & (segment_ids[:, None, :] > 0)
     h = self.token_states(input_ids, mask, deterministic, positions)
-    segments = (segment_ids[:, None, :] == jnp.arange(1, num_segments + 1)[None, :, None]).astype(jnp.float32)
-    return self._pool(h, segments)
-
-
-def module(config, **opts):
-  """The family's Flax module (`opts`: pooling, normalize, dtype, attention)."""
-  return Qwen3Encoder(config, **opts)
+    return self._pool(h, pooling_lib.packed_segments(segment_ids, num_segments))
 
 
 # ---------------------------------------------------------------- HF weight names
@@ -469,3 +467,9 @@ def flops_per_token(config, length):
   dense = 2 * (h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size)
   attention = 2 * 2 * length * q            # scores and weighted sum, over all query heads
   return c.num_layers * (dense + attention)
+
+
+FAMILY = Family(
+    name="qwen3", model_types=MODEL_TYPES, config_cls=Qwen3Config, module=Qwen3Encoder,
+    params_from_hf=params_from_hf, params_to_hf=params_to_hf, sharding_rules=SHARDING_RULES,
+    replicated=REPLICATED, frozen=FROZEN, flops_per_token=flops_per_token, poolings=POOLINGS)
