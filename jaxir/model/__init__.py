@@ -1,1 +1,1 @@
-"""The Flax encoder (BERT / XLM-R family) and Hugging Face import and export."""
+"""Model families (`family`, `families`, one module each, e.g. `bert`), the encoder built from them, and Hugging Face import and export."""
