@@ -1,12 +1,18 @@
 """The Qwen3 family against transformers' PyTorch `Qwen3Model` on a random tiny config (2 layers, hidden 64,
 4 heads, 2 kv heads, head_dim 16, vocab 128): token states and pooled embeddings, causal + last-token and
 bidirectional + mean, with left and right padding; packed == unpacked; the HF weight map both ways and
-directories written by `save_pretrained` (no weights can be downloaded here: all models are random).
+directories written by `save_pretrained` (no weights can be downloaded here: all models are random); a
+transformers-written directory through `jaxir.load(...).encode` and jaxir's export; the train step's gradients
+with the `model` axis sharding the matrices (4 fake CPU devices, in a subprocess).
 
 The bidirectional reference is transformers' own `Qwen3Model` given a full 4-D additive attention mask
 ([B, 1, T, T]: 0 for real keys, the float32 minimum for padding keys, no causal triangle), which it uses as is.
 """
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -20,14 +26,15 @@ from transformers import Qwen3ForCausalLM, Qwen3Model
 from jaxir.errors import JaxirError
 from jaxir.model import qwen3
 
+ROOT = Path(__file__).resolve().parents[1]
 TOL = 1e-5
 VOCAB, T = 128, 10
 
 
 def _torch_config(**kw):
-  return TorchQwen3Config(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=64,
-                          rope_theta=10000.0, attn_implementation="eager", **kw)
+  kw = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=16, max_position_embeddings=64, rope_theta=10000.0) | kw
+  return TorchQwen3Config(attn_implementation="eager", **kw)
 
 
 def _randomize(model, seed):
@@ -258,13 +265,112 @@ def test_registered_family(torch_model):
                                              jnp.ones((1, 2), jnp.int32))
 
 
-def test_bfloat16_compute_and_finite_gradients(jax_model):
-  """bfloat16 matmuls stay near float32 (float32 outputs); gradients through last-token pooling are finite."""
+def test_bfloat16_compute(jax_model):
+  """bfloat16 matmuls stay near float32 (float32 outputs). (Gradients: the train-step test below.)"""
   cfg, params = jax_model
   ids, mask = (jnp.asarray(a) for a in _batch())
   f32 = qwen3.FAMILY.module(cfg).apply({"params": params}, ids, mask)
   bf16 = qwen3.FAMILY.module(cfg, dtype=jnp.bfloat16).apply({"params": params}, ids, mask)
   assert bf16.dtype == jnp.float32 and float(jnp.abs(bf16 - f32).max()) < 2e-2
-  grads = jax.grad(lambda p: jnp.sum(qwen3.FAMILY.module(cfg).apply({"params": p}, ids, mask) ** 3))(params)
-  assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
-  assert float(jnp.abs(grads["embed_tokens"]["embedding"]).max()) > 0
+
+
+def _tiny_tokenizer():
+  """A byte-level BPE tokenizer (vocab 299, trained here on two sentences) that ends every text with
+  `<|endoftext|>`, as Qwen3-Embedding's does, and pads with it."""
+  from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+  from transformers import PreTrainedTokenizerFast
+  tok = Tokenizer(models.BPE())
+  tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+  trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"], show_progress=False,
+                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+  tok.train_from_iterator(["Who wrote Faust? Goethe wrote Faust.", "Wie hoch ist der Eiffelturm? 330 m."], trainer)
+  eos = tok.token_to_id("<|endoftext|>")
+  tok.post_processor = processors.TemplateProcessing(single="$A <|endoftext|>", special_tokens=[("<|endoftext|>", eos)])
+  return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                 model_max_length=64)
+
+
+def test_hf_directory_encodes_and_exports_through_jaxir(tmp_path):
+  """A Qwen3 directory written by transformers (weights, config, tokenizer) loads with `jaxir.load` and encodes
+  as PyTorch's last token; jaxir's export of it loads in AutoModel and sentence-transformers, last-token
+  pooling included, and gives the same embeddings."""
+  import jaxir
+  from sentence_transformers import SentenceTransformer
+  from transformers import AutoModel
+  from jaxir.model import hf_io
+  tokenizer = _tiny_tokenizer()
+  torch.manual_seed(0)
+  tm = _randomize(Qwen3Model(_torch_config(vocab_size=len(tokenizer))), seed=2)
+  tm.save_pretrained(tmp_path / "hf")
+  tokenizer.save_pretrained(tmp_path / "hf")
+  texts = ["Who wrote Faust?", "Wie hoch ist der Eiffelturm? Sehr hoch: 330 m.", "x"]
+  ref = []
+  for t in texts:
+    with torch.no_grad():
+      ref.append(tm(input_ids=tokenizer([t], return_tensors="pt")["input_ids"]).last_hidden_state[0, -1].numpy())
+  ref = _normalize(np.stack(ref))
+  model = jaxir.load(tmp_path / "hf")
+  assert model.meta["pooling"] == "last" and model.dim == 64
+  assert np.abs(model.encode(texts) - ref).max() <= TOL
+
+  pre = model.pretrained
+  pre.meta["normalize"] = True
+  out = hf_io.save_pretrained(pre, tmp_path / "export")
+  back = AutoModel.from_pretrained(out, attn_implementation="eager").eval()
+  assert type(back).__name__ == "Qwen3Model"
+  st = SentenceTransformer(str(out), device="cpu")
+  assert np.abs(st.encode(texts) - ref).max() <= TOL
+  assert np.abs(jaxir.load(out).encode(texts) - ref).max() <= TOL
+
+
+_SHARDED_WORKER = """
+import sys
+import jax
+jax.config.update("jax_num_cpu_devices", 4)
+import numpy as np
+import train_worker as tw
+from jaxir.model import qwen3
+from jaxir.train import mesh as mesh_lib, state as state_lib, step as step_lib
+config = qwen3.Qwen3Config(vocab_size=128, hidden_size=64, intermediate_size=96, num_layers=2, num_heads=4,
+                           num_kv_heads=2, head_dim=16, max_position_embeddings=64)
+encoder, result = qwen3.FAMILY.module(config), {}
+for data, model, packed in ((4, 1, False), (2, 2, True)):
+  cfg = tw.sharded_config(data, model)
+  mesh = mesh_lib.make_mesh(cfg.mesh)
+  state = state_lib.create_train_state(encoder, cfg, mesh, seed=0)
+  batch = tw.make_prefix_batch()
+  if packed:
+    batch = mesh_lib.host_batch_to_global(tw.packed_batch(row_multiple=2)[0], mesh)
+  grads, metrics = step_lib.make_grad_fn(encoder, cfg, mesh)(state, batch)
+  tag = f"{data}x{model}" + ("packed" if packed else "")
+  result.update({f"{tag}/grad/{k}": v for k, v in tw.flat(grads).items()})
+  result[f"{tag}/loss"] = np.asarray(metrics["loss"])
+  result[f"{tag}/specs"] = np.asarray([f"{k}={v.sharding.spec}" for k, v in tw.flat_arrays(state.params).items()])
+np.savez(sys.argv[1], **result)
+"""
+
+
+def test_train_step_with_model_axis_sharding(tmp_path):
+  """On 4 fake CPU devices, the train step's gradients on a 2 x 2 mesh (q/k/v, o, MLP and embeddings sharded over
+  `model`; the batch packed) equal the 4 x 1 mesh's (padded; the same texts)."""
+  out = tmp_path / "sharded.npz"
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+  env.pop("XLA_FLAGS", None)
+  run = subprocess.run([sys.executable, "-c", _SHARDED_WORKER, str(out)], env=env, cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+  assert run.returncode == 0, run.stderr[-3000:]
+  res = np.load(out)
+  grads = lambda tag: {k.split("/grad/", 1)[1]: res[k] for k in res.files if k.startswith(f"{tag}/grad/")}
+  ref = grads("4x1")
+  assert all(np.isfinite(v).all() for v in ref.values()) and np.abs(ref["params/layers_0/mlp/up_proj/kernel"]).max() > 0
+  for tag in ("2x2packed",):
+    other = grads(tag)
+    assert other.keys() == ref.keys()
+    for k in ref:   # relative to each gradient's scale
+      assert np.abs(other[k] - ref[k]).max() <= 1e-4 * max(np.abs(ref[k]).max(), 1e-6), (tag, k)
+    assert abs(float(res[f"{tag}/loss"]) - float(res["4x1/loss"])) <= 1e-4
+  specs = set(res["2x2packed/specs"])
+  for spec in ("embed_tokens/embedding=P('model', None)", "layers_0/self_attn/k_proj/kernel=P(None, 'model')",
+               "layers_1/self_attn/o_proj/kernel=P('model', None)", "layers_1/mlp/down_proj/kernel=P('model', None)",
+               "layers_0/self_attn/q_norm/scale=P()"):
+    assert spec in specs, sorted(specs)
