@@ -374,3 +374,16 @@ def test_train_step_with_model_axis_sharding(tmp_path):
                "layers_1/self_attn/o_proj/kernel=P('model', None)", "layers_1/mlp/down_proj/kernel=P('model', None)",
                "layers_0/self_attn/q_norm/scale=P()"):
     assert spec in specs, sorted(specs)
+
+
+def test_known_config_qwen3_embedding_0_6b():
+  """`jaxir plan --model-config qwen3-embedding-0.6b` sizes the real model: 596M parameters (0.44B without the
+  token embeddings), no download."""
+  from jaxir.model import config
+  from jaxir.model.known_configs import known_config
+  cfg = config.from_hf(known_config("Qwen3-Embedding-0.6B"), "known config")
+  assert isinstance(cfg, qwen3.Qwen3Config) and (cfg.num_layers, cfg.num_kv_heads, cfg.head_dim) == (28, 8, 128)
+  shapes = jax.eval_shape(qwen3.FAMILY.module(cfg).init, jax.random.key(0), jnp.zeros((1, 4), jnp.int32),
+                          jnp.ones((1, 4), jnp.int32))["params"]
+  total = sum(x.size for x in jax.tree.leaves(shapes))
+  assert 595.7e6 < total < 595.9e6 and 440.2e6 < total - shapes["embed_tokens"]["embedding"].size < 440.6e6
