@@ -30,7 +30,9 @@ The fields (the contract between the family modules and the rest of jaxir):
                    shape, or an unexpected tensor of the encoder itself.
   params_to_hf     (params, cfg) -> flat {hf_name: float32 numpy}: what `AutoModel` loads (inverse of the above).
   sharding_rules   ((regex searched in 'a/b/c' param paths, PartitionSpec over ("data", "model")), ...): the first
-                   match wins; a rule whose spec does not divide the array's shape replicates it.
+                   match wins; a rule whose spec does not divide the array's shape replicates it. Paths here and in
+                   `replicated` / `frozen` are relative to the params tree (`embeddings/LayerNorm/scale`), so `^`
+                   anchors at its root; the optimizer moments of a param get the param's sharding.
   replicated       regexes of params meant to be replicated when mesh.model > 1 (norms, row-parallel biases, ...).
                    A param matching neither a rule nor `replicated` is a JaxirError naming it (`jaxir.train.mesh`).
   frozen           regexes of the params frozen by `model.freeze_embeddings` (the embedding tables).
