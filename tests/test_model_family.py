@@ -1,5 +1,6 @@
 """Model families: the registry, a toy family added as one file plus one registry line and run through encode
 and a train step, and the checked sharding rules (on 4 fake CPU devices, in a subprocess)."""
+import copy
 import dataclasses
 import json
 import os
@@ -82,6 +83,16 @@ def test_toy_family_trains_with_its_frozen_subtree(toy):
   cfg.model.freeze_embeddings = True
   mesh = mesh_lib.make_mesh(cfg.mesh)
   state = state_lib.create_train_state(encoder, cfg, mesh, seed=0)
+  plain = tw.flat(step_lib.make_grad_fn(encoder, cfg, mesh)(state, tw.make_batch())[0])
+  cached_cfg = copy.deepcopy(cfg)
+  cached_cfg.loss.grad_cache_chunk = 4     # GradCache holds the frozen params out of its vjp
+  cached = tw.flat(step_lib.make_grad_fn(encoder, cached_cfg, mesh)(state, tw.make_batch())[0])
+  assert plain.keys() == cached.keys()
+  for k in ("params/embed/embedding", "params/pos/embedding"):
+    assert not plain[k].any() and not cached[k].any()
+  for k in ("params/mix/kernel", "params/mix/bias"):
+    assert np.abs(plain[k]).max() > 1e-6
+    np.testing.assert_allclose(cached[k], plain[k], rtol=0, atol=1e-5 * np.abs(plain[k]).max())
   before = tw.flat(state.params)
   state, metrics = step_lib.make_train_step(encoder, cfg, mesh)(state, tw.make_batch())
   after = tw.flat(state.params)
