@@ -1,1 +1,2 @@
-"""Model families (`family`, `families`, one module each, e.g. `bert`), the encoder built from them, and Hugging Face import and export."""
+"""The model families (`family`, `families`, one module each: `bert`), the encoder built from them, and
+Hugging Face import and export."""

@@ -16,7 +16,7 @@ The fields (the contract between the family modules and the rest of jaxir):
                    draft: `model_type` is required; the compute dtype is NOT a config field but the module's `dtype`
                    option, as weights are always float32 in jaxir.)
   module           `module(cfg, pooling=..., normalize=True, dtype=jnp.float32, head_features=None,
-                   head_activation="tanh")` -> a flax nn.Module with
+                   head_activation="tanh")` -> a flax nn.Module with a `config` attribute (the cfg) and
                      __call__(input_ids, attention_mask, deterministic=True) -> pooled [B, H'] (float32)
                      token_states(input_ids, attention_mask, deterministic=True, positions=None) -> [B, T, H]
                      packed(input_ids, segment_ids, positions, num_segments, deterministic=True) -> [B, S, H']
@@ -30,9 +30,12 @@ The fields (the contract between the family modules and the rest of jaxir):
                    shape, or an unexpected tensor of the encoder itself.
   params_to_hf     (params, cfg) -> flat {hf_name: float32 numpy}: what `AutoModel` loads (inverse of the above).
   sharding_rules   ((regex searched in 'a/b/c' param paths, PartitionSpec over ("data", "model")), ...): the first
-                   match wins; a rule whose spec does not divide the array's shape replicates it.
+                   match wins; a rule whose spec does not divide the array's shape replicates it. Paths here and in
+                   `replicated` / `frozen` are relative to the params tree (`embeddings/LayerNorm/scale`), so `^`
+                   anchors at its root; the optimizer moments of a param get the param's sharding.
   replicated       regexes of params meant to be replicated when mesh.model > 1 (norms, row-parallel biases, ...).
-                   A param matching neither a rule nor `replicated` is a JaxirError naming it (`jaxir.train.mesh`).
+                   A param matching neither a rule nor `replicated` is a JaxirError naming it (`jaxir.train.mesh`;
+                   the shared Dense head `head/dense/*` is always replicated and need not be listed).
   frozen           regexes of the params frozen by `model.freeze_embeddings` (the embedding tables).
   flops_per_token  (cfg, seq_len) -> forward FLOPs per token (matmuls only; the caller multiplies by 3 for training).
   poolings         the allowed `model.pooling` values, the first the default (bert: ("mean", "cls");
@@ -41,6 +44,9 @@ The fields (the contract between the family modules and the rest of jaxir):
                    use but an export carries along (BERT's pooler), named as `params_to_hf` names them; applied to
                    the files on import and to `Pretrained.extra` on export. None: nothing is kept. (Added to the
                    first draft.)
+
+What every family shares after its token states (the pooling modes, the Dense head, normalisation, packed
+segments) is `jaxir.model.pooling`.
 
 `register(family)` adds one (a test registers a toy family the same way); `for_model_type(model_type)` and
 `of_config(cfg)` find one, with a JaxirError naming the known ones otherwise. This module imports no family, so

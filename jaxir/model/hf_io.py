@@ -23,8 +23,8 @@ import hashlib
 import json
 import os
 import re
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,8 +91,8 @@ def _np_dtypes():
 
 
 def default_meta(config, source=""):
-  return {"pooling": families.of_config(config).default_pooling, "normalize": True, "query_prompt": "", "passage_prompt": "",
-          "max_length": config.max_length, "head": None, "source": source}
+  return {"pooling": families.of_config(config).default_pooling, "normalize": True, "query_prompt": "",
+          "passage_prompt": "", "max_length": config.max_length, "head": None, "source": source}
 
 
 # ---------------------------------------------------------------- weights

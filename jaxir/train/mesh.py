@@ -70,11 +70,20 @@ def spec_for(path, shape, model_size, rules=()):
   return P()
 
 
+def param_path(path):
+  """The 'a/b/c' path a sharding rule sees: after the last `params` key when there is one (the params and the
+  optimizer moments that mirror them in a TrainState), else the whole path (a bare params tree)."""
+  parts = path_str(path).split("/")
+  if "params" in parts:
+    parts = parts[len(parts) - parts[::-1].index("params"):]
+  return "/".join(parts)
+
+
 def shardings(tree, mesh, rules=()):
   """A tree of NamedShardings for a tree of arrays / ShapeDtypeStructs (params, optimizer state, ...)."""
   model_size = mesh.shape["model"]
   return jax.tree_util.tree_map_with_path(
-      lambda path, x: NamedSharding(mesh, spec_for(path_str(path), np.shape(x), model_size, rules)), tree)
+      lambda path, x: NamedSharding(mesh, spec_for(param_path(path), np.shape(x), model_size, rules)), tree)
 
 
 def check_rules(params, model_size, rules, replicated):
