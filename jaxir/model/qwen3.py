@@ -453,10 +453,10 @@ SHARDING_RULES = (
 # Meant to be replicated: every RMSNorm scale, and the bias of the row-parallel o_proj.
 REPLICATED = (
     r"(input_layernorm|post_attention_layernorm|q_norm|k_norm)/scale$",
-    r"(^|/)norm/scale$",
+    r"^norm/scale$",
     r"self_attn/o_proj/bias$",
 )
-FROZEN = (r"(^|/)embed_tokens/",)   # model.freeze_embeddings freezes the token embeddings only
+FROZEN = (r"^embed_tokens/",)   # model.freeze_embeddings freezes the token embeddings only
 
 
 def flops_per_token(config, length):
