@@ -506,7 +506,8 @@ def register(sub):
   p.add_argument("--config", help="experiments/*.py or *.yaml (as for jaxir train)")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. batch.batch_size=1024 mesh.model=2")
   p.add_argument("--model-config", help="a config.json (or model directory), or a known name: e5-small, "
-                                         "xlm-roberta-base, xlm-roberta-large, labse (default: model.name's)")
+                                         "xlm-roberta-base, xlm-roberta-large, labse, qwen3-embedding-0.6b"
+                                         " (default: model.name's)")
   p.add_argument("--json", metavar="OUT", help="write the plan record here")
   p.add_argument("--fit", action="store_true", help="find the largest global batch that fits, plain and with GradCache")
   p.add_argument("--chunk-per-device", type=int, default=8, help="--fit: GradCache chunk per data-axis device")
