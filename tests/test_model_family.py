@@ -68,7 +68,7 @@ def test_toy_family_saves_loads_and_encodes(toy, tmp_path):
   assert back.config == config and back.meta["pooling"] == "last"
   for a, b in zip(jax.tree.leaves(pre.params), jax.tree.leaves(back.params)):
     np.testing.assert_array_equal(a, b)
-  got = jaxir.load(out).encode(texts, kind="passage")     # packed rows, jit, the real encode path
+  got = jaxir.load(out).encode(texts, kind="passage", tokens_per_batch=64)   # packed rows, jit: the encode path
   b = tokenizer(texts, padding=True, return_tensors="np")
   want = np.asarray(back.encoder().apply({"params": back.params}, b["input_ids"], b["attention_mask"]))
   assert got.shape == (3, config.hidden_size)

@@ -8,7 +8,6 @@ module has `__call__` (pooled, normalised [B, H'] embeddings of padded rows), `t
 import jax.numpy as jnp
 
 from jaxir.model import families
-from jaxir.model.pooling import HEAD_ACTIVATIONS, Head  # noqa: F401  (the Dense head every family shares)
 
 
 def Encoder(config, pooling=None, normalize=True, dtype=jnp.float32, head_features=None, head_activation="tanh"):
