@@ -168,7 +168,7 @@ def target(topology=None, gpu=None, peak_flops=None, hbm_bandwidth=None, hbm_byt
 # ---------------------------------------------------------------- model and batch
 
 def model_config(cfg, model_config_arg=None):
-  """The EncoderConfig to plan: `--model-config` (a config.json path or a known name), else
+  """The model config to plan: `--model-config` (a config.json path or a known name), else
   `model.name`'s config.json."""
   from jaxir import storage
   from jaxir.model.config import EncoderConfig
@@ -329,21 +329,25 @@ def grad_cache_loop_cost(cfg, enc, shapes, devices, model):
   """Per-device FLOPs and bytes of the GradCache chunks XLA's cost analysis leaves out.
 
   XLA counts a while loop's body once, and GradCache embeds (`lax.map`) and back-propagates (`lax.scan`)
-  n chunks per tower: the other n - 1 chunks are added here, estimated: a chunk's forward is
-  2 x (non-embedding parameters) + 4 x layers x length x hidden FLOPs per token, and it runs three times
-  (embed, recompute, backward = 2 forwards); each chunk reads the parameters twice and reads and writes the
-  float32 gradient accumulator (5 x the parameter bytes on this device).
+  n chunks per tower: the other n - 1 chunks are added here, estimated: a chunk's forward is the model
+  family's FLOPs per token (`Family.flops_per_token`), and it runs three times (embed, recompute, backward =
+  2 forwards); each chunk reads the parameters twice and reads and writes the float32 gradient accumulator
+  (5 x the parameter bytes on this device).
   """
-  c, H, I, layers = int(cfg.loss.grad_cache_chunk), enc.hidden_size, enc.intermediate_size, enc.num_layers
-  dense = layers * (4 * H * H + 2 * H * I)
-  params = dense + (enc.vocab_size + enc.max_position_embeddings + enc.type_vocab_size) * H
+  import jax
+  from jaxir.model import families
+  from jaxir.model.encoder import Encoder
+  from jaxir.train import state as state_lib
+  c = int(cfg.loss.grad_cache_chunk)
+  params = sum(math.prod(x.shape) for x in jax.tree.leaves(jax.eval_shape(lambda: state_lib.init_params(Encoder(enc)))))
+  flops_per_token = families.of_config(enc).flops_per_token
   flops = bytes_ = 0.0
   for ids in ("query_ids", "passage_ids", "negative_ids"):
     if ids not in shapes:
       continue
     rows, length = shapes[ids]
     loops = rows // c - 1
-    per_token = 2 * dense + 4 * layers * length * H
+    per_token = flops_per_token(enc, length)
     flops += loops * 4 * per_token * c * length / devices
     bytes_ += loops * 5 * 4 * params / model
   return {"flops": flops, "bytes": bytes_, "note": "XLA counts each GradCache loop body once; the other chunks"
@@ -502,7 +506,8 @@ def register(sub):
   p.add_argument("--config", help="experiments/*.py or *.yaml (as for jaxir train)")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. batch.batch_size=1024 mesh.model=2")
   p.add_argument("--model-config", help="a config.json (or model directory), or a known name: e5-small, "
-                                         "xlm-roberta-base, xlm-roberta-large, labse (default: model.name's)")
+                                         "xlm-roberta-base, xlm-roberta-large, labse, qwen3-embedding-0.6b"
+                                         " (default: model.name's)")
   p.add_argument("--json", metavar="OUT", help="write the plan record here")
   p.add_argument("--fit", action="store_true", help="find the largest global batch that fits, plain and with GradCache")
   p.add_argument("--chunk-per-device", type=int, default=8, help="--fit: GradCache chunk per data-axis device")

@@ -16,8 +16,9 @@ import pytest
 
 from jaxir.errors import JaxirError
 from jaxir.model import hf_io
+from jaxir.model.bert import BertConfig, position_ids, tensor_specs
 from jaxir.model.config import EncoderConfig
-from jaxir.model.encoder import Encoder, position_ids
+from jaxir.model.encoder import Encoder
 
 SENTENCES = [
     "Hello world, this is a test of the encoder.",
@@ -122,7 +123,7 @@ def _pool(states, mask, pooling):
 def _flax_states(config, params, batch):
   enc = Encoder(config)
   return np.asarray(enc.apply({"params": params}, batch["input_ids"], batch["attention_mask"],
-                              batch.get("token_type_ids"), method=Encoder.token_states))
+                              batch.get("token_type_ids"), method=type(enc).token_states))
 
 
 def _flax_embed(pretrained, texts, pooling):
@@ -161,7 +162,7 @@ def test_xlmr_position_ids_match_transformers():
   import torch
   ids = np.array([[0, 5, 6, 7, 2, 1, 1], [0, 9, 2, 1, 1, 1, 1], [0, 4, 4, 4, 4, 4, 2]])
   want = XLMRobertaEmbeddings.create_position_ids_from_input_ids(torch.tensor(ids), 1).numpy()
-  c = EncoderConfig(model_type="xlm-roberta", pad_token_id=1, hidden_size=8, num_heads=2)
+  c = BertConfig(model_type="xlm-roberta", pad_token_id=1, hidden_size=8, num_heads=2)
   np.testing.assert_array_equal(np.asarray(position_ids(c, jnp.asarray(ids))), want)
   assert want[0].tolist() == [2, 3, 4, 5, 6, 1, 1]
   np.testing.assert_array_equal(np.asarray(position_ids(dataclasses.replace(c, model_type="bert"), ids))[1],
@@ -214,15 +215,15 @@ def test_mean_pooling_ignores_padding_and_jit(tiny):
 
 
 def test_init_dropout_and_bf16():
-  c = EncoderConfig(model_type="xlm-roberta", vocab_size=50, hidden_size=16, num_layers=1, num_heads=2,
-                    intermediate_size=24, max_position_embeddings=20, type_vocab_size=1, pad_token_id=1)
+  c = BertConfig(model_type="xlm-roberta", vocab_size=50, hidden_size=16, num_layers=1, num_heads=2,
+                 intermediate_size=24, max_position_embeddings=20, type_vocab_size=1, pad_token_id=1)
   ids = jnp.array([[0, 5, 6, 2, 1], [0, 7, 8, 9, 2]])
   mask = (ids != 1).astype(jnp.int32)
   params = jax.jit(Encoder(c).init)(jax.random.key(0), ids, mask)["params"]
   assert set(params) == {"embeddings", "encoder"}
   assert params["encoder"]["layer_0"]["attention"]["self"]["query"]["kernel"].shape == (16, 16)
   assert params["encoder"]["layer_0"]["intermediate"]["dense"]["kernel"].shape == (16, 24)
-  hf_names = {n for n, _, _, _ in hf_io.tensor_specs(c)}
+  hf_names = {n for n, _, _, _ in tensor_specs(c)}
   assert len(hf_names) == len(jax.tree.leaves(params))
   train = jax.jit(lambda key: Encoder(c).apply({"params": params}, ids, mask, deterministic=False,
                                                 rngs={"dropout": key}))

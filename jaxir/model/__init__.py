@@ -1,1 +1,2 @@
-"""The Flax encoder (BERT / XLM-R family) and Hugging Face import and export."""
+"""The model families (`family`, `families`, one module each: `bert`), the encoder built from them, and
+Hugging Face import and export."""

@@ -1,13 +1,13 @@
 """Hugging Face import and export of the encoder: config.json + safetensors + tokenizer + ST files.
 
-Weights go through `safetensors.numpy` (no torch): a HF Linear `weight` [out, in] is the Flax
-`kernel` [in, out] transposed; LayerNorm `weight`/`bias` are `scale`/`bias`; an Embedding `weight`
-is `embedding`. HF names with a `bert.` / `roberta.` / `model.` prefix are accepted on import;
-LM-head weights are ignored, and the BERT pooler (unused by jaxir) is carried along in
-`Pretrained.kept_tensors` so that an export keeps it. Exported directories load unchanged in
-`transformers.AutoModel`, `AutoTokenizer` and `sentence_transformers.SentenceTransformer`.
+config.json's `model_type` picks the model family (`jaxir.model.families`), whose config class reads it and whose
+weight-name map turns the safetensors tensors (read through `safetensors`, no torch) into the Flax tree and back.
+Tensors the family does not use but an export keeps (its `kept_from_hf`) are carried along in
+`Pretrained.kept_tensors`.
+Exported directories load unchanged in `transformers.AutoModel`, `AutoTokenizer` and
+`sentence_transformers.SentenceTransformer`.
 
-`meta` holds how the model is used for retrieval: pooling ("mean" | "cls"), normalize,
+`meta` holds how the model is used for retrieval: pooling (one of the family's poolings), normalize,
 query_prompt, passage_prompt, max_length, head and source (plus any extra JSON keys a trainer adds).
 It is read from `jaxir.json` when present, else inferred from the sentence-transformers files.
 
@@ -24,22 +24,20 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from jaxir import storage, schema
-from jaxir.errors import JaxirError, some
-from jaxir.model.config import EncoderConfig
-from jaxir.model.encoder import POOLINGS
+from jaxir.errors import JaxirError
+from jaxir.model import config as config_lib
+from jaxir.model import families
 
 META_FILE = "jaxir.json"
 HUB_PREFIX = "hf:"     # `hf:ORG/NAME`: always a Hugging Face Hub repo id
 LOCAL_ROOTS = ("runs",)  # a name under these folders is a local path even where the folder is missing
-_PREFIXES = ("bert.", "roberta.", "xlm_roberta.", "model.")
-_KEPT = re.compile(r"^pooler\.dense\.(weight|bias)$")
-_IGNORED = re.compile(r"^(pooler|cls|lm_head|qa_outputs|classifier)\.|^embeddings\.(position_ids|token_type_ids)$")
 _HUB_PATTERNS = [
     "config.json", "model.safetensors", "model-*.safetensors", "model.safetensors.index.json",
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -54,18 +52,18 @@ _ST_TYPES = ("Transformer", "Pooling", "Dense", "Normalize")
 _TORCH_ACTIVATIONS = {"tanh": "torch.nn.modules.activation.Tanh", "identity": "torch.nn.modules.linear.Identity",
                       "relu": "torch.nn.modules.activation.ReLU", "gelu": "torch.nn.modules.activation.GELU",
                       "sigmoid": "torch.nn.modules.activation.Sigmoid"}
-_LINEARS = ("attention.self.query", "attention.self.key", "attention.self.value",
-            "attention.output.dense", "intermediate.dense", "output.dense")
-_NORMS = ("attention.output.LayerNorm", "output.LayerNorm")
+# sentence-transformers' pooling modes and jaxir's names for them (`jaxir.model.pooling.MODES`).
+_ST_POOLINGS = {"mean": "mean", "cls": "cls", "lasttoken": "last"}
 
 
 @dataclasses.dataclass
 class Pretrained:
   """A loaded model: `params` is the Flax tree of float32 arrays (see `jaxir.model.encoder`).
 
-  `kept_tensors` holds HF tensors the encoder does not use but an export keeps (the BERT pooler).
+  `kept_tensors` holds HF tensors the encoder does not use but an export keeps (the family's `kept_from_hf`).
+  `config` is the family's config (`jaxir.model.config.from_hf`).
   """
-  config: EncoderConfig
+  config: Any
   params: dict
   tokenizer: Any
   meta: dict
@@ -99,43 +97,11 @@ def _np_dtypes():
 
 
 def default_meta(config, source=""):
-  return {"pooling": "mean", "normalize": True, "query_prompt": "", "passage_prompt": "",
-          "max_length": config.max_length, "head": None, "source": source}
+  return {"pooling": families.of_config(config).default_pooling, "normalize": True, "query_prompt": "",
+          "passage_prompt": "", "max_length": config.max_length, "head": None, "source": source}
 
 
-# ---------------------------------------------------------------- name mapping
-
-def tensor_specs(config):
-  """[(hf_name, flax_path, hf_shape, transpose)] for every weight the encoder needs."""
-  c, specs = config, []
-  def add(name, path, shape, transpose=False):
-    specs.append((name, tuple(path.split("/")), tuple(shape), transpose))
-  for name, rows in (("word", c.vocab_size), ("position", c.max_position_embeddings),
-                     ("token_type", c.type_vocab_size)):
-    add(f"embeddings.{name}_embeddings.weight", f"embeddings/{name}_embeddings/embedding", (rows, c.hidden_size))
-  add("embeddings.LayerNorm.weight", "embeddings/LayerNorm/scale", (c.hidden_size,))
-  add("embeddings.LayerNorm.bias", "embeddings/LayerNorm/bias", (c.hidden_size,))
-  H, I = c.hidden_size, c.intermediate_size
-  out_in = {"intermediate.dense": (I, H), "output.dense": (H, I)}
-  for i in range(c.num_layers):
-    hf, fx = f"encoder.layer.{i}", f"encoder/layer_{i}"
-    for m in _LINEARS:
-      shape = out_in.get(m, (H, H))
-      add(f"{hf}.{m}.weight", f"{fx}/{m.replace('.', '/')}/kernel", shape, transpose=True)
-      add(f"{hf}.{m}.bias", f"{fx}/{m.replace('.', '/')}/bias", shape[:1])
-    for m in _NORMS:
-      add(f"{hf}.{m}.weight", f"{fx}/{m.replace('.', '/')}/scale", (H,))
-      add(f"{hf}.{m}.bias", f"{fx}/{m.replace('.', '/')}/bias", (H,))
-  return specs
-
-
-def _canonical(name):
-  for p in _PREFIXES:
-    if name.startswith(p):
-      name = name[len(p):]
-      break
-  return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
-
+# ---------------------------------------------------------------- weights
 
 def _inside(path, name, where):
   """`path / name` for a file or folder that `where` (a file in the model directory `path`) names;
@@ -167,57 +133,48 @@ def _safe_open(file):
     raise JaxirError(f"{file}: unreadable safetensors file, truncated or corrupt ({e})") from None
 
 
-def hf_to_params(path, config, kept_tensors=None):
-  """Reads the safetensors weights under `path` into the Flax tree, checking names and shapes.
+class _Tensors(Mapping):
+  """The tensors of a model's safetensors files by name, each read when it is asked for (numpy)."""
 
-  The pooler tensors, when present, go into the dict `kept_tensors` (HF names, float32) if one is given.
+  def __init__(self, files):
+    self.where = {}
+    for file in files:
+      if not file.is_file():
+        raise JaxirError(f"weights shard missing: {file}")
+      with _safe_open(file) as f:
+        for key in f.keys():
+          self.where.setdefault(key, file)
+
+  def __getitem__(self, key):
+    with _safe_open(self.where[key]) as f:
+      return f.get_tensor(key)
+
+  def __iter__(self):
+    return iter(self.where)
+
+  def __len__(self):
+    return len(self.where)
+
+
+def hf_to_params(path, config, kept_tensors=None):
+  """Reads the safetensors weights under `path` into the Flax tree of `config`'s family, checking names and shapes.
+
+  The tensors the family keeps for an export (`kept_from_hf`, e.g. a pooler) go into the dict `kept_tensors` if one is given.
   """
-  specs = {name: (fpath, shape, t) for name, fpath, shape, t in tensor_specs(config)}
-  params, seen = {}, set()
-  for file in _safetensors_files(path):
-    if not file.is_file():
-      raise JaxirError(f"weights shard missing: {file}")
-    with _safe_open(file) as f:
-      for key in f.keys():
-        name = _canonical(key)
-        if name not in specs:
-          if _KEPT.match(name) and kept_tensors is not None:
-            kept_tensors[name] = np.asarray(f.get_tensor(key), dtype=np.float32)
-          elif not _IGNORED.search(name) and name.startswith(("embeddings.", "encoder.")):
-            raise JaxirError(f"{file.name}: unexpected tensor {key!r} (not a plain BERT/XLM-R encoder?)")
-          continue
-        fpath, shape, transpose = specs[name]
-        arr = f.get_tensor(key)
-        if tuple(arr.shape) != shape:
-          raise JaxirError(f"{file.name}: tensor {key!r} has shape {tuple(arr.shape)}, config.json implies {shape}")
-        arr = np.asarray(arr, dtype=np.float32)
-        node = params
-        for k in fpath[:-1]:
-          node = node.setdefault(k, {})
-        node[fpath[-1]] = np.ascontiguousarray(arr.T) if transpose else arr
-        seen.add(name)
-  missing = [n for n in specs if n not in seen]
-  if missing:
-    raise JaxirError(f"{path}: weights lack {some(missing)}")
+  fam = families.of_config(config)
+  tensors = _Tensors(_safetensors_files(path))
+  try:
+    params = fam.params_from_hf(tensors, config)
+  except JaxirError as e:
+    raise JaxirError(f"{path}: {e}") from None
+  if kept_tensors is not None and fam.kept_from_hf is not None:
+    kept_tensors.update(fam.kept_from_hf(tensors, config))
   return params
 
 
 def params_to_hf(params, config):
-  """The HF-named float32 numpy tensors (no prefix) for the Flax tree `params`."""
-  tensors = {}
-  for name, fpath, shape, transpose in tensor_specs(config):
-    node = params
-    try:
-      for k in fpath:
-        node = node[k]
-    except (KeyError, TypeError):
-      raise JaxirError(f"params lack {'/'.join(fpath)}") from None
-    arr = np.asarray(node, dtype=np.float32)
-    arr = np.ascontiguousarray(arr.T) if transpose else arr
-    if arr.shape != shape:
-      raise JaxirError(f"params {'/'.join(fpath)} has shape {arr.shape}, expected {shape[::-1] if transpose else shape}")
-    tensors[name] = arr
-  return tensors
+  """The HF-named float32 numpy tensors (no prefix) for the Flax tree `params` of `config`'s family."""
+  return families.of_config(config).params_to_hf(params, config)
 
 
 # ---------------------------------------------------------------- meta (pooling, prompts)
@@ -255,8 +212,9 @@ def infer_meta(path, config, tokenizer, source):
     limit = sbert.get("max_seq_length") or getattr(tokenizer, "model_max_length", None)
     if isinstance(limit, int) and 0 < limit < 100_000:
       meta["max_length"] = limit
-  if meta["pooling"] not in POOLINGS:
-    raise JaxirError(f"{path}: pooling {meta['pooling']!r} is not supported (jaxir supports {', '.join(POOLINGS)})")
+  allowed = families.of_config(config).poolings
+  if meta["pooling"] not in allowed:
+    raise JaxirError(f"{path}: pooling {meta['pooling']!r} is not supported (this model supports {', '.join(allowed)})")
   meta["max_length"] = min(int(meta["max_length"]), config.max_length)
   meta["normalize"] = bool(meta["normalize"])
   return meta
@@ -401,7 +359,7 @@ def _st_pooling(file):
     mode = [m for k, m in legacy.items() if cfg.get(k)] or ["mean"]
   if isinstance(mode, (list, tuple)):
     mode = mode[0] if len(mode) == 1 else "+".join(mode)
-  return mode
+  return _ST_POOLINGS.get(mode, mode)
 
 
 # ---------------------------------------------------------------- load / save
@@ -455,7 +413,7 @@ def load_pretrained(name_or_path):
   if not (path / "config.json").is_file():
     raise JaxirError(f"model not found: {path} has no config.json (expected a Hugging Face model directory)")
   hf = storage.read_json(path / "config.json")
-  config = EncoderConfig.from_hf(hf, path / "config.json")
+  config = config_lib.from_hf(hf, path / "config.json")
   kept_tensors = {}
   params = hf_to_params(path, config, kept_tensors)
   tokenizer = load_tokenizer(path)
@@ -488,18 +446,16 @@ def save_pretrained(pretrained, out_dir, force=False, dtype="float32", train_con
   config, meta = pretrained.config, dict(pretrained.meta)
   if dtype not in DTYPES:
     raise JaxirError(f"cannot write weights as {dtype!r} (jaxir writes {', '.join(DTYPES)})")
-  if meta.get("pooling") not in POOLINGS:
-    raise JaxirError(f"cannot export pooling {meta.get('pooling')!r} (jaxir supports {', '.join(POOLINGS)})")
+  fam = families.of_config(config)
+  if meta.get("pooling") not in fam.poolings:
+    raise JaxirError(f"cannot export pooling {meta.get('pooling')!r} (this model supports {', '.join(fam.poolings)})")
   if pretrained.tokenizer is None:
     raise JaxirError("cannot export a model without its tokenizer")
   tensors = params_to_hf(pretrained.params, config)
   head = meta.get("head")
   head_tensors = _head_tensors(pretrained.params, head, config) if head else None
-  H = config.hidden_size
-  pooler_shapes = {"pooler.dense.weight": (H, H), "pooler.dense.bias": (H,)}
-  for name, arr in (pretrained.kept_tensors or {}).items():
-    if pooler_shapes.get(name) == tuple(np.shape(arr)):
-      tensors[name] = np.asarray(arr, dtype=np.float32)
+  if fam.kept_from_hf is not None and pretrained.kept_tensors:
+    tensors.update({k: v for k, v in fam.kept_from_hf(pretrained.kept_tensors, config).items() if k not in tensors})
   info = card.base_info(pretrained, train_config)  # carried on, so that a model trained from this one knows them
   meta.update({k: info[k] for k in ("base_model", "license") if k in info})
   out_dir = Path(out_dir)
@@ -552,7 +508,7 @@ def _write_st_files(d, config, meta):
       "pooling_mode_max_tokens": False,
       "pooling_mode_mean_sqrt_len_tokens": False,
       "pooling_mode_weightedmean_tokens": False,
-      "pooling_mode_lasttoken": False,
+      "pooling_mode_lasttoken": meta["pooling"] == "last",
       "include_prompt": True,
   })
   _write_json(d / "sentence_bert_config.json", {"max_seq_length": int(meta["max_length"]), "do_lower_case": False})

@@ -1,8 +1,8 @@
 """Hugging Face `config.json` dicts of a few public encoders, so `jaxir plan` can size them without a download.
 
 The hyper-parameters are the public ones of each hub repository's `config.json` (intfloat/multilingual-e5-small,
-FacebookAI/xlm-roberta-base, FacebookAI/xlm-roberta-large, sentence-transformers/LaBSE). Only the fields
-`EncoderConfig.from_hf` reads are kept.
+FacebookAI/xlm-roberta-base, FacebookAI/xlm-roberta-large, sentence-transformers/LaBSE, Qwen/Qwen3-Embedding-0.6B).
+Only the fields their family's config class reads are kept.
 """
 import copy
 
@@ -28,9 +28,15 @@ KNOWN = {
     # sentence-transformers/LaBSE (BertModel, 471M; its ST Dense head is not part of config.json)
     "labse": dict(_BERT, vocab_size=501153, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                   intermediate_size=3072),
+    # Qwen/Qwen3-Embedding-0.6B (Qwen3Model, 596M; a decoder: causal attention, last-token pooling)
+    "qwen3-embedding-0.6b": {"model_type": "qwen3", "vocab_size": 151669, "hidden_size": 1024,
+                             "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
+                             "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 32768,
+                             "rope_theta": 1000000, "rms_norm_eps": 1e-6, "tie_word_embeddings": True,
+                             "attention_bias": False, "hidden_act": "silu"},
 }
 ALIASES = {"multilingual-e5-small": "e5-small", "xlm-r-base": "xlm-roberta-base",
-           "xlm-r-large": "xlm-roberta-large"}
+           "xlm-r-large": "xlm-roberta-large", "Qwen3-Embedding-0.6B": "qwen3-embedding-0.6b"}
 
 
 def known_config(name):

@@ -59,8 +59,6 @@ class JsonlLog:
 
 
 def encoder_flops_per_token(config, length):
-  """Forward FLOPs per token of a BERT-style encoder (matmuls only), for the utilisation estimate."""
-  h, f, n = config.hidden_size, config.intermediate_size, config.num_layers
-  dense = 2 * (4 * h * h + 2 * h * f)           # q, k, v, out; FFN in and out
-  attention = 2 * 2 * length * h                # scores and weighted sum
-  return n * (dense + attention)
+  """Forward FLOPs per token of the encoder (matmuls only; its family's count), for the utilisation estimate."""
+  from jaxir.model import families
+  return families.of_config(config).flops_per_token(config, length)

@@ -4,15 +4,16 @@ The mesh is `data` x `model` over all devices of all hosts (`jax.devices()` is g
 so that the `model` axis spans neighbouring devices of one host. Both axes are `AxisType.Auto`:
 the encoder carries no sharding annotations, so in Explicit mode every matmul and reshape that
 meets a `model`-sharded weight would need an `out_sharding`; in Auto mode XLA propagates the
-shardings given to `jit` (parameters by `RULES`, batches over `data`) and inserts the collectives.
+shardings given to `jit` (parameters by their family's rules, batches over `data`) and inserts the collectives.
 Where we want a specific collective (the all-gather of the passages for global in-batch
 negatives) the step says so with `with_sharding_constraint`.
 
-`RULES` are Megatron-style: column-parallel Q/K/V and FFN-in kernels (and their biases),
-row-parallel attention-out and FFN-out kernels, and the [vocab, H] word embeddings split over
-rows. They apply only when `model` > 1 and the dimension divides evenly; everything else (and all
-of it when `model` == 1) is replicated. Optimizer moments mirror the parameter paths, so the same
-rules shard them.
+The sharding rules are the model family's (`Family.sharding_rules`, Megatron-style for BERT:
+`jaxir.model.bert`): (regex over 'a/b/c' parameter paths, PartitionSpec). They apply only when
+`model` > 1 and the dimension divides evenly; everything else (and all of it when `model` == 1) is
+replicated. When `model` > 1 every parameter must match a rule or one of the family's `replicated`
+patterns (`check_rules`): a new parameter that no rule names is an error, not a silent replication.
+Optimizer moments mirror the parameter paths, so the same rules shard them.
 """
 import re
 
@@ -24,15 +25,8 @@ from jax.sharding import PartitionSpec as P
 from jaxir.errors import JaxirError
 
 AXES = ("data", "model")
-RULES = (
-    (r"word_embeddings/embedding$", P("model", None)),
-    (r"attention/self/(query|key|value)/kernel$", P(None, "model")),
-    (r"attention/self/(query|key|value)/bias$", P("model")),
-    (r"attention/output/dense/kernel$", P("model", None)),
-    (r"intermediate/dense/kernel$", P(None, "model")),
-    (r"intermediate/dense/bias$", P("model")),
-    (r"layer_\d+/output/dense/kernel$", P("model", None)),
-)
+# Replicated in every family: the sentence-transformers Dense head after pooling (`jaxir.model.pooling.Head`).
+COMMON_REPLICATED = (r"^head/dense/(kernel|bias)$",)
 
 
 def make_mesh(mesh_cfg, devices=None):
@@ -65,7 +59,7 @@ def path_str(path):
   return "/".join(parts)
 
 
-def spec_for(path, shape, model_size, rules=RULES):
+def spec_for(path, shape, model_size, rules=()):
   """The PartitionSpec of one array: the first matching rule if `model` > 1 and it divides, else P()."""
   if model_size > 1:
     for pattern, spec in rules:
@@ -76,11 +70,34 @@ def spec_for(path, shape, model_size, rules=RULES):
   return P()
 
 
-def shardings(tree, mesh, rules=RULES):
+def param_path(path):
+  """The 'a/b/c' path a sharding rule sees: after the last `params` key when there is one (the params and the
+  optimizer moments that mirror them in a TrainState), else the whole path (a bare params tree)."""
+  parts = path_str(path).split("/")
+  if "params" in parts:
+    parts = parts[len(parts) - parts[::-1].index("params"):]
+  return "/".join(parts)
+
+
+def shardings(tree, mesh, rules=()):
   """A tree of NamedShardings for a tree of arrays / ShapeDtypeStructs (params, optimizer state, ...)."""
   model_size = mesh.shape["model"]
   return jax.tree_util.tree_map_with_path(
-      lambda path, x: NamedSharding(mesh, spec_for(path_str(path), np.shape(x), model_size, rules)), tree)
+      lambda path, x: NamedSharding(mesh, spec_for(param_path(path), np.shape(x), model_size, rules)), tree)
+
+
+def check_rules(params, model_size, rules, replicated):
+  """JaxirError naming the first parameter (of the tree `params`) that matches neither a sharding rule nor a
+  `replicated` pattern (nor `COMMON_REPLICATED`), when `model_size` > 1; nothing to check otherwise."""
+  if model_size <= 1:
+    return
+  patterns = tuple(p for p, _ in rules) + tuple(replicated) + COMMON_REPLICATED
+  unmatched = [path_str(path) for path, _ in jax.tree_util.tree_leaves_with_path(params)]
+  unmatched = [p for p in unmatched if not any(re.search(pattern, p) for pattern in patterns)]
+  if unmatched:
+    more = f" (and {len(unmatched) - 1} more)" if len(unmatched) > 1 else ""
+    raise JaxirError(f"param {unmatched[0]}{more} matches no sharding rule of the model family and is not listed"
+                     f" as replicated: cannot shard it over mesh.model={model_size}")
 
 
 def batch_sharding(mesh):

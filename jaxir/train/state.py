@@ -8,8 +8,8 @@ same masks) and `log_temperature` (a float32 scalar when `loss.learn_temperature
 The optimizer updates the *trainable tree* `{'params': params, 'log_temperature': lt}` (lt may
 be None, an empty subtree). Weight decay applies to matrices only (ndim >= 2: kernels and
 embedding tables, not biases, LayerNorm or the temperature), as in Hugging Face's trainer.
-With `model.freeze_embeddings` the whole `params['embeddings']` subtree (word, position and
-token-type tables and their LayerNorm) is routed to `optax.set_to_zero()` by
+With `model.freeze_embeddings` the model family's frozen subtree (`Family.frozen`; for BERT the word,
+position and token-type tables and their LayerNorm) is routed to `optax.set_to_zero()` by
 `optax.multi_transform`: no Adam moments are allocated for the 250k x H word-embedding matrix,
 its updates are zero, and clipping sees only trainable gradients (the step also stops gradients
 into it, so its backward pass is skipped).
@@ -18,6 +18,7 @@ The learnt log-temperature shares the AdamW schedule (no decay); at fine-tuning 
 (2e-5) it moves slowly, and it is clipped below at `MIN_TEMPERATURE`.
 """
 import math
+import re
 from typing import Any
 
 import flax.struct
@@ -28,6 +29,7 @@ import optax
 
 from jaxir.config import MIN_TEMPERATURE, SCHEDULES
 from jaxir.errors import JaxirError
+from jaxir.model import families
 from jaxir.train import mesh as mesh_lib
 
 
@@ -59,15 +61,26 @@ def make_schedule(optim, total_steps):
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), decay], [warmup])
 
 
-def trainable_labels(tree, freeze_embeddings):
-  """'frozen' for leaves under params/embeddings when freezing, else 'train' (multi_transform labels)."""
+def frozen_patterns(encoder, cfg):
+  """The regexes of the params `model.freeze_embeddings` freezes in `encoder`'s family (none when it is off)."""
+  return tuple(families.of_config(encoder.config).frozen) if cfg.model.freeze_embeddings else ()
+
+
+def is_frozen(param_path, frozen):
+  """Whether the param at 'a/b/c' `param_path` (in the params tree) matches one of the `frozen` regexes."""
+  return any(re.search(p, param_path) for p in frozen)
+
+
+def trainable_labels(tree, frozen):
+  """'frozen' for the leaves under params/ whose param path matches a `frozen` regex, else 'train'
+  (multi_transform labels)."""
   def label(path, _):
     keys = mesh_lib.path_str(path).split("/")
-    return "frozen" if freeze_embeddings and keys[:2] == ["params", "embeddings"] else "train"
+    return "frozen" if keys[0] == "params" and is_frozen("/".join(keys[1:]), frozen) else "train"
   return jax.tree_util.tree_map_with_path(label, tree)
 
 
-def make_optimizer(optim, total_steps, freeze_embeddings=False):
+def make_optimizer(optim, total_steps, frozen=()):
   """The optax transform for the trainable tree (see the module docstring)."""
   adamw = optax.adamw(make_schedule(optim, total_steps), weight_decay=float(optim.weight_decay),
                       mask=lambda tree: jax.tree.map(lambda x: jnp.ndim(x) >= 2, tree))
@@ -75,15 +88,15 @@ def make_optimizer(optim, total_steps, freeze_embeddings=False):
   if optim.clip_norm and optim.clip_norm > 0:
     parts.insert(0, optax.clip_by_global_norm(float(optim.clip_norm)))
   tx = optax.chain(*parts)
-  if not freeze_embeddings:
+  if not frozen:
     return tx
   return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()},
-                               lambda tree: trainable_labels(tree, True))
+                               lambda tree: trainable_labels(tree, frozen))
 
 
-def optimizer_for(cfg):
-  """`make_optimizer` from a TrainConfig."""
-  return make_optimizer(cfg.optim, cfg.steps, cfg.model.freeze_embeddings)
+def optimizer_for(cfg, encoder):
+  """`make_optimizer` from a TrainConfig, for `encoder` (its family says what `model.freeze_embeddings` freezes)."""
+  return make_optimizer(cfg.optim, cfg.steps, frozen_patterns(encoder, cfg))
 
 
 def init_params(encoder, seed=0):
@@ -92,11 +105,11 @@ def init_params(encoder, seed=0):
   return encoder.init(jax.random.PRNGKey(seed), ids, jnp.ones_like(ids))["params"]
 
 
-def _new_state(params, cfg, seed):
+def _new_state(params, cfg, seed, encoder):
   lt = None
   if cfg.loss.learn_temperature:
     lt = jnp.asarray(math.log(cfg.loss.temperature), jnp.float32)
-  tx = optimizer_for(cfg)
+  tx = optimizer_for(cfg, encoder)
   trainable = {"params": params, "log_temperature": lt}
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(trainable),
                     rng=jax.random.fold_in(jax.random.PRNGKey(seed), 1), log_temperature=lt)
@@ -104,19 +117,26 @@ def _new_state(params, cfg, seed):
 
 def abstract_state(encoder, cfg):
   """The TrainState's shapes and dtypes (ShapeDtypeStructs), without allocating it."""
-  return jax.eval_shape(lambda: _new_state(init_params(encoder), cfg, 0))
+  return jax.eval_shape(lambda: _new_state(init_params(encoder), cfg, 0, encoder))
+
+
+def _shardings(abstract, encoder, mesh):
+  """The shardings of the abstract TrainState by the family's rules, every param checked against them."""
+  fam = families.of_config(encoder.config)
+  mesh_lib.check_rules(abstract.params, mesh.shape["model"], fam.sharding_rules, fam.replicated)
+  return mesh_lib.shardings(abstract, mesh, fam.sharding_rules)
 
 
 def state_shardings(encoder, cfg, mesh):
-  """NamedShardings for every leaf of the TrainState (`mesh.RULES` for params and moments)."""
-  return mesh_lib.shardings(abstract_state(encoder, cfg), mesh)
+  """NamedShardings for every leaf of the TrainState (the family's sharding rules for params and moments)."""
+  return _shardings(abstract_state(encoder, cfg), encoder, mesh)
 
 
 def sharded_abstract_state(encoder, cfg, mesh):
   """The TrainState's ShapeDtypeStructs with their shardings: what a checkpoint restores into."""
   abstract = abstract_state(encoder, cfg)
   return jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                      abstract, mesh_lib.shardings(abstract, mesh))
+                      abstract, _shardings(abstract, encoder, mesh))
 
 
 def create_train_state(encoder, cfg, mesh, params=None, seed=0):
@@ -124,7 +144,7 @@ def create_train_state(encoder, cfg, mesh, params=None, seed=0):
   every host) or, when None, from a random init with `seed`. `cfg` is a TrainConfig."""
   shard = state_shardings(encoder, cfg, mesh)
   if params is None:
-    return jax.jit(lambda: _new_state(init_params(encoder, seed), cfg, seed), out_shardings=shard)()
+    return jax.jit(lambda: _new_state(init_params(encoder, seed), cfg, seed, encoder), out_shardings=shard)()
   expected = jax.tree.structure(shard.params)
   got = jax.tree.structure(params)
   if got != expected:
@@ -135,5 +155,5 @@ def create_train_state(encoder, cfg, mesh, params=None, seed=0):
     if tuple(np.shape(x)) != tuple(s.shape):
       raise JaxirError(f"param {mesh_lib.path_str(path)} has shape {tuple(np.shape(x))}, the encoder expects {s.shape}")
   params = mesh_lib.put(jax.tree.map(lambda x: np.asarray(x, np.float32), params), shard.params)
-  return jax.jit(lambda p: _new_state(p, cfg, seed), in_shardings=(shard.params,),
+  return jax.jit(lambda p: _new_state(p, cfg, seed, encoder), in_shardings=(shard.params,),
                  out_shardings=shard, donate_argnums=0)(params)

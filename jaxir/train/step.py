@@ -43,6 +43,7 @@ No `jax.set_mesh` context is needed: every sharding is a NamedSharding that name
 """
 import copy
 
+import flax.traverse_util
 import jax
 import jax.numpy as jnp
 import optax
@@ -172,8 +173,10 @@ def _encode(encoder, cfg, params, ids, mask, rng):
 
 
 def _apply(encoder, cfg, params, rng, *args, method=None):
-  if cfg.model.freeze_embeddings:   # no gradient into the embedding tables (nor their backward pass)
-    params = {**params, "embeddings": jax.lax.stop_gradient(params["embeddings"])}
+  frozen = state_lib.frozen_patterns(encoder, cfg)
+  if frozen:   # no gradient into the frozen embedding tables (nor their backward pass)
+    params = jax.tree_util.tree_map_with_path(
+        lambda p, x: jax.lax.stop_gradient(x) if state_lib.is_frozen(mesh_lib.path_str(p), frozen) else x, params)
   deterministic = not cfg.model.dropout
   return encoder.apply({"params": params}, *args, deterministic=deterministic, method=method,
                        rngs=None if deterministic else {"dropout": rng})
@@ -261,10 +264,15 @@ def _grad_cache_grads(encoder, loss_fn, cfg, mesh, state, batch):
       lambda e, lt: _loss(loss_fn, cfg, mesh, e, lt), argnums=(0, 1), has_aux=True)(emb, state.log_temperature)
 
   # (3) back-propagate chunk by chunk, summing parameter gradients. Frozen embeddings are held
-  # out of the vjp, so the scan carries no [vocab, H] accumulator for them.
-  frozen = params["embeddings"] if cfg.model.freeze_embeddings else None
-  live = {k: v for k, v in params.items() if frozen is None or k != "embeddings"}
-  join = lambda p: p if frozen is None else {**p, "embeddings": frozen}
+  # out of the vjp, so the scan carries no [vocab, H] accumulator for them. With frozen params the
+  # trees are flat {'a/b/c': leaf} dicts, split by the family's frozen patterns.
+  patterns = state_lib.frozen_patterns(encoder, cfg)
+  frozen, live, join = None, params, lambda p: p
+  if patterns:
+    flat = flax.traverse_util.flatten_dict(params, sep="/")
+    frozen = {k: v for k, v in flat.items() if state_lib.is_frozen(k, patterns)}
+    live = {k: v for k, v in flat.items() if k not in frozen}
+    join = lambda p: flax.traverse_util.unflatten_dict({**p, **frozen}, sep="/")
   grads = jax.tree.map(jnp.zeros_like, live)
   for t, d in zip(plan, d_emb):
     if t is None:
@@ -280,7 +288,7 @@ def _grad_cache_grads(encoder, loss_fn, cfg, mesh, state, batch):
 
     grads, _ = jax.lax.scan(body, grads, (ids, mask, idx, d))
   if frozen is not None:
-    grads = {**grads, "embeddings": jax.tree.map(jnp.zeros_like, frozen)}
+    grads = flax.traverse_util.unflatten_dict({**grads, **jax.tree.map(jnp.zeros_like, frozen)}, sep="/")
   return {"params": grads, "log_temperature": d_lt}, metrics
 
 
@@ -330,7 +338,7 @@ def make_train_step(encoder, cfg, mesh):
   """
   cfg = copy.deepcopy(cfg)
   loss_fn = loss_registry.get(cfg.loss.name).load()
-  tx = state_lib.optimizer_for(cfg)
+  tx = state_lib.optimizer_for(cfg, encoder)
   schedule = state_lib.make_schedule(cfg.optim, cfg.steps)
   shard = state_lib.state_shardings(encoder, cfg, mesh)
 
