@@ -18,6 +18,7 @@ import typing
 from pathlib import Path
 
 from jaxir import loss_registry, storage
+from jaxir.schema import LANG_CODE
 from jaxir.errors import JaxirError
 
 BATCH_TYPES = ("x_x_mono", "x_y", "hybrid", "mixed")
@@ -30,7 +31,6 @@ SCHEDULES = ("linear", "cosine")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 MIN_TEMPERATURE = 0.01               # a learnt temperature is clipped below (CLIP's logit-scale cap of 100)
 EXTRA_MONO_KEYS = ("path", "lang", "weight")
-LANG_CODE = re.compile(r"[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*")   # en, zh-Hans, pt_BR
 
 
 @dataclasses.dataclass

@@ -4,7 +4,11 @@ names the file (and place) and the field.
 Types are Python types; `int` excludes bool, `float` means any number (int or float, not bool),
 `None` allows null.
 """
+import re
+
 from jaxir.errors import JaxirError
+
+LANG_CODE = re.compile(r"[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*")   # a language code: en, zh-Hans, pt_BR
 
 _NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
           dict: "a mapping", None: "null"}

@@ -10,7 +10,7 @@ import pytest
 
 from jaxir.config import BatchConfig, DataConfig, TrainConfig
 from jaxir.data import hybrid, packed, pairs, pipeline
-from jaxir.data.pairs import Pair, Pools, Stream
+from jaxir.data.pools import Pair, Pools, Stream
 from jaxir.errors import JaxirError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

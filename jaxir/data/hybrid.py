@@ -260,7 +260,7 @@ def batch_kind(seed, step, cfg, pools=None):
   """(kind, lang) of a step: kind "x_x_mono" | "x_y" | "mixed"; lang of an x_x_mono batch (needs pools)."""
   check_batch_type(cfg.batch_type)
   if pools is None:
-    from jaxir.data.pairs import Pools
+    from jaxir.data.pools import Pools
     pools = Pools({})
   plan = _plan_of(pools, cfg)
   kind, lang = _kinds(plan, seed, [step])

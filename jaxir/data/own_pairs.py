@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import schema
-from jaxir.data import pairs as pairs_lib
-from jaxir.config import LANG_CODE
+from jaxir.data import pools as pool_lib
+from jaxir.schema import LANG_CODE
 from jaxir.errors import JaxirError
 
 FIELDS = ("query", "positive", "query_lang", "positive_lang")
@@ -301,7 +301,7 @@ def read_rows(path, on_bad_rows="error"):
 
 def components(rows):
   """[component key] per row: rows joined by `group` and by a shared query or positive text."""
-  uf = pairs_lib._UnionFind()
+  uf = pool_lib._UnionFind()
   names = [f"g:{r.group}" if r.group is not None else f"r:{i:09d}" for i, r in enumerate(rows)]
   for name, r in zip(names, rows):
     uf.union(("g", name), ("t", r.query))
@@ -331,7 +331,7 @@ def _with_negatives(pairs, k, seed):
         own.append(t)
     pool = by_lang[p.positive_lang]
     if len(own) < k:
-      rng = np.random.default_rng(pairs_lib._seed(seed, "pairs", p.id))
+      rng = np.random.default_rng(pool_lib._seed(seed, "pairs", p.id))
       for j in rng.permutation(len(pool)):
         q = pool[int(j)]
         if q.cluster != p.cluster and q.positive not in seen:
@@ -359,10 +359,10 @@ def load(cfg):
     if not rows:
       raise JaxirError(f"{cfg.path}: no pairs with both languages in data.langs={list(cfg.langs)}")
   comp = components(rows)
-  sides = pairs_lib.split_keys(sorted(set(comp)), cfg.dev_fraction, cfg.split_seed, "groups")
-  by_side = {s: [] for s in pairs_lib.SIDES}
+  sides = pool_lib.split_keys(sorted(set(comp)), cfg.dev_fraction, cfg.split_seed, "groups")
+  by_side = {s: [] for s in pool_lib.SIDES}
   for r, c in zip(rows, comp):
-    by_side[sides[c]].append(pairs_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, r.where, "",
+    by_side[sides[c]].append(pool_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, r.where, "",
                                             r.negatives, f"pairs:{c}", "pairs"))
   pools = {}
   for side, ps in by_side.items():
@@ -371,10 +371,10 @@ def load(cfg):
     for p in ps:
       if p.mono:
         mono[p.query_lang].append(p)
-    pools[side] = pairs_lib.build_pools(dict(mono), [p for p in ps if not p.mono], (), cfg.extra_mix, side)
+    pools[side] = pool_lib.build_pools(dict(mono), [p for p in ps if not p.mono], (), cfg.extra_mix, side)
   counts = collections.Counter(sides.values())
-  return pairs_lib.PairData(pools["train"], pools["dev"], {s: {} for s in pairs_lib.SIDES},
-                            {s: counts[s] for s in pairs_lib.SIDES}, {}, cfg.extra_mix, info)
+  return pool_lib.PairData(pools["train"], pools["dev"], {s: {} for s in pool_lib.SIDES},
+                            {s: counts[s] for s in pool_lib.SIDES}, {}, cfg.extra_mix, info)
 
 
 # ---------------------------------------------------------------------------------------------

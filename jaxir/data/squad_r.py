@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from jaxir import schema
-from jaxir.config import LANG_CODE
+from jaxir.schema import LANG_CODE
 from jaxir.errors import JaxirError
 
 XQUAD_R_LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")

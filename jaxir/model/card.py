@@ -60,7 +60,7 @@ def check_fingerprints(results, fp):
 
 def _hub_id(name):
   """The Hugging Face repo id `name` stands for (`hf:ORG/NAME`, or an id that is not a local path), else None."""
-  from jaxir.model.hf_io import HUB_PREFIX, _is_hub_id
+  from jaxir.model.hub import HUB_PREFIX, _is_hub_id
   name = str(name or "")
   if name.startswith(HUB_PREFIX):
     return name[len(HUB_PREFIX):]

@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,13 @@ from jaxir import storage, schema
 from jaxir.errors import JaxirError
 from jaxir.model import config as config_lib
 from jaxir.model import families
+from jaxir.model.hub import HUB_PREFIX, _is_hub_id
 
 META_FILE = "jaxir.json"
-HUB_PREFIX = "hf:"     # `hf:ORG/NAME`: always a Hugging Face Hub repo id
-LOCAL_ROOTS = ("runs",)  # a name under these folders is a local path even where the folder is missing
 _HUB_PATTERNS = [
     "config.json", "model.safetensors", "model-*.safetensors", "model.safetensors.index.json",
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "sentencepiece.bpe.model", "vocab.txt", "modules.json", "sentence_bert_config.json",
+    "sentencepiece.bpe.model", "vocab.txt", "vocab.json", "merges.txt", "modules.json", "sentence_bert_config.json",
     "config_sentence_transformers.json", "*_Pooling/config.json", META_FILE,
     "*_Dense/config.json", "*_Dense/model.safetensors", "*_Dense/pytorch_model.bin",
     "README.md",  # the model card: its base_model, license and languages carry into an export's card
@@ -159,7 +157,8 @@ class _Tensors(Mapping):
 def hf_to_params(path, config, kept_tensors=None):
   """Reads the safetensors weights under `path` into the Flax tree of `config`'s family, checking names and shapes.
 
-  The tensors the family keeps for an export (`kept_from_hf`, e.g. a pooler) go into the dict `kept_tensors` if one is given.
+  The tensors the family keeps for an export (`kept_from_hf`, e.g. a pooler) go into the dict `kept_tensors`
+  if one is given.
   """
   fam = families.of_config(config)
   tensors = _Tensors(_safetensors_files(path))
@@ -363,17 +362,6 @@ def _st_pooling(file):
 
 
 # ---------------------------------------------------------------- load / save
-
-def _is_hub_id(name):
-  """Whether `name` (no local file or directory) stands for a Hugging Face Hub repo without the `hf:` prefix:
-  `org/name` or a bare legacy id (`xlm-roberta-base`). A path-like name is never one: it starts with `.`,
-  `/` or `~`, has more than one `/`, or its first component is `runs` (jaxir's runs, as the default model
-  `runs/e5-small`) or a local directory: else a missing run would fetch somebody else's weights."""
-  if not re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", name) or ".." in name.split("/"):
-    return False
-  first = name.split("/")[0]
-  return "/" not in name or (first not in LOCAL_ROOTS and not Path(first).is_dir())
-
 
 def _download(repo_id):
   try:
