@@ -50,6 +50,16 @@ def as_path(path):
   return epath.Path(text)
 
 
+def local_only(path, what, why):
+  """`path` as a `pathlib.Path`; JaxirError, one line, for a URI: `what` (e.g. "jaxir sweep") writes there
+  in ways object storage cannot hold (`why`), so a URI is never taken as a local folder named "gs:"."""
+  if is_cloud(path):
+    from jaxir.errors import JaxirError
+    raise JaxirError(f"{path}: {what} writes to a local or shared filesystem only ({why}); give a local path, or"
+                     " one every worker mounts (NFS / Filestore, gcsfuse)")
+  return Path(path)
+
+
 def _upload(local, dest):
   """Writes the local file `local` as the object `dest` in one upload (GCS publishes it whole, or not at all)."""
   dest.write_bytes(Path(local).read_bytes())

@@ -97,6 +97,20 @@ def test_gcs_objects_jaxir_did_not_write_are_not_replaced(model, gcs, capsys):
   assert open(theirs).read() == "mine" and os.listdir(os.path.dirname(theirs)) == ["notes.txt"]
 
 
+@pytest.mark.parametrize("argv, refusal", [
+    (["sweep", "--out", "gs://b/s"], "jaxir sweep: error: gs://b/s: jaxir sweep writes to a local or shared filesystem only"),
+    (["encode", "--model", "MODEL", "--benchmark", "xquad-r", "--out", "gs://b/e"],
+     "jaxir encode: error: gs://b/e: jaxir encode writes to a local or shared filesystem only"),
+    (["encode", "--model", "MODEL", "--benchmark", "tatoeba", "--out", "gs://b/e"],
+     "jaxir encode: error: gs://b/e: jaxir encode writes to a local or shared filesystem only")])
+def test_sweep_and_encode_refuse_gcs_in_one_line(model, gcs, capsys, argv, refusal):
+  """Not yet on cloud storage (sweep locks, resumed encode chunks): one line, nothing written anywhere."""
+  assert cli.main([str(model) if a == "MODEL" else a for a in argv]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith(refusal) and err.count("\n") == 1, err
+  assert not os.listdir(gcs.root)
+
+
 def test_gcs_writes_are_whole_objects_and_the_marker_comes_last(gcs, monkeypatch):
   uploads = []
   upload = storage._upload

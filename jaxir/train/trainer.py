@@ -353,6 +353,7 @@ def train(cfg, progress=True):
   from jaxir.train.log import JsonlLog, encoder_flops_per_token
 
   # Check everything that can fail on bad input before the run directory exists.
+  storage.as_path(cfg.out_dir)           # a local path or gs://bucket/path
   data = load_checked(cfg)
   mesh = mesh_lib.make_mesh(cfg.mesh)
   pretrained = _load_model(cfg)
