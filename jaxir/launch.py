@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]     # the checkout that is staged
 REMOTE = "jaxir"                               # the checkout on each worker, relative to its home
 STAGE = "jaxir-stage"                          # staged data and models, beside it
 CHECKOUT = "{checkout}"                        # the local copy of the checkout, made when the plan runs
-SETUP = "pip install -r requirements.txt -e . && pip install -U 'jax[tpu]==0.10.2'"
+SETUP = "pip install -r requirements.txt -e . && pip install -U 'jax[tpu]==0.10.2' google-cloud-storage"  # orbax on gs://
 
 
 def is_uri(path):
