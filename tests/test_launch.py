@@ -1,6 +1,7 @@
 """`jaxir launch` end to end on a simulated TPU pod: a fake `gcloud` on PATH runs `scp --worker=all` as
 copies into per-worker home directories and `ssh --worker=all` as one local process per worker (JAX on
-the CPU, the coordinator on localhost). Also: the dry run, bad input."""
+the CPU, the coordinator on localhost); the workers share one gs:// run directory in a fake bucket
+(tests/fake_gcs.py). Also: the dry run, bad input."""
 import json
 import os
 import shlex
@@ -117,18 +118,20 @@ def _steps_logged(out):
 
 
 def _launch(env, overrides, *extra):
-  cmd = [sys.executable, "-m", "jaxir.cli", "launch", "pod1", "--zone", "z", "--shared-fs", *extra, "train", *overrides]
+  cmd = [sys.executable, "-m", "jaxir.cli", "launch", "pod1", "--zone", "z", *extra, "train", *overrides]
   return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           start_new_session=True)
 
 
 def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
+  """The pod's one run directory is gs://bucket/pod-run: every worker runs jaxir on the same fake bucket."""
   env, pod_dir = pod
+  env = {**env, "FAKE_GCS_ROOT": str(tmp_path / "gcs"), "FAKE_JAXIR": f'exec {sys.executable} tests/fake_gcs.py "$@"'}
   data = tmp_path / "data"
   data.mkdir()
   (data / "mlqa-r").symlink_to(DATA / "mlqa-r")        # the training data only (copied to every worker)
-  out, one = tmp_path / "shared-run", tmp_path / "one"
-  overrides = _overrides(model, data, out)
+  out, one = tmp_path / "gcs" / "bucket" / "pod-run", tmp_path / "one"   # out: the objects of gs://bucket/pod-run
+  overrides = _overrides(model, data, "gs://bucket/pod-run")
 
   p = _launch(env, overrides)
   deadline = time.time() + 300
@@ -147,7 +150,7 @@ def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
     assert (home / "jaxir" / "jaxir" / "launch.py").is_file()
     assert (home / "jaxir-stage" / "data" / "mlqa-r" / "de.json").is_file()
     assert (home / "jaxir-stage" / "tiny" / "model.safetensors").is_file()
-    assert not list(home.glob("jaxir/runs"))
+    assert not list(home.glob("jaxir/runs")) and not list(home.glob("jaxir/gs:"))
   saved = json.loads((out / "config.json").read_text())
   assert saved["data"]["data_dir"] == "../jaxir-stage/data" and saved["model"]["name"] == "../jaxir-stage/tiny"
 

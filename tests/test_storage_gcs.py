@@ -36,10 +36,9 @@ def _train_args(model, out, **kw):
   return ["train", "--quiet", *[f"{k}={v}" for k, v in args.items()]]
 
 
-def test_train_on_gcs_is_interrupted_resumes_and_exports(model, gcs, capsys, monkeypatch):
+def test_train_on_gcs_is_interrupted_resumes_and_exports(model, gcs, capsys, monkeypatch, tmp_path):
   from jaxir.model.hf_io import load_pretrained
   from jaxir.train import checkpoint
-  from jaxir.train.trainer import checkpoint_model
   run = "gs://bucket/runs/r1"
   local = lambda rel: gcs.local(f"{run}/{rel}")   # noqa: E731  the file behind an object, to look at
 
@@ -67,7 +66,8 @@ def test_train_on_gcs_is_interrupted_resumes_and_exports(model, gcs, capsys, mon
   assert sorted(os.listdir(local("checkpoints"))) == ["2", "4"]
 
   exported = load_pretrained(local("export"))
-  restored = checkpoint_model(run)                                        # step 4, read back through orbax
+  assert cli.main(["export", "--run", run, "--out", str(tmp_path / "step4")]) == 0   # step 4, back through orbax
+  restored = load_pretrained(tmp_path / "step4")
   assert restored.meta["source"] == f"jaxir train {run} step 4"
   flat = lambda tree: {"/".join(map(str, k)): np.asarray(v) for k, v in  # noqa: E731
                        __import__("jax").tree_util.tree_flatten_with_path(tree)[0]}
@@ -142,3 +142,26 @@ def test_gcs_writes_are_whole_objects_and_the_marker_comes_last(gcs, monkeypatch
   with pytest.raises(OSError, match="appended"):                         # the fake is an object store
     open_append = storage.as_path("gs://b/x/doc.json").open("a")
     open_append.close()
+
+
+def test_unreadable_gcs_checkpoint_falls_back_and_is_moved_aside(gcs, capsys):
+  """As on a local disk (test_robust_resume.py): the previous step restores, the damaged one is moved aside
+  (on gs://: a copy and delete of its objects), out of orbax's way."""
+  import jax
+  import jax.numpy as jnp
+  from jaxir.train.checkpoint import Checkpoints
+  ckpt = Checkpoints("gs://b/run/checkpoints", keep=3)
+  for step in (2, 4):
+    ckpt.save(step, {"w": jnp.full(4, float(step))}, {"next_step": step})
+  ckpt.wait()
+  for root, _, files in os.walk(gcs.local("gs://b/run/checkpoints/4/state")):
+    for name in files:
+      if os.path.basename(root) == "d":
+        with open(os.path.join(root, name), "wb") as f:
+          f.write(b"\x00garbage\xff" * 16)
+  step, state, position, bad = ckpt.restore_readable({"w": jax.ShapeDtypeStruct((4,), jnp.float32)})
+  assert (step, position, bad) == (2, {"next_step": 2}, [4]) and np.all(np.asarray(state["w"]) == 2)
+  assert str(ckpt.move_aside(4)) == "gs://b/run/checkpoints/.corrupt-4"
+  assert ckpt.manager.all_steps() == [2] and os.path.isdir(gcs.local("gs://b/run/checkpoints/.corrupt-4/state"))
+  assert "checkpoint step 4 unreadable (" in capsys.readouterr().err
+  ckpt.close()

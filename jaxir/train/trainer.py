@@ -1,7 +1,8 @@
 """`jaxir train`: the contrastive trainer, in the order it runs (after big_vision's trainers).
 
-  1. run directory: `config.json` (resolved config); a rerun with the same config resumes, a
-     different config is refused; `run.json` is written last, so only a finished run has it
+  1. run directory (a local path, or gs://bucket/run through etils.epath: `jaxir.storage`): `config.json`
+     (resolved config); a rerun with the same config resumes, a different config is refused; `run.json`
+     is written last, so only a finished run has it
   2. model: a Hugging Face directory or hub id -> Flax params (`jaxir.model.hf_io`)
   3. data: MLQA-R, an -R folder or your own pair files, split by article or group (`jaxir.data.pairs`,
      `jaxir.data.own_pairs`), hybrid batches (`jaxir.data.hybrid`)
