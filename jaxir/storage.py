@@ -8,7 +8,9 @@ A `gs://` URI is an `etils.epath.Path` (through tf.io.gfile, or fsspec/gcsfs wit
 storage has no atomic rename (a rename is copy + delete) and no append (objects are immutable), so:
   - a file is one object, written whole in one upload (prepared in a local temporary file first): GCS
     makes an object visible only once its upload completes, so a reader sees the old object or the
-    new one, never part of one (`atomic_path`, `write_text`, `write_json`, `write_npy`);
+    new one, never part of one (`atomic_path`, `write_text`, `write_json`, `write_npy`). The limit: the
+    upload is one `write` between open and close; a Ctrl-C in the instant between `open` and `write`
+    leaves an empty object (tf.io.gfile uploads what it holds when the file is closed on an exception);
   - a directory is "complete" when its marker object (`marker`, e.g. jaxir.json or manifest.json) is
     there: `atomic_dir` deletes the marker of the one it replaces first, uploads every other file, and
     the marker last; readers check the marker (`read_manifest`, `check_replaceable`). Unlike a local
@@ -61,8 +63,12 @@ def local_only(path, what, why):
 
 
 def _upload(local, dest):
-  """Writes the local file `local` as the object `dest` in one upload (GCS publishes it whole, or not at all)."""
-  dest.write_bytes(Path(local).read_bytes())
+  """Writes the local file `local` as the object `dest` in one upload (GCS publishes an object whole when its
+  upload completes; there are no parent directories to make). One `write` call, which Python's Ctrl-C cannot
+  cut: tf.io.gfile closes, and so uploads, a file left by an exception, and would publish a partial one."""
+  data = Path(local).read_bytes()
+  with dest.open("wb") as out:
+    out.write(data)
 
 
 @contextlib.contextmanager
@@ -190,9 +196,7 @@ def _publish(local, dest, marker):
   files = sorted(p for p in local.rglob("*") if p.is_file())
   files.sort(key=lambda p: marker is not None and p.relative_to(local).as_posix() == marker)
   for f in files:
-    target = dest / f.relative_to(local).as_posix()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _upload(f, target)
+    _upload(f, dest / f.relative_to(local).as_posix())
 
 
 def _remove(path):

@@ -4,7 +4,8 @@ It replaces only what sits below jaxir, so jaxir runs the code a real `gs://` pa
   - etils.epath's gs:// backend (tf.io.gfile's GCS filesystem when TensorFlow is installed, else fsspec):
     every `epath.Path("gs://...")` operation (jaxir's and orbax's) goes to ROOT instead. Like an object
     store, it refuses to append to an object (mode "a"), and an object written appears whole when its
-    writer closes it (never half-written; nothing when the writer fails).
+    writer closes it (never half-written; nothing when the writer fails, as for a GCS upload never
+    finalised, though tf.io.gfile would upload what it holds: see `jaxir.storage._upload`).
   - orbax-checkpoint's GCS specifics: tensorstore's `gcs` kvstore driver becomes its `file` driver on the
     same local file, and the bucket's hierarchical-namespace query (google-cloud-storage) answers no.
 What this leaves untested: tensorstore's gcs driver, tf.io.gfile's GCS client and GCS itself (their
