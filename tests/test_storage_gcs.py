@@ -37,6 +37,7 @@ def _train_args(model, out, **kw):
 
 
 def test_train_on_gcs_is_interrupted_resumes_and_exports(model, gcs, capsys, monkeypatch, tmp_path):
+  import jax
   from jaxir.model.hf_io import load_pretrained
   from jaxir.train import checkpoint
   run = "gs://bucket/runs/r1"
@@ -69,8 +70,8 @@ def test_train_on_gcs_is_interrupted_resumes_and_exports(model, gcs, capsys, mon
   assert cli.main(["export", "--run", run, "--out", str(tmp_path / "step4")]) == 0   # step 4, back through orbax
   restored = load_pretrained(tmp_path / "step4")
   assert restored.meta["source"] == f"jaxir train {run} step 4"
-  flat = lambda tree: {"/".join(map(str, k)): np.asarray(v) for k, v in  # noqa: E731
-                       __import__("jax").tree_util.tree_flatten_with_path(tree)[0]}
+  flat = lambda tree: {jax.tree_util.keystr(k): np.asarray(v)  # noqa: E731
+                       for k, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
   a, b = flat(exported.params), flat(restored.params)
   assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
   assert not all(np.array_equal(a[k], v) for k, v in flat(load_pretrained(model).params).items())
