@@ -25,6 +25,7 @@ from jaxir.errors import JaxirError
 from jaxir.finite import NotFinite, check_finite
 
 FORMAT = "jaxir-embeddings/1"
+CLOUD_WHY = "an unfinished export is resumed chunk by chunk and renamed into place"
 
 
 def benchmark_texts(corpora, query_prompt, passage_prompt):
@@ -131,7 +132,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   from jaxir.data.squad_r import locate, read_folder
   from jaxir.model.hf_io import Pretrained, effective_prompts, fingerprint, load_pretrained, with_prompts
 
-  out = Path(out)
+  out = storage.local_only(out, "jaxir encode", CLOUD_WHY)
   folder, langs = locate(benchmark, data_dir, langs)
   corpora = read_folder(folder, langs, max_articles)
   pretrained = model if isinstance(model, Pretrained) else load_pretrained(model)

@@ -56,10 +56,10 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
                 shard_dtype="float32", progress=True, query_prompt=None, passage_prompt=None):
   """Embeds every set of `spec` with `model` (directory, hub id or `Pretrained`) into `out`; returns `out`.
   The prompts, when given, override the model's ("": none)."""
-  from jaxir.encode import Embedder, embed_texts
+  from jaxir.encode import CLOUD_WHY, Embedder, embed_texts
   from jaxir.finite import NotFinite
   from jaxir.shards import write_store
-  out = Path(out)
+  out = storage.local_only(out, "jaxir encode", CLOUD_WHY)
   from jaxir.model.hf_io import effective_prompts
   pretrained, fp = _model(model, query_prompt, passage_prompt)
   meta = pretrained.meta

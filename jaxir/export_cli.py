@@ -73,12 +73,10 @@ def _export(args):
 
 def _run_model(run_dir, step):
   """(Pretrained, run config) of a `jaxir train` run: a checkpoint, or export/ once checkpoints are pruned."""
-  from pathlib import Path
-
   from jaxir import storage
   from jaxir.model.hf_io import load_pretrained
   from jaxir.train.trainer import checkpoint_model
-  run = Path(run_dir)
+  run = storage.as_path(run_dir)       # a local run, or a gs:// one (read through etils.epath)
   train_config = storage.read_json(run / "config.json", "run config")
   ckpts = run / "checkpoints"
   if step is None and (run / "run.json").is_file() and (run / "export" / "config.json").is_file() \

@@ -9,12 +9,13 @@ In order (each a `gcloud compute tpus tpu-vm` command on `--worker=all`; `--dry-
      resolved config (and config.json) is the same on every worker.
   2. `--setup`: pip installs the staged checkout and jax[tpu] on every worker.
   3. run: `cd jaxir && JAXIR_DISTRIBUTED=1 jaxir train --config CFG KEY=VALUE ...` on every worker, each
-     argument quoted (`shlex.quote`): an override reaches jaxir verbatim. Every worker writes ONE run
-     directory, `out_dir`: the absolute path of a filesystem every worker mounts (`--shared-fs`: NFS,
-     Filestore, gcsfuse). A gs:// out_dir is refused: the run's log is appended and its files renamed
-     into place, which object storage does not do (objects are immutable, a rename is copy + delete).
+     argument quoted (`shlex.quote`): an override reaches jaxir verbatim. Every worker opens ONE run
+     directory, `out_dir`: a `gs://bucket/path` (process 0 writes it through etils.epath, orbax writes the
+     checkpoints with every process; see jaxir/storage.py) or the absolute path of a filesystem every
+     worker mounts (`--shared-fs`: NFS, Filestore, gcsfuse).
      `sweep`: one `jaxir sweep` per worker (no JAXIR_DISTRIBUTED), each training whole cells on its own
-     chips; the workers share the cells through the sweep's lock files on the shared filesystem.
+     chips; the workers share the cells through the sweep's lock files on the shared filesystem
+     (`--shared-fs`: a gs:// sweep directory is refused, as the locks need a file created only if absent).
 A killed launch is resumed by running it again: the run directory holds the checkpoints.
 """
 import argparse
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]     # the checkout that is staged
 REMOTE = "jaxir"                               # the checkout on each worker, relative to its home
 STAGE = "jaxir-stage"                          # staged data and models, beside it
 CHECKOUT = "{checkout}"                        # the local copy of the checkout, made when the plan runs
-SETUP = "pip install -r requirements.txt -e . && pip install -U 'jax[tpu]==0.10.2'"
+SETUP = "pip install -r requirements.txt -e . && pip install -U 'jax[tpu]==0.10.2' google-cloud-storage"  # orbax on gs://
 
 
 def is_uri(path):
@@ -128,12 +129,15 @@ def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=F
   else:
     raise JaxirError(f"jaxir launch runs train or sweep, not {command!r}")
   if is_uri(out):
-    from jaxir.train.trainer import CLOUD_OUT
-    raise JaxirError(CLOUD_OUT.format(out=out) + ", with --shared-fs")
-  if not shared_fs:
-    raise JaxirError(f"out_dir {out} would be a different directory on every worker: put it on a filesystem every"
-                     " worker mounts and pass --shared-fs")
-  if not Path(out).is_absolute():
+    from jaxir import storage
+    if command == "sweep":
+      from jaxir.sweep.runner import SWEEP_CLOUD
+      storage.local_only(out, "jaxir sweep", SWEEP_CLOUD)
+    storage.as_path(out)                                   # gs:// only: every worker opens the same bucket path
+  elif not shared_fs:
+    raise JaxirError(f"out_dir {out} would be a different directory on every worker: use a gs://bucket/path, or put"
+                     " it on a filesystem every worker mounts and pass --shared-fs")
+  elif not Path(out).is_absolute():
     raise JaxirError(f"out_dir {out} is relative to each worker's checkout; with --shared-fs give the absolute"
                      " path of the shared directory")
   remote_config = _remote_config(config, stager)
@@ -194,7 +198,8 @@ def register(sub):
   p.add_argument("--setup", action="store_true", help="also pip install the checkout and jax[tpu] on every worker")
   p.add_argument("--no-stage", dest="stage", action="store_false", help="the workers already hold this checkout,"
                  " data and model (same paths as the last launch)")
-  p.add_argument("--shared-fs", action="store_true", help="out_dir is on a filesystem every worker mounts")
+  p.add_argument("--shared-fs", action="store_true", help="out_dir is on a filesystem every worker mounts"
+                 " (not needed for a gs:// out_dir)")
   p.add_argument("--dry-run", action="store_true", help="print the gcloud commands, run nothing")
   p.add_argument("what", choices=("train", "sweep"), metavar="train|sweep")
   p.add_argument("rest", nargs=argparse.REMAINDER, metavar="[--config CFG] [KEY=VALUE ...]",

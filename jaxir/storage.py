@@ -1,4 +1,27 @@
-"""Storage: atomic writes (a reader never sees a half-written file or directory) and checked reads."""
+"""Storage: atomic writes (a reader never sees a half-written file or directory) and checked reads,
+on a local (or shared, NFS-mounted) filesystem and on Google Cloud Storage (`gs://bucket/path`).
+
+Local paths are `pathlib.Path`s and keep POSIX guarantees: a file or directory is written beside its
+destination and renamed onto it (`os.replace`, atomic on one filesystem).
+
+A `gs://` URI is an `etils.epath.Path` (through tf.io.gfile, or fsspec/gcsfs without TensorFlow). Object
+storage has no atomic rename (a rename is copy + delete) and no append (objects are immutable), so:
+  - a file is one object, written whole in one upload (prepared in a local temporary file first): GCS
+    makes an object visible only once its upload completes, so a reader sees the old object or the
+    new one, never part of one (`atomic_path`, `write_text`, `write_json`, `write_npy`). The limit: the
+    upload is one `write` between open and close; a Ctrl-C in the instant between `open` and `write`
+    leaves an empty object (tf.io.gfile uploads what it holds when the file is closed on an exception);
+  - a directory is "complete" when its marker object (`marker`, e.g. jaxir.json or manifest.json) is
+    there: `atomic_dir` deletes the marker of the one it replaces first, uploads every other file, and
+    the marker last; readers check the marker (`read_manifest`, `check_replaceable`). Unlike a local
+    rename, the replacement is not instant: between the first delete and the last upload the
+    directory is unfinished (no marker), never a mix that claims to be finished;
+  - a log that grows is rewritten whole at each record (`jaxir.train.log.JsonlLog`);
+  - a lock needs an object created only if absent (GCS's `ifGenerationMatch=0` precondition). epath and
+    tf.io.gfile expose no such precondition, so jaxir takes no lock on `gs://`: a run directory there is
+    written by process 0 of one (multi-host) run only, and `jaxir sweep` refuses a `gs://` directory
+    (its cell locks need that primitive).
+"""
 import contextlib
 import json
 import os
@@ -9,9 +32,56 @@ from pathlib import Path
 import numpy as np
 
 
+def is_cloud(path):
+  """Whether `path` is a URI (`gs://bucket/...`) rather than a local path."""
+  return "://" in str(path)
+
+
+def as_path(path):
+  """A local path as `pathlib.Path`, a `gs://` URI as `etils.epath.Path` (a URI given to pathlib would silently
+  become a local folder named "gs:"); JaxirError, one line, for another scheme."""
+  if not is_cloud(path):
+    return Path(path)
+  from etils import epath
+  if isinstance(path, epath.Path):
+    return path
+  text = str(path)
+  if not text.startswith("gs://") or len(text) <= len("gs://"):
+    from jaxir.errors import JaxirError
+    raise JaxirError(f"{text}: jaxir writes to local paths and gs://bucket/path URIs only")
+  return epath.Path(text)
+
+
+def local_only(path, what, why):
+  """`path` as a `pathlib.Path`; JaxirError, one line, for a URI: `what` (e.g. "jaxir sweep") writes there
+  in ways object storage cannot hold (`why`), so a URI is never taken as a local folder named "gs:"."""
+  if is_cloud(path):
+    from jaxir.errors import JaxirError
+    raise JaxirError(f"{path}: {what} writes to a local or shared filesystem only ({why}); give a local path, or"
+                     " one every worker mounts (NFS / Filestore, gcsfuse)")
+  return Path(path)
+
+
+def _upload(local, dest):
+  """Writes the local file `local` as the object `dest` in one upload (GCS publishes an object whole when its
+  upload completes; there are no parent directories to make). One `write` call, which Python's Ctrl-C cannot
+  cut: tf.io.gfile closes, and so uploads, a file left by an exception, and would publish a partial one."""
+  data = Path(local).read_bytes()
+  with dest.open("wb") as out:
+    out.write(data)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-  """Yields a temporary path beside `path`; renames it onto `path` only on success."""
+  """Yields a temporary path beside `path`; renames it onto `path` only on success. For a `gs://` path: a
+  local temporary file, uploaded as one object only on success."""
+  if is_cloud(path):
+    path = as_path(path)
+    with tempfile.TemporaryDirectory(prefix="jaxir-") as d:
+      tmp = Path(d) / path.name
+      yield tmp
+      _upload(tmp, path)
+    return
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = None
@@ -62,10 +132,11 @@ def check_replaceable(path, marker=None, force=False, what="directory"):
   """JaxirError, one line, unless `path` is missing, an empty directory or a directory jaxir wrote
   (it holds the file `marker`): a user's folder (or file) is never replaced unless `force`."""
   from jaxir.errors import JaxirError
-  path = Path(path)
-  if force or not (path.exists() or path.is_symlink()):
+  path = as_path(path)
+  link = not is_cloud(path) and path.is_symlink()
+  if force or not (path.exists() or link):
     return
-  if path.is_dir() and not path.is_symlink():
+  if path.is_dir() and not link:
     if not any(path.iterdir()) or (marker and (path / marker).is_file()):
       return
     mine = f" (no {marker})" if marker else ""
@@ -80,7 +151,17 @@ def atomic_dir(path, marker=None, force=False):
   """Yields a temporary directory beside `path`; it replaces `path` only on success.
 
   An existing `path` is replaced only when it is empty or holds the file `marker` (jaxir wrote it),
-  or with `force`; otherwise JaxirError before anything is written (`check_replaceable`)."""
+  or with `force`; otherwise JaxirError before anything is written (`check_replaceable`). For a `gs://`
+  path: a local temporary directory, published on success by `_publish` (the marker uploaded last)."""
+  if is_cloud(path):
+    path = as_path(path)
+    check_replaceable(path, marker, force)
+    with tempfile.TemporaryDirectory(prefix="jaxir-") as d:
+      tmp = Path(d) / path.name
+      tmp.mkdir()
+      yield tmp
+      _publish(tmp, path, marker)
+    return
   path = Path(path)
   check_replaceable(path, marker, force)
   path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +184,19 @@ def atomic_dir(path, marker=None, force=False):
     raise _naming(e, path, tmp) from e
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(local, dest, marker):
+  """Uploads the local directory `local` as the objects under `dest`, replacing what is there: the old
+  marker is deleted first and the new one uploaded last, so `dest` claims to be finished only when it is."""
+  if dest.exists():
+    if marker and (dest / marker).exists():
+      (dest / marker).unlink()
+    dest.rmtree()
+  files = sorted(p for p in local.rglob("*") if p.is_file())
+  files.sort(key=lambda p: marker is not None and p.relative_to(local).as_posix() == marker)
+  for f in files:
+    _upload(f, dest / f.relative_to(local).as_posix())
 
 
 def _remove(path):
@@ -139,7 +233,7 @@ def read_yaml(path, what="file"):
 
 def _read_doc(path, what, kind, parse, errors):
   from jaxir.errors import JaxirError
-  path = Path(path)
+  path = as_path(path)
   if not path.is_file():
     raise JaxirError(f"{what} not found: {path}")
   try:
@@ -153,7 +247,7 @@ def read_manifest(path, fmt, partial_marker):
   is missing, unfinished (no manifest.json; `partial_marker` tells an interrupted export apart) or
   of another format."""
   from jaxir.errors import JaxirError
-  path = Path(path)
+  path = as_path(path)
   if not path.is_dir():
     raise JaxirError(f"embeddings directory not found: {path}")
   if not (path / "manifest.json").is_file():

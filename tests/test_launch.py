@@ -1,6 +1,7 @@
 """`jaxir launch` end to end on a simulated TPU pod: a fake `gcloud` on PATH runs `scp --worker=all` as
 copies into per-worker home directories and `ssh --worker=all` as one local process per worker (JAX on
-the CPU, the coordinator on localhost). Also: the dry run, bad input."""
+the CPU, the coordinator on localhost); the workers share one gs:// run directory in a fake bucket
+(tests/fake_gcs.py). Also: the dry run, bad input."""
 import json
 import os
 import shlex
@@ -117,18 +118,20 @@ def _steps_logged(out):
 
 
 def _launch(env, overrides, *extra):
-  cmd = [sys.executable, "-m", "jaxir.cli", "launch", "pod1", "--zone", "z", "--shared-fs", *extra, "train", *overrides]
+  cmd = [sys.executable, "-m", "jaxir.cli", "launch", "pod1", "--zone", "z", *extra, "train", *overrides]
   return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           start_new_session=True)
 
 
 def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
+  """The pod's one run directory is gs://bucket/pod-run: every worker runs jaxir on the same fake bucket."""
   env, pod_dir = pod
+  env = {**env, "FAKE_GCS_ROOT": str(tmp_path / "gcs"), "FAKE_JAXIR": f'exec {sys.executable} tests/fake_gcs.py "$@"'}
   data = tmp_path / "data"
   data.mkdir()
   (data / "mlqa-r").symlink_to(DATA / "mlqa-r")        # the training data only (copied to every worker)
-  out, one = tmp_path / "shared-run", tmp_path / "one"
-  overrides = _overrides(model, data, out)
+  out, one = tmp_path / "gcs" / "bucket" / "pod-run", tmp_path / "one"   # out: the objects of gs://bucket/pod-run
+  overrides = _overrides(model, data, "gs://bucket/pod-run")
 
   p = _launch(env, overrides)
   deadline = time.time() + 300
@@ -147,7 +150,7 @@ def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
     assert (home / "jaxir" / "jaxir" / "launch.py").is_file()
     assert (home / "jaxir-stage" / "data" / "mlqa-r" / "de.json").is_file()
     assert (home / "jaxir-stage" / "tiny" / "model.safetensors").is_file()
-    assert not list(home.glob("jaxir/runs"))
+    assert not list(home.glob("jaxir/runs")) and not list(home.glob("jaxir/gs:"))
   saved = json.loads((out / "config.json").read_text())
   assert saved["data"]["data_dir"] == "../jaxir-stage/data" and saved["model"]["name"] == "../jaxir-stage/tiny"
 
@@ -218,8 +221,8 @@ def test_overrides_reach_the_worker_verbatim(pod, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["train", "out_dir=/nfs/x"], "out_dir /nfs/x would be a different directory on every worker"),
     (["--shared-fs", "train", "out_dir=runs/x"], "out_dir runs/x is relative to each worker's checkout"),
-    (["--shared-fs", "train", "out_dir=gs://b/run"], "out_dir gs://b/run: jaxir writes run directories on a local"),
-    (["--shared-fs", "sweep", "out_dir=gs://b/sweep"], "out_dir gs://b/sweep: jaxir writes run directories on a local"),
+    (["train", "out_dir=s3://b/run"], "s3://b/run: jaxir writes to local paths and gs://bucket/path URIs only"),
+    (["sweep", "out_dir=gs://b/sweep"], "gs://b/sweep: jaxir sweep writes to a local or shared filesystem only"),
     (["--shared-fs", "train", "out_dir=/nfs/r", "model.name=s3://b/m"], "model.name s3://b/m: only gs:// URIs are staged"),
     (["--shared-fs", "train", "--config", "nowhere.py", "out_dir=/nfs/r"], "config not found"),
 ])
@@ -229,12 +232,26 @@ def test_bad_launch_is_one_line(argv, message, capsys):
   assert err.startswith("jaxir launch: error: ") and message in err and err.count("\n") == 1, err
 
 
-def test_train_refuses_a_cloud_out_dir(model, capsys):
-  """Not a local folder named "gs:": one line, nothing written."""
-  assert cli.main(["train", f"model.name={model}", f"data.data_dir={DATA}", "out_dir=gs://bucket/run", "steps=1"]) == 2
+def test_dry_run_with_a_gcs_run_directory(model, capsys):
+  """A gs:// out_dir is the workers' shared run directory: no --shared-fs needed, passed on verbatim."""
+  rc = cli.main(["launch", "pod1", "--zone", "us-z", "--dry-run", "--no-stage", "train", f"model.name={model}",
+                 "out_dir=gs://bucket/runs/r1"])
+  lines = capsys.readouterr().out.splitlines()
+  assert rc == 0 and len(lines) == 1
+  assert lines[0].startswith("gcloud compute tpus tpu-vm ssh pod1 --command 'cd jaxir && JAXIR_DISTRIBUTED=1 "
+                             "jaxir train ")
+  assert "out_dir=gs://bucket/runs/r1" in lines[0]
+
+
+@pytest.mark.parametrize("out, refusal", [
+    ("s3://bucket/run", "s3://bucket/run: jaxir writes to local paths and gs://bucket/path URIs only"),
+    ("gs://", "gs://: jaxir writes to local paths and gs://bucket/path URIs only")])
+def test_train_refuses_another_uri(model, capsys, out, refusal):
+  """Not a local folder named "s3:": one line, nothing written."""
+  assert cli.main(["train", f"model.name={model}", f"data.data_dir={DATA}", f"out_dir={out}", "steps=1"]) == 2
   err = capsys.readouterr().err
-  assert "jaxir train: error: out_dir gs://bucket/run: jaxir writes run directories on a local" in err
-  assert not Path("gs:").exists()
+  assert err == f"jaxir train: error: {refusal}\n"
+  assert not Path("s3:").exists() and not Path("gs:").exists()
 
 
 def test_shell_wrapper_is_jaxir_launch(model, tmp_path):

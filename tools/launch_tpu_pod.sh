@@ -4,7 +4,8 @@
 #       out_dir=/mnt/shared/runs/x [key=value ...]
 # Stages this checkout, the data and the model on every worker (gcloud ... scp --worker=all; gs:// data or
 # models by `gcloud storage rsync` there), quotes every override, and runs `JAXIR_DISTRIBUTED=1 jaxir train`
-# on each worker with one shared run directory. Rerun the same line to resume. --dry-run prints the commands.
+# on each worker with one shared run directory (out_dir=gs://bucket/run, or a mounted path with --shared-fs).
+# Rerun the same line to resume. --dry-run prints the commands.
 set -euo pipefail
 if [ $# -lt 3 ]; then
   echo "usage: $0 TPU_NAME ZONE [--setup] [--dry-run] [--shared-fs] train|sweep [--config CFG] [key=value ...]" >&2; exit 2

@@ -446,7 +446,7 @@ def save_pretrained(pretrained, out_dir, force=False, dtype="float32", train_con
     tensors.update({k: v for k, v in fam.kept_from_hf(pretrained.kept_tensors, config).items() if k not in tensors})
   info = card.base_info(pretrained, train_config)  # carried on, so that a model trained from this one knows them
   meta.update({k: info[k] for k in ("base_model", "license") if k in info})
-  out_dir = Path(out_dir)
+  out_dir = storage.as_path(out_dir)       # a gs:// URI: uploaded, jaxir.json last (storage.atomic_dir)
   with storage.atomic_dir(out_dir, META_FILE, force) as tmp:
     def write_weights(dt):
       cast = lambda ts: {k: np.asarray(v).astype(_np_dtypes()[dt]) for k, v in ts.items()}

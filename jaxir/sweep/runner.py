@@ -33,6 +33,8 @@ from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.progress import Progress
 
+SWEEP_CLOUD = "its cells are shared through lock files created only if absent, which jaxir does not do on cloud storage"
+
 
 def open_sweep_dir(out, spec, cells):
   """Creates `out/sweep.json`, or checks that the one there describes this sweep."""
@@ -156,7 +158,7 @@ def preflight(spec, out, cells, ctx):
 def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
   """Runs every unfinished cell of `spec` (or of those `only` selects, see `select`) that no other
   process holds; returns (sweep directory, {cell: 'skipped' | 'ran' | 'busy'})."""
-  out = Path(spec.out_dir)
+  out = storage.local_only(spec.out_dir, "jaxir sweep", SWEEP_CLOUD)
   cells = spec.cells()
   todo = select(cells, only) if only else cells
   ctx = cell_lib.Context(spec)

@@ -4,18 +4,18 @@ the input pipeline needs to resume). Keeps the last N; asynchronous on accelerat
 """
 import os
 import sys
-from pathlib import Path
 
 import jax
 import orbax.checkpoint as ocp
 
+from jaxir import storage
 from jaxir.errors import JaxirError
 
 
 class Checkpoints:
   def __init__(self, directory, keep=2):
     asynchronous = jax.default_backend() != "cpu"
-    self.directory = Path(directory)
+    self.directory = storage.as_path(directory)       # local, or gs:// (orbax takes etils.epath paths)
     self.manager = ocp.CheckpointManager(
         directory, options=ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=asynchronous))
 
@@ -58,13 +58,17 @@ class Checkpoints:
 
   def move_aside(self, step):
     """Moves an unreadable step's directory to `.corrupt-<step>` beside it (kept for inspection, out of
-    orbax's way: it refuses to save a step that exists); returns the new path."""
+    orbax's way: it refuses to save a step that exists); returns the new path. On gs:// the move is a
+    copy and delete of each object (GCS has no rename)."""
     src = self.directory / str(step)
     dst = self.directory / f".corrupt-{step}"
     n = 1
     while dst.exists():
       dst, n = self.directory / f".corrupt-{step}-{n}", n + 1
-    os.replace(src, dst)
+    if storage.is_cloud(src):
+      src.rename(dst)
+    else:
+      os.replace(src, dst)
     self.manager.reload()
     print(f"checkpoint step {step} moved aside to {dst}", file=sys.stderr)
     return dst

@@ -1,7 +1,8 @@
 """`jaxir train`: the contrastive trainer, in the order it runs (after big_vision's trainers).
 
-  1. run directory: `config.json` (resolved config); a rerun with the same config resumes, a
-     different config is refused; `run.json` is written last, so only a finished run has it
+  1. run directory (a local path, or gs://bucket/run through etils.epath: `jaxir.storage`): `config.json`
+     (resolved config); a rerun with the same config resumes, a different config is refused; `run.json`
+     is written last, so only a finished run has it
   2. model: a Hugging Face directory or hub id -> Flax params (`jaxir.model.hf_io`)
   3. data: MLQA-R, an -R folder or your own pair files, split by article or group (`jaxir.data.pairs`,
      `jaxir.data.own_pairs`), hybrid batches (`jaxir.data.hybrid`)
@@ -17,7 +18,6 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -34,12 +34,6 @@ PEAK_FLOPS = {"TPU v4": 275e12, "TPU v5 lite": 197e12, "TPU v5e": 197e12, "TPU v
               "NVIDIA H100": 989e12, "NVIDIA H200": 989e12, "NVIDIA A100": 312e12}
 
 
-# The run directory is a local (or shared, NFS-mounted) path: its log is appended line by line and its
-# files are renamed into place, neither of which a gs:// object store does (objects are immutable; a
-# rename is copy + delete). Until jaxir writes through etils.epath, a URI is refused, never taken as a
-# local folder named "gs:".
-CLOUD_OUT = ("out_dir {out}: jaxir writes run directories on a local or shared filesystem only (not cloud storage"
-             " yet); mount a shared filesystem on every worker (NFS / Filestore, or gcsfuse) and give its path")
 COORDINATOR_TIMEOUT = 300    # seconds a process waits for the coordinator and its peers ($JAXIR_COORDINATOR_TIMEOUT)
 
 
@@ -127,10 +121,8 @@ def maybe_initialize_distributed():
 
 
 def _prepare_run_dir(cfg):
-  """Creates or reopens the run directory; returns (path, finished)."""
-  if "://" in str(cfg.out_dir):
-    raise JaxirError(CLOUD_OUT.format(out=cfg.out_dir))
-  out = Path(cfg.out_dir)
+  """Creates or reopens the run directory (local, or a gs:// URI as an etils.epath.Path); returns (path, finished)."""
+  out = storage.as_path(cfg.out_dir)
   resolved = config_lib.to_dict(cfg)
   cfg_file = out / "config.json"
   if cfg_file.exists():
@@ -259,9 +251,9 @@ def checkpoint_model(run_dir, step=None):
   from jaxir.train import step as step_lib
   from jaxir.train.checkpoint import Checkpoints
 
-  run = Path(run_dir)
+  run = storage.as_path(run_dir)
   cfg = config_lib.from_dict(storage.read_json(run / "config.json", "run config"))
-  ckpt = Checkpoints((run / "checkpoints").absolute(), keep=cfg.keep_checkpoints)
+  ckpt = Checkpoints(_checkpoints_dir(run), keep=cfg.keep_checkpoints)
   steps = ckpt.manager.all_steps()
   if not steps:
     raise JaxirError(f"{run} has no checkpoint yet")
@@ -275,6 +267,12 @@ def checkpoint_model(run_dir, step=None):
   train_langs = (storage.read_json(run / "run.json", "run") if (run / "run.json").exists() else {}).get("train_langs")
   return _with_params(pretrained, _host_params(state.params, mesh, jax), train_langs=train_langs,
                       source=f"jaxir train {run} step {step}")
+
+
+def _checkpoints_dir(run):
+  """The run's checkpoint directory as orbax takes it: absolute when local; a gs:// one is passed through
+  (orbax writes it with tensorstore's gcs driver and marks each finished step with commit_success.txt)."""
+  return run / "checkpoints" if storage.is_cloud(run) else (run / "checkpoints").absolute()
 
 
 def _move_aside(ckpt, steps, jax):
@@ -356,6 +354,7 @@ def train(cfg, progress=True):
   from jaxir.train.log import JsonlLog, encoder_flops_per_token
 
   # Check everything that can fail on bad input before the run directory exists.
+  storage.as_path(cfg.out_dir)           # a local path or gs://bucket/path
   data = load_checked(cfg)
   mesh = mesh_lib.make_mesh(cfg.mesh)
   pretrained = _load_model(cfg)
@@ -367,7 +366,7 @@ def train(cfg, progress=True):
 
   encoder = pretrained.encoder(step_lib.compute_dtype(cfg.model.dtype))
   langs = data.train.all_langs
-  ckpt = Checkpoints((out / "checkpoints").absolute(), keep=cfg.keep_checkpoints)
+  ckpt = Checkpoints(_checkpoints_dir(out), keep=cfg.keep_checkpoints)
   start = 0
   if ckpt.latest_step() is not None:
     _, state, position, unreadable = ckpt.restore_readable(state_lib.sharded_abstract_state(encoder, cfg, mesh))
