@@ -79,6 +79,11 @@ def test_train_on_gcs_is_interrupted_resumes_and_exports(model, gcs, capsys, mon
   # Finished: a rerun says so; another config is refused, nothing rewritten.
   assert cli.main(_train_args(model, run)) == 0
   assert "already finished" in capsys.readouterr().err
+  # An upload of run.json cut short leaves an empty object: not finished; the rerun redoes the end only.
+  open(local("run.json"), "w").close()
+  assert cli.main(_train_args(model, run)) == 0
+  assert "already finished" not in capsys.readouterr().err
+  assert storage.read_json(f"{run}/run.json", "run")["steps"] == 4
   assert cli.main(_train_args(model, run, steps=6)) == 2
   assert "holds a run with another config (differs in steps)" in capsys.readouterr().err
 

@@ -131,12 +131,26 @@ def _prepare_run_dir(cfg):
     if changed:
       raise JaxirError(f"{out} holds a run with another config (differs in {', '.join(changed[:5])});"
                        " use another out_dir or the same config to resume")
-    return out, (out / "run.json").exists()
+    return out, _finished(out)
   if out.exists() and any(out.iterdir()):
     raise JaxirError(f"{out} exists and is not a jaxir run directory; choose another out_dir")
   out.mkdir(parents=True, exist_ok=True)
   storage.write_json(cfg_file, resolved)
   return out, False
+
+
+def _finished(out):
+  """Whether the run in `out` is finished: its run.json is a whole record. On gs:// an upload cut short can
+  leave an empty object (tf.io.gfile closes it on an error); such a run is not finished and resumes, which
+  redoes only the end (final checkpoint, export, run.json)."""
+  f = out / "run.json"
+  if not f.exists():
+    return False
+  try:
+    record = storage.read_json(f, "run record")
+  except (JaxirError, ValueError):
+    return False
+  return isinstance(record, dict) and "steps" in record
 
 
 def _shared_run_dir(cfg, jax):
