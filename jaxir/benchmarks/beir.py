@@ -5,7 +5,7 @@ Options (sweep `eval.beir.*`, `jaxir encode / eval --datasets`):
 """
 import dataclasses
 
-from jaxir.benchmarks.registry import Benchmark, Card, Metric, register
+from jaxir.benchmarks.registry import Benchmark, Card, Metric, number, register
 from jaxir.errors import JaxirError
 
 
@@ -66,16 +66,12 @@ def table(summary):
   return ir.table(summary)
 
 
-def _f(x):
-  return None if x is None else float(x)
-
-
 def metrics(summaries):
   names = list(dict.fromkeys(d for s in summaries for d in s.get("datasets", [])))
-  per = [Metric(f"BEIR nDCG@10 {d}", lambda s, d=d: _f((s.get("per", {}).get(d) or {}).get("nDCG@10")),
+  per = [Metric(f"BEIR nDCG@10 {d}", lambda s, d=d: number((s.get("per", {}).get(d) or {}).get("nDCG@10")),
                 unit="nDCG@10") for d in names]
-  return per + [Metric("BEIR mean nDCG@10", lambda s: _f(s.get("nDCG@10")), unit="nDCG@10"),
-                Metric("BEIR mean Recall@100", lambda s: _f(s.get("Recall@100")), unit="Recall@100")]
+  return per + [Metric("BEIR mean nDCG@10", lambda s: number(s.get("nDCG@10")), unit="nDCG@10"),
+                Metric("BEIR mean Recall@100", lambda s: number(s.get("Recall@100")), unit="Recall@100")]
 
 
 def notes(s):

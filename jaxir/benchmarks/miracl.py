@@ -5,7 +5,7 @@ Options (sweep `eval.miracl.*`, `jaxir encode / eval --langs`):
 """
 import dataclasses
 
-from jaxir.benchmarks.registry import Benchmark, Card, Metric, register
+from jaxir.benchmarks.registry import Benchmark, Card, Metric, number, register
 from jaxir.errors import JaxirError
 
 
@@ -49,14 +49,10 @@ def table(summary):
   return ir.table(summary)
 
 
-def _f(x):
-  return None if x is None else float(x)
-
-
 register(Benchmark(
     "miracl", "sets", "MIRACL retrieval",
     Card("retrieval", "miracl", "MIRACL", "dev", (("nDCG@10", "ndcg_at_10", "nDCG@10"),
                                                   ("Recall@100", "recall_at_100", "Recall@100"))),
     Options, check, sets, evaluate, table,
-    metrics=lambda summaries: [Metric("MIRACL mean nDCG@10", lambda s: _f(s.get("nDCG@10")), unit="nDCG@10")],
+    metrics=lambda summaries: [Metric("MIRACL mean nDCG@10", lambda s: number(s.get("nDCG@10")), unit="nDCG@10")],
     notes=lambda s: f"MIRACL (monolingual, dev topics): {' '.join(s['langs'])}", scores=("nDCG@10",)))

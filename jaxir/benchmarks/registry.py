@@ -75,6 +75,11 @@ class Benchmark:
 REGISTRY = {}
 
 
+def number(x):
+  """A summary's value as a float for a `Metric` (None where the summary has none)."""
+  return None if x is None else float(x)
+
+
 def register(bench):
   """Adds a benchmark (its name must be new); returns it."""
   if bench.kind not in KINDS:

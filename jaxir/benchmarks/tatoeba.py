@@ -6,7 +6,7 @@ Options (sweep `eval.tatoeba.*`, `jaxir encode --langs / --max-pairs`, `jaxir ev
 """
 import dataclasses
 
-from jaxir.benchmarks.registry import Benchmark, Card, Metric, register
+from jaxir.benchmarks.registry import Benchmark, Card, Metric, number, register
 from jaxir.errors import JaxirError
 
 
@@ -58,13 +58,9 @@ def notes(s):
                  else ", all pairs")
 
 
-def _f(x):
-  return None if x is None else float(x)
-
-
 register(Benchmark(
     "tatoeba", "sets", "Tatoeba bitext retrieval",
     Card("bitext-mining", "tatoeba", "Tatoeba", "test", (("acc@1", "accuracy", "acc@1"),)),
     Options, check, sets, evaluate, table,
-    metrics=lambda summaries: [Metric("Tatoeba mean acc@1", lambda s: _f(s.get("acc@1")), unit="acc@1")],
+    metrics=lambda summaries: [Metric("Tatoeba mean acc@1", lambda s: number(s.get("acc@1")), unit="acc@1")],
     notes=notes, scores=("acc@1",)))

@@ -7,7 +7,7 @@ Options (sweep `eval.xnli.*`, `jaxir encode / eval --langs`, `jaxir eval --probe
 import dataclasses
 import json
 
-from jaxir.benchmarks.registry import Benchmark, Card, Metric, register
+from jaxir.benchmarks.registry import Benchmark, Card, Metric, number, register
 from jaxir.errors import JaxirError
 
 
@@ -59,18 +59,14 @@ def table(summary):
   return xnli_probe.table(summary)
 
 
-def _f(x):
-  return None if x is None else float(x)
-
-
 register(Benchmark(
     "xnli", "sets", "XNLI cross-lingual transfer",
     Card("text-classification", "xnli", "XNLI (English-trained probe)", "test",
          (("mean_accuracy", "accuracy", "mean accuracy"), ("transfer_gap", "transfer_gap", "transfer gap"))),
     Options, check, sets, evaluate, table,
     metrics=lambda summaries: [
-        Metric("XNLI mean non-English accuracy", lambda s: _f(s.get("mean_others")), unit="accuracy"),
-        Metric("XNLI transfer gap (lower: better)", lambda s: _f(s.get("transfer_gap")), False,
+        Metric("XNLI mean non-English accuracy", lambda s: number(s.get("mean_others")), unit="accuracy"),
+        Metric("XNLI transfer gap (lower: better)", lambda s: number(s.get("transfer_gap")), False,
                "English − others, accuracy")],
     notes=lambda s: (f"XNLI: a logistic probe on frozen embeddings, trained on {s['n_train']} English dev pairs, "
                      f"tested on {' '.join(s['langs'])}"),

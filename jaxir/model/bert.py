@@ -41,7 +41,7 @@ from jax.sharding import PartitionSpec as P
 from jaxir import schema
 from jaxir.errors import JaxirError, some
 from jaxir.model import pooling as pooling_lib
-from jaxir.model.family import Family
+from jaxir.model.family import Family, place, specs_to_hf
 
 MODEL_TYPES = ("bert", "xlm-roberta")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
@@ -381,15 +381,7 @@ def params_from_hf(flat, config):
       if not _IGNORED.search(name) and name.startswith(("embeddings.", "encoder.")):
         raise JaxirError(f"unexpected tensor {key!r} (not a plain BERT/XLM-R encoder?)")
       continue
-    fpath, shape, transpose = specs[name]
-    arr = flat[key]
-    if tuple(arr.shape) != shape:
-      raise JaxirError(f"tensor {key!r} has shape {tuple(arr.shape)}, config.json implies {shape}")
-    arr = np.asarray(arr, dtype=np.float32)
-    node = params
-    for k in fpath[:-1]:
-      node = node.setdefault(k, {})
-    node[fpath[-1]] = np.ascontiguousarray(arr.T) if transpose else arr
+    place(params, key, flat[key], specs[name])
     seen.add(name)
   missing = [n for n in specs if n not in seen]
   if missing:
@@ -399,20 +391,7 @@ def params_from_hf(flat, config):
 
 def params_to_hf(params, config):
   """The HF-named float32 numpy tensors (no prefix) for the Flax tree `params`."""
-  tensors = {}
-  for name, fpath, shape, transpose in tensor_specs(config):
-    node = params
-    try:
-      for k in fpath:
-        node = node[k]
-    except (KeyError, TypeError):
-      raise JaxirError(f"params lack {'/'.join(fpath)}") from None
-    arr = np.asarray(node, dtype=np.float32)
-    arr = np.ascontiguousarray(arr.T) if transpose else arr
-    if arr.shape != shape:
-      raise JaxirError(f"params {'/'.join(fpath)} has shape {arr.shape}, expected {shape[::-1] if transpose else shape}")
-    tensors[name] = arr
-  return tensors
+  return specs_to_hf(params, tensor_specs(config))
 
 
 def kept_from_hf(flat, config):

@@ -127,3 +127,43 @@ def of_config(cfg):
       return f
   raise JaxirError(f"no model family has config class {type(cfg).__name__}"
                    f" (registered: {', '.join(REGISTRY) or 'none'})")
+
+
+# ---------------------------------------------------------------- weight maps given as tensor specs
+# A family whose HF weight map is a table of specs (hf_name, params path, shape in the files, transpose) uses
+# these two: the one place where a tensor is checked against its spec and put into, or read out of, the tree.
+
+def place(params, key, arr, spec):
+  """Puts the HF tensor `arr` (named `key` in the files) into the Flax tree `params` at its spec's path:
+  shape checked against the files' shape, float32, transposed when the spec says (HF Linear [out, in] ->
+  Flax kernel [in, out])."""
+  import numpy as np
+  path, shape, transpose = spec
+  if tuple(arr.shape) != shape:
+    raise JaxirError(f"tensor {key!r} has shape {tuple(arr.shape)}, config.json implies {shape}")
+  arr = np.asarray(arr, dtype=np.float32)
+  node = params
+  for k in path[:-1]:
+    node = node.setdefault(k, {})
+  node[path[-1]] = np.ascontiguousarray(arr.T) if transpose else arr
+  return arr
+
+
+def specs_to_hf(params, specs):
+  """The HF-named float32 numpy tensors of the Flax tree `params`, by the specs
+  [(hf_name, path, shape, transpose)]: the inverse of `place`."""
+  import numpy as np
+  tensors = {}
+  for name, path, shape, transpose in specs:
+    node = params
+    try:
+      for k in path:
+        node = node[k]
+    except (KeyError, TypeError):
+      raise JaxirError(f"params lack {'/'.join(path)}") from None
+    arr = np.asarray(node, dtype=np.float32)
+    arr = np.ascontiguousarray(arr.T) if transpose else arr
+    if arr.shape != shape:
+      raise JaxirError(f"params {'/'.join(path)} has shape {arr.shape}, expected {shape[::-1] if transpose else shape}")
+    tensors[name] = arr
+  return tensors

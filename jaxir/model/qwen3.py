@@ -59,7 +59,7 @@ from jax.sharding import PartitionSpec as P
 from jaxir import schema
 from jaxir.errors import JaxirError, some
 from jaxir.model import pooling as pooling_lib
-from jaxir.model.family import Family
+from jaxir.model.family import Family, place, specs_to_hf
 
 MODEL_TYPES = ("qwen3",)
 POOLINGS = ("last", "mean")               # the first is the default
@@ -403,16 +403,8 @@ def params_from_hf(tensors, config):
       raise JaxirError(f"unexpected tensor {key!r} in a qwen3 checkpoint (config.json and weights disagree?)")
     if name in seen:
       raise JaxirError(f"tensor {name!r} appears both with and without the 'model.' prefix")
-    path, shape, transpose = specs[name]
-    if tuple(arr.shape) != shape:
-      raise JaxirError(f"tensor {key!r} has shape {tuple(arr.shape)}, config.json implies {shape}")
-    arr = np.asarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
+    if not np.isfinite(place(params, key, arr, specs[name])).all():
       raise JaxirError(f"tensor {key!r} holds non-finite values (NaN or inf)")
-    node = params
-    for k in path[:-1]:
-      node = node.setdefault(k, {})
-    node[path[-1]] = np.ascontiguousarray(arr.T) if transpose else arr
     seen.add(name)
   missing = [n for n in specs if n not in seen]
   if missing:
@@ -422,20 +414,7 @@ def params_from_hf(tensors, config):
 
 def params_to_hf(params, config):
   """The HF-named float32 numpy tensors (`Qwen3Model` names, no prefix) of the Flax tree `params`."""
-  out = {}
-  for name, path, shape, transpose in tensor_specs(config):
-    node = params
-    try:
-      for k in path:
-        node = node[k]
-    except (KeyError, TypeError):
-      raise JaxirError(f"params lack {'/'.join(path)}") from None
-    arr = np.asarray(node, dtype=np.float32)
-    arr = np.ascontiguousarray(arr.T) if transpose else arr
-    if arr.shape != shape:
-      raise JaxirError(f"params {'/'.join(path)} has shape {arr.shape}, expected {shape[::-1] if transpose else shape}")
-    out[name] = arr
-  return out
+  return specs_to_hf(params, tensor_specs(config))
 
 
 # ---------------------------------------------------------------- sharding, freezing, FLOPs
