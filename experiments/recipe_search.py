@@ -14,22 +14,20 @@ minutes of training and 1.5 minutes of dev scoring per candidate on the quiet 2-
 """
 
 
+import copy
+import importlib.util
+from pathlib import Path
+
+
 def get_config():
+  """experiments/full.py's train settings, read from that file (one source), on a one-cell grid."""
+  spec = importlib.util.spec_from_file_location("_full_preset", Path(__file__).with_name("full.py"))
+  full = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(full)
   return {
       "out_dir": "runs/search/base",
       "prune_checkpoints": True,
-      "train": {
-          "steps": 300,
-          "log_every": 10,
-          "eval_every": 0,              # the sweep evaluates each finished cell itself
-          "checkpoint_every": 50,
-          "keep_checkpoints": 1,
-          "model": {"name": "runs/e5-small", "freeze_embeddings": True},
-          "data": {"source": "mlqa-r", "positive": "sentence", "max_query_length": 64, "max_passage_length": 128},
-          "batch": {"batch_size": 32},
-          "optim": {"learning_rate": 2e-5, "warmup_steps": 30, "schedule": "linear"},
-          "loss": {"temperature": 0.05},
-      },
+      "train": copy.deepcopy(full.get_config()["train"]),
       "grid": {"alphas": [0.5], "seeds": [0], "batch_types": ["hybrid"], "zero_shot": False},
       "eval": {"benchmarks": ["mlqa-r-dev"]},
   }

@@ -41,7 +41,7 @@ from jax.sharding import PartitionSpec as P
 from jaxir import schema
 from jaxir.errors import JaxirError, some
 from jaxir.model import pooling as pooling_lib
-from jaxir.model.family import Family, place, specs_to_hf
+from jaxir.model.family import Family, hf_field, place, specs_to_hf
 
 MODEL_TYPES = ("bert", "xlm-roberta")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
@@ -114,11 +114,7 @@ class BertConfig:
     if hf.get("is_decoder") or hf.get("add_cross_attention"):
       raise JaxirError("config.json describes a decoder; jaxir needs an encoder")
 
-    def get(key, types, default=schema.MISSING, least=None):
-      value = schema.expect(hf, key, types, where, default)
-      if least is not None and value is not None and value < least:
-        raise JaxirError(f"{where}: field '{key}' must be at least {least}, got {value!r}")
-      return value
+    get = functools.partial(hf_field, hf, where)
 
     pad = get("pad_token_id", (int, None), None, 0)
     return cls(

@@ -56,6 +56,7 @@ import dataclasses
 import re
 from typing import Callable
 
+from jaxir import schema
 from jaxir.errors import JaxirError
 
 
@@ -127,6 +128,16 @@ def of_config(cfg):
       return f
   raise JaxirError(f"no model family has config class {type(cfg).__name__}"
                    f" (registered: {', '.join(REGISTRY) or 'none'})")
+
+
+
+def hf_field(hf, where, key, types, default=schema.MISSING, least=None):
+  """Field `key` of the HF config.json dict `hf` (read from `where`), type-checked by `schema.expect`; with
+  `least`, a number below it is a JaxirError naming the field. Every family's `from_hf` reads through it."""
+  value = schema.expect(hf, key, types, where, default)
+  if least is not None and value is not None and value < least:
+    raise JaxirError(f"{where}: field '{key}' must be at least {least}, got {value!r}")
+  return value
 
 
 # ---------------------------------------------------------------- weight maps given as tensor specs

@@ -48,6 +48,7 @@ transformers' own `save_pretrained` directories of them) and compare with transf
 A real hub directory (e.g. Qwen/Qwen3-Embedding-0.6B) goes through exactly the same code path.
 """
 import dataclasses
+import functools
 import re
 
 import flax.linen as nn
@@ -59,7 +60,7 @@ from jax.sharding import PartitionSpec as P
 from jaxir import schema
 from jaxir.errors import JaxirError, some
 from jaxir.model import pooling as pooling_lib
-from jaxir.model.family import Family, place, specs_to_hf
+from jaxir.model.family import Family, hf_field, place, specs_to_hf
 
 MODEL_TYPES = ("qwen3",)
 POOLINGS = ("last", "mean")               # the first is the default
@@ -127,11 +128,7 @@ class Qwen3Config:
     if model_type not in MODEL_TYPES:
       raise JaxirError(f"{where}: model_type {model_type!r} is not a Qwen3 model ({', '.join(MODEL_TYPES)})")
 
-    def get(key, types, default=schema.MISSING, least=None):
-      value = schema.expect(hf, key, types, where, default)
-      if least is not None and value is not None and value < least:
-        raise JaxirError(f"{where}: field '{key}' must be at least {least}, got {value!r}")
-      return value
+    get = functools.partial(hf_field, hf, where)
 
     if get("use_sliding_window", bool, False):
       raise JaxirError(f"{where}: use_sliding_window is not supported (jaxir's Qwen3 attends to the whole text)")
