@@ -290,13 +290,14 @@ def sweep(config=None, overrides=None, *, out=None, cells=None, progress=True, v
   return _sweep(sweep_spec(config, overrides, out=out, **kw), cells, progress, verbose)[0]
 
 
-def report(sweep_dir, out=None, resamples=9999):
+def report(sweep_dir, out=None, resamples=9999, baseline=None):
   """Writes the report of a sweep directory (default `SWEEP_DIR/report`); returns the path of its report.md
-  (report.html and figures/ beside it)."""
+  (report.html and figures/ beside it). `baseline`: "FILE.yaml:CONFIG", another recipe's cells CONFIG_s<seed>
+  in an expected-scores file, compared seed by seed (`jaxir.report.baseline`)."""
   from jaxir.report.build import make_report
   if not isinstance(resamples, int) or resamples < 99:
     raise JaxirError(f"resamples must be an integer of at least 99, got {resamples!r}")
-  return Path(make_report(sweep_dir, out, resamples=resamples)) / "report.md"
+  return Path(make_report(sweep_dir, out, resamples=resamples, baseline=baseline)) / "report.md"
 
 
 # ---------------------------------------------------------------- jaxir.train / .sweep / .report

@@ -671,3 +671,105 @@ def test_expected_scores_write_then_check(sweep, tmp_path, capsys):
   assert "is not an expected-scores file" in err and len(err.splitlines()) == 1
   assert cli.main(["expected", "check", str(out), str(tmp_path / "none.yaml")]) == 2
   assert "expected-scores file not found" in capsys.readouterr().err
+
+
+WISE = ["zero-shot", "hybrid_a0_s0", "hybrid_a0_w0.5_s0", "hybrid_a1_s0", "hybrid_a1_w0.5_s0",
+        "hybrid_a0_s1", "hybrid_a0_w0.5_s1", "hybrid_a1_s1", "hybrid_a1_w0.5_s1"]
+
+
+def _weights(d):
+  from safetensors.numpy import load_file
+  return load_file(str(d / "model.safetensors"))
+
+
+def test_wise_cells_interpolate_each_trained_model(sweep, tmp_path, capsys):
+  """`grid.wise=[0.5]` grown on a copy of the finished sweep: only the 4 interpolated cells run, each right after
+  its training cell; each one's model is (1 − λ)·untrained + λ·trained, tensor by tensor; the report draws the
+  λ paths beside the α curve and compares each λ with its trained model; a retrained cell's interpolation is
+  made again; an interpolation before its training cell, and λ outside (0, 1), are one line each."""
+  out, cfg = sweep
+  copy = tmp_path / "sw"
+  shutil.copytree(out, copy)
+  assert "4 run now, 5 already done" in _grow(copy, cfg, capsys, "grid.wise=[0.5]")
+  record = json.loads((copy / "sweep.json").read_text())
+  assert [c["name"] for c in record["cells"]] == WISE
+  assert "wise" not in record["cells"][1] and record["cells"][2]["wise"] == 0.5
+  base = Path(yaml.safe_load(cfg.read_text())["train"]["model"]["name"])
+  for name in ("hybrid_a0_w0.5_s0", "hybrid_a1_w0.5_s1"):
+    cell = copy / "cells" / name
+    made = json.loads((cell / "config.json").read_text())
+    trained = copy / "cells" / name.replace("_w0.5", "") / "train" / "export"
+    assert Path(made["model_b"]) == trained.absolute() and made["weight"] == 0.5
+    ta, tb, tm = _weights(base), _weights(trained), _weights(cell / "model")
+    assert set(tm) == set(tb)
+    for k in tb:          # float64 reference, rounded once to float32 as the merge does
+      want = (0.5 * ta[k].astype(np.float64) + 0.5 * tb[k].astype(np.float64)).astype(np.float32)
+      np.testing.assert_array_equal(tm[k], want, err_msg=k)
+    assert (cell / "eval" / "xquad-r" / "summary.json").exists() and (cell / "cell.json").exists()
+  rep = tmp_path / "rep"
+  assert cli.main(["report", str(copy), "--out", str(rep), "--resamples", "99"]) == 0
+  md = (rep / "report.md").read_text()
+  assert "Weight interpolation with the untrained model (WiSE-FT): hybrid, xquad-r" in md
+  assert "| hybrid WiSE λ=0.5 | 0 | 2 |" in md and "| 1 | 0.5 | 2 |" in md and "| 1 | 1 (trained) | 2 |" in md
+  assert "each λ against the trained model (λ = 1) of its α" in md and "| α=0 λ=0.5 − α=0 λ=1 |" in md
+  assert "On the Mo–Mul plane (means over seeds):" in md
+  assert (rep / "figures" / "xquad-r_wise_hybrid.png").stat().st_size > 0
+  assert "hybrid WiSE λ=0.5: X-Y (α=0)" in md                  # its rows in the paper-shaped table
+  # A training cell retrained (another model in its export): its interpolation alone is made and evaluated again.
+  export = copy / "cells" / "hybrid_a1_s0" / "train" / "export"
+  other = tiny_model(tmp_path / "other", 7)
+  shutil.copy(other / "model.safetensors", export / "model.safetensors")
+  keep = _mtimes(copy)
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet", "grid.wise=[0.5]"]) == 0
+  captured = capsys.readouterr()
+  assert "1 run now, 8 already done" in captured.out
+  assert "hybrid_a1_w0.5_s0: hybrid_a1_s0 was retrained since this cell interpolated its model" in captured.err
+  now = _mtimes(copy)
+  assert [n for n in now if now[n] != keep[n]] == ["hybrid_a1_w0.5_s0"]
+  tm, to = _weights(copy / "cells" / "hybrid_a1_w0.5_s0" / "model"), _weights(other)
+  k = next(iter(to))
+  np.testing.assert_array_equal(tm[k], (0.5 * _weights(base)[k].astype(np.float64)
+                                        + 0.5 * to[k].astype(np.float64)).astype(np.float32))
+  # Its training cell unfinished, an interpolated cell picked alone stops with one line.
+  (copy / "cells" / "hybrid_a0_s1" / "train" / "run.json").unlink()
+  (copy / "cells" / "hybrid_a0_w0.5_s1" / "cell.json").unlink()
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(copy), "--quiet", "grid.wise=[0.5]",
+                   "--cells", "hybrid_a0_w0.5_s1"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert "cell hybrid_a0_w0.5_s1 interpolates the model of hybrid_a0_s1, which is not trained yet" in err
+  assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("value, message", [
+    ("[1]", "grid.wise: 1 is not a weight strictly between 0 and 1"),
+    ("[0.5, 0.5]", "grid.wise lists 0.5 twice"),
+    ("[x]", "grid.wise must be numbers in [0, 1]")])
+def test_bad_wise_grid_is_one_line(sweep, tmp_path, capsys, value, message):
+  _, cfg = sweep
+  assert cli.main(["sweep", "--config", str(cfg), "--out", str(tmp_path / "new"), f"grid.wise={value}"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert message in err and len(err.splitlines()) == 1
+  assert not (tmp_path / "new").exists()
+
+
+def test_report_against_a_baseline_recipe(sweep, tmp_path, capsys):
+  """`--baseline FILE:CONFIG`: every curve point against the baseline's cells seed by seed; the sweep against its
+  own recorded scores differs by the rounding of the record only; a bad argument is one line."""
+  out, _ = sweep
+  exp = tmp_path / "base.yaml"
+  assert cli.main(["expected", "write", str(out), str(exp)]) == 0
+  rep = tmp_path / "rep"
+  assert cli.main(["report", str(out), "--out", str(rep), "--resamples", "99", "--baseline", f"{exp}:hybrid_a0"]) == 0
+  md = (rep / "report.md").read_text()
+  assert "## Against the baseline hybrid_a0" in md
+  row = next(line for line in md.splitlines() if line.startswith("| hybrid | 0 |") and "n=2" in line)
+  deltas = [float(c.split()[0]) for c in row.strip("|").split("|")[2:]]
+  assert len(deltas) == 4 and all(abs(d) <= 0.001 for d in deltas), row
+  other = next(line for line in md.splitlines() if line.startswith("| hybrid | 1 |") and "n=2" in line)
+  assert any(abs(float(c.split()[0])) > 0.001 for c in other.strip("|").split("|")[2:]), other
+  capsys.readouterr()
+  for arg, message in [(f"{exp}:hybrid_a0.5", "has no cell hybrid_a0.5_s<seed>"), (str(exp), "give FILE.yaml:CONFIG"),
+                       (f"{tmp_path}/none.yaml:x", "not found")]:
+    assert cli.main(["report", str(out), "--out", str(tmp_path / "r2"), "--baseline", arg]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err

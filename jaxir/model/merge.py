@@ -106,11 +106,13 @@ def interpolate(a, b, weight, names=("A", "B")):
 
 
 def merge(a_path, b_path, weight, out, force=False):
-  """Writes (1 − weight)·A + weight·B to `out` as an exported model; returns (out, fingerprint)."""
+  """Writes (1 − weight)·A + weight·B to `out` as an exported model; returns (out, fingerprint). A and B are
+  model directories, or `Pretrained`s loaded from one (e.g. with the prompts a sweep gives the untrained model)."""
   from jaxir import storage
-  from jaxir.model.hf_io import META_FILE, fingerprint, load_pretrained, save_pretrained
+  from jaxir.model.hf_io import META_FILE, Pretrained, fingerprint, load_pretrained, save_pretrained
   storage.check_replaceable(out, META_FILE, force)   # before loading two models
-  a, b = load_pretrained(a_path), load_pretrained(b_path)
+  a, b = (m if isinstance(m, Pretrained) else load_pretrained(m) for m in (a_path, b_path))
+  a_path, b_path = (m.path if isinstance(m, Pretrained) else m for m in (a_path, b_path))
   merged = interpolate(a, b, weight, (str(a_path), str(b_path)))
   merged.meta["merged_from"] = {"a": str(a_path), "a_fingerprint": fingerprint(a.path), "b": str(b_path),
                                 "b_fingerprint": fingerprint(b.path), "weight": float(weight)}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import benchmarks, storage
-from jaxir.report import beyond, figures, paper, stats
+from jaxir.report import baseline as baseline_lib, beyond, figures, paper, stats, wise
 from jaxir.report.load import load_sweep
 from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
 
@@ -65,7 +65,9 @@ def _grid_text(g):
   alphas = lambda a: "{" + ", ".join(f"{x:g}" for x in a) + "}"
   shared = [b for b in g["batch_types"] if b not in own]
   parts = [f"α ∈ {alphas(g['alphas'])} × seeds {g['seeds']} × batch types {', '.join(shared)}"] if shared else []
-  return "; ".join(parts + [f"{b} at α ∈ {alphas(a)} × seeds {g['seeds']}" for b, a in own.items()])
+  text = "; ".join(parts + [f"{b} at α ∈ {alphas(a)} × seeds {g['seeds']}" for b, a in own.items()])
+  return text + (f"; each trained model also interpolated with the untrained one at λ ∈ {alphas(g['wise'])} (WiSE-FT)"
+                 if g.get("wise") else "")
 
 
 def _alpha_name(a):
@@ -94,8 +96,9 @@ def _by_alpha(cells):
 
 
 class Report:
-  def __init__(self, res, out, resamples, seed=0):
+  def __init__(self, res, out, resamples, seed=0, baseline=None):
     self.res, self.out, self.resamples, self.seed = res, Path(out), resamples, seed
+    self.baseline = baseline          # (file, config, per-seed scores): `jaxir.report.baseline.read`
     self.figdir = self.out / "figures"
     self.blocks = []
     self.series = res.series()
@@ -110,6 +113,8 @@ class Report:
 
   def label(self, series):
     model, bt = series
+    base, _, lam = bt.partition("_wise")
+    bt = f"{base} WiSE λ={lam}" if lam else bt
     return f"{Path(model).name} {bt}" if self.multi_model else bt
 
   def add(self, *blocks):
@@ -127,6 +132,8 @@ class Report:
     for bench in self.res.benchmarks:
       self.benchmark(bench)
     beyond.section(self)
+    if self.baseline:
+      baseline_lib.section(self, self.baseline)
     self.paper_table()
     self.cells_table()
     return self.blocks
@@ -184,6 +191,7 @@ class Report:
     for series in self.series:
       self.best_alpha(bench, series)
     self.ablation(bench)
+    wise.section(self, bench)
 
   def means_table(self, bench):
     rows = []
@@ -434,17 +442,21 @@ class Report:
                   "dev split), so differences between the columns are not effects of batching. mAP ×100; RD in ranks."))
     if self.primary is None:
       return
-    cells = _by_alpha(self.series[self.primary])
+    # the primary series and its weight interpolations (`grid.wise`), a block of rows each
+    shown = [s for s in self.series if s[0] == self.primary[0] and s[1].partition("_wise")[0] == self.primary[1]]
     for bench in benches:
       pb = paper.PAPER_BENCHMARK[bench]
       rows = []
-      for name, alpha in paper.BATCHINGS:
-        ours = ([_ci(*aggregate(cells[alpha], bench, m)[alpha][:3], scale=_scale(m)) for m in ALL]
-                if alpha in cells else ["–"] * 4)
-        theirs = []
-        for model in ("XLM-R", "LaBSE"):
-          theirs += [_num(v) for v in paper.TABLE1[model][name][pb]] + [str(paper.TABLE2_RD[model][name][pb])]
-        rows.append([f"{name} (α={alpha:g})"] + ours + theirs)
+      for series in shown:
+        cells = _by_alpha(self.series[series])
+        tag = f"{self.label(series)}: " if len(shown) > 1 else ""
+        for name, alpha in paper.BATCHINGS:
+          ours = ([_ci(*aggregate(cells[alpha], bench, m)[alpha][:3], scale=_scale(m)) for m in ALL]
+                  if alpha in cells else ["–"] * 4)
+          theirs = []
+          for model in ("XLM-R", "LaBSE"):
+            theirs += [_num(v) for v in paper.TABLE1[model][name][pb]] + [str(paper.TABLE2_RD[model][name][pb])]
+          rows.append([f"{tag}{name} (α={alpha:g})"] + ours + theirs)
       header = (["batching", "ours Mo", "ours Cr", "ours Mul", "ours RD"]
                 + [f"{m} {k}" for m in ("XLM-R", "LaBSE") for k in ("Mo", "Cr", "Mul", "RD")])
       self.add(Table(header, rows, f"{benchmarks.get(bench).title} — paper: {pb.upper()} (Table 1 mAP, Table 2 RD)"))
@@ -465,11 +477,13 @@ class Report:
     self.add(Table(header, rows, "every finished cell (mAP ×100, RD in ranks; beyond LAReQA ×100)"))
 
 
-def make_report(sweep_dir, out=None, resamples=9999, seed=0):
-  """Writes the report of a sweep directory; returns the output directory."""
+def make_report(sweep_dir, out=None, resamples=9999, seed=0, baseline=None):
+  """Writes the report of a sweep directory (with `baseline`, FILE.yaml:CONFIG, a comparison with those cells:
+  `jaxir.report.baseline`); returns the output directory."""
+  base = baseline_lib.read(baseline) if baseline else None    # before anything is written
   res = load_sweep(sweep_dir)
   out = Path(out) if out else Path(sweep_dir) / "report"
-  report = Report(res, out, resamples, seed)
+  report = Report(res, out, resamples, seed, base)
   blocks = report.build()
   title = f"α sweep: {res.dir.name}"
   storage.write_text(out / "report.md", to_markdown(blocks, out))

@@ -8,6 +8,9 @@ def register(sub):
   p.add_argument("--out", help="output directory (default: SWEEP_DIR/report)")
   p.add_argument("--resamples", type=int, default=9999,
                  help="sign-flip resamples per paired test (default 9999, as scipy; the smallest two-sided p is 2/(resamples+1), before Holm)")
+  p.add_argument("--baseline", metavar="FILE.yaml:CONFIG",
+                 help="compare every curve point, seed by seed, with the cells CONFIG_s<seed> of an expected-scores "
+                      "file (e.g. experiments/expected/full.yaml:hybrid_a0.5)")
   p.set_defaults(func=_run)
   e = sub.add_parser("expected", help="record a sweep's scores in a YAML file, or check a sweep against one")
   e.add_argument("action", choices=("write", "check"))
@@ -23,7 +26,7 @@ def _run(args):
   from jaxir.errors import JaxirError
   if args.resamples < 99:
     raise JaxirError("--resamples must be at least 99")
-  md = api.report(args.sweep_dir, args.out, resamples=args.resamples)
+  md = api.report(args.sweep_dir, args.out, resamples=args.resamples, baseline=args.baseline)
   print(f"report: wrote {md} and {md.with_name('report.html')}")
 
 

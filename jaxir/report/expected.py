@@ -95,7 +95,7 @@ def write(sweep_dir, path, note=None, force=False):
   return len(res.cells)
 
 
-def _read(path):
+def read(path):
   doc = storage.read_yaml(path, "expected-scores file")
   if not isinstance(doc, dict) or not isinstance(doc.get("cells"), dict) or not doc["cells"]:
     raise JaxirError(f"{path} is not an expected-scores file (no `cells` mapping); write one with `jaxir expected write`")
@@ -104,7 +104,7 @@ def _read(path):
 
 def check(sweep_dir, path, stream):
   """(number of scores compared, list of problems); prints one line per problem and a summary to `stream`."""
-  doc = _read(path)
+  doc = read(path)
   tol = {**TOLERANCE, **(doc.get("tolerance") or {})}
   res = load_sweep(sweep_dir)
   if doc.get("options"):

@@ -136,3 +136,28 @@ def heatmaps(path, matrices, langs, diverging=False, title=""):
   if title:
     fig.suptitle(title)
   return _save(fig, path)
+
+
+def mixing(path, alpha_points, lambda_paths, title=""):
+  """The Mo–Mul plane (x100): alpha_points [(alpha, mo, mul)] of the trained models as one solid curve, and
+  lambda_paths {alpha: [(λ, mo, mul)]} as one dashed path per alpha, each point labelled."""
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(5.6, 4.4))
+  pts = np.asarray([p[1:] for p in alpha_points], np.float64).reshape(-1, 2) * 100
+  if len(pts):
+    ax.plot(pts[:, 0], pts[:, 1], marker="o", color="C0", label="α (trained, λ = 1)")
+    for (a, *_), (x, y) in zip(alpha_points, pts):
+      ax.annotate(f"α={a:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8, color="C0")
+  for i, (alpha, steps) in enumerate(sorted(lambda_paths.items())):
+    p = np.asarray([q[1:] for q in steps], np.float64).reshape(-1, 2) * 100
+    ax.plot(p[:, 0], p[:, 1], marker="s", linestyle="--", color=f"C{i + 1}", label=f"λ at α={alpha:g}")
+    for (lam, *_), (x, y) in zip(steps, p):
+      ax.annotate(f"λ={lam:g}", (x, y), textcoords="offset points", xytext=(5, -10), fontsize=7, color=f"C{i + 1}")
+  ax.set_xlabel("Mo mAP ×100")
+  ax.set_ylabel("Mul mAP ×100")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  if title:
+    ax.set_title(title)
+  fig.tight_layout()
+  return _save(fig, path)

@@ -19,7 +19,7 @@ from jaxir.sweep.cell import damaged, is_finished
 @dataclasses.dataclass
 class CellResult:
   name: str
-  kind: str                 # "train" | "zero-shot"
+  kind: str                 # "train" | "zero-shot" | "wise"
   model: str
   batch_type: str | None
   alpha: float | None
@@ -27,11 +27,13 @@ class CellResult:
   dir: Path
   train_langs: list
   summaries: dict           # benchmark -> summary.json
+  wise: float | None = None # a "wise" cell's λ: (1 − λ)·untrained + λ·trained
 
   @property
   def series(self):
-    """(model, batch_type): the cells that form one curve over alpha."""
-    return (self.model, self.batch_type)
+    """(model, batch_type): the cells that form one curve over alpha; a weight-interpolated cell's batch type
+    carries its λ (`hybrid_wise0.75`), so each λ is a curve of its own."""
+    return (self.model, self.batch_type if self.wise is None else f"{self.batch_type}_wise{self.wise:g}")
 
   def per_query(self, bench):
     with np.load(self.dir / "eval" / bench / "per_query.npz") as z:
@@ -49,10 +51,11 @@ class SweepResults:
 
   @property
   def trained(self):
-    return [c for c in self.cells if c.kind == "train"]
+    """The cells of a curve over alpha: trained models and their weight interpolations."""
+    return [c for c in self.cells if c.kind in ("train", "wise")]
 
   def series(self):
-    """Ordered series (model, batch_type) with their trained cells."""
+    """Ordered series (model, batch_type) with their cells (`CellResult.series`)."""
     out = {}
     for c in self.trained:
       out.setdefault(c.series, []).append(c)
@@ -89,7 +92,7 @@ def load_sweep(sweep_dir):
     present = lareqa + [b for b in beyond if (cdir / "eval" / b / "summary.json").is_file()]
     summaries = {b: _read_summary(cdir / "eval" / b / "summary.json", b) for b in present}
     cells.append(CellResult(c["name"], c["kind"], c["model"], c.get("batch_type"), c.get("alpha"), c.get("seed"),
-                            cdir, list(info.get("train_langs") or []), summaries))
+                            cdir, list(info.get("train_langs") or []), summaries, c.get("wise")))
   if not cells:
     raise JaxirError(f"{sweep_dir} has no finished cell yet ({len(missing)} unfinished); run or resume "
                      "`jaxir sweep` first")

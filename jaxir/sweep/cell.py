@@ -10,6 +10,9 @@
                          (`jaxir.benchmarks`: tatoeba, beir, ...; resumed shard by shard, manifest.json
                          last); mlqa-r-dev is encoded in memory
   eval/<benchmark>/      `jaxir eval` outputs: summary.json (written last), per_query.npz, CSVs, table
+  model/                 a `wise` cell's model: (1 − λ)·untrained + λ·its training cell's model
+                         (`jaxir merge`); config.json records both inputs and their fingerprints, and
+                         the cell is made again when its training cell's model changes
   cell.json              written last: the cell is finished (durations, model, training languages)
 
 A benchmark whose summary.json exists (and reads, as does what it promises: `damaged`) is not evaluated again: a rerun that adds a benchmark to a
@@ -145,6 +148,8 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
     if spec.prune_checkpoints and (run_dir / "checkpoints").exists():
       shutil.rmtree(run_dir / "checkpoints")
     model_dir, train_langs = run_dir / "export", list(run["train_langs"])
+  elif cell.kind == "wise":
+    model_dir, train_langs = _wise_model(cell, cell_dir, spec, record)
   else:
     storage.write_json(cell_dir / "config.json", {**record, "model_path": spec_lib.model_path(cell.model)})
     model_dir, train_langs = Path(ensure_model(cell.model)), None
@@ -174,6 +179,54 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
                  "eval_seconds": eval_seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
   storage.write_json(cell_dir / "cell.json", record)
   return record
+
+
+def trained_model(cell, cell_dir, spec):
+  """(export directory, run record) of the training cell a `wise` cell interpolates (this sweep's, or the
+  source's with `models_from`); JaxirError, one line, while it is not trained."""
+  if spec.models_from:
+    source = next(c for c in spec.cells() if c.name == cell.trained)
+    return reuse.trained_model(spec, source)
+  run_dir = (Path(cell_dir).parent / cell.trained / "train").absolute()
+  if not (run_dir / "run.json").is_file() or not (run_dir / "export").is_dir():
+    raise JaxirError(f"cell {cell.name} interpolates the model of {cell.trained}, which is not trained yet: run "
+                     f"{cell.trained} first (it comes before {cell.name} in grid order; with --cells, pick it too)")
+  return run_dir / "export", storage.read_json(run_dir / "run.json", "run record")
+
+
+def wise_is_stale(cell, cell_dir, spec):
+  """Whether a `wise` cell was made from another model of its training cell than the one there now (that
+  cell was retrained since); False while that cell is not trained (`trained_model` stops there) or where
+  the cell recorded nothing yet."""
+  from jaxir.model.hf_io import fingerprint
+  try:
+    made_from = storage.read_json(Path(cell_dir) / "config.json", "cell config").get("trained_fingerprint")
+    export, _ = trained_model(cell, cell_dir, spec)
+  except (JaxirError, OSError, ValueError):
+    return False
+  return made_from is not None and fingerprint(export) != made_from
+
+
+def _wise_model(cell, cell_dir, spec, record):
+  """(model directory, training languages) of a `wise` cell: `model/` = (1 − λ)·untrained + λ·trained, made
+  when missing and made again (its evaluations forgotten) when the trained model is not the one it was made from."""
+  from jaxir.model.hf_io import META_FILE, fingerprint
+  from jaxir.model.merge import merge
+  export, run = trained_model(cell, cell_dir, spec)
+  trained_fp = fingerprint(export)
+  model_dir = (cell_dir / "model").absolute()
+  try:
+    made = storage.read_json(cell_dir / "config.json", "cell config")
+  except (JaxirError, OSError, ValueError):
+    made = {}
+  if made.get("trained_fingerprint") != trained_fp or not (model_dir / META_FILE).is_file():
+    forget_evaluations(cell_dir)      # made from another model of the training cell (or never made)
+    base = Path(ensure_model(cell.model)).absolute()
+    _, merged_fp = merge(_load_model(base, spec), export, cell.wise, model_dir)   # prompted as the trained model was
+    storage.write_json(cell_dir / "config.json", {
+        **record, "model_a": str(base), "model_b": str(export), "weight": cell.wise,
+        "trained_fingerprint": trained_fp, "model_fingerprint": merged_fp})
+  return model_dir, list(run["train_langs"])
 
 
 def _load_model(model_dir, spec):

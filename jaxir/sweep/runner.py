@@ -168,7 +168,8 @@ def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
   status = {}
   for cell in todo:           # finished cells first, so that the progress line counts them from the start
     cdir = out / "cells" / cell.name
-    if not spec.models_from and cell_lib.is_finished(cdir, spec.eval.benchmarks):
+    if (not spec.models_from and cell_lib.is_finished(cdir, spec.eval.benchmarks)
+        and not (cell.kind == "wise" and cell_lib.wise_is_stale(cell, cdir, spec))):
       status[cell.name] = _skip(cell, cdir, display)       # no lock needed to read a finished cell
   with compilation_cache(out.absolute() / ".jax_cache"):
     for cell in [c for c in todo if c.name not in status]:
@@ -190,6 +191,10 @@ def _run_cell(cell, cdir, spec, ctx, display, verbose):
   if spec.models_from and cell.kind == "train" and reuse.retrained(spec, cell, cdir):
     print(f"sweep: {cell.name}: {spec.models_from} retrained this model since it was evaluated; "
           "evaluating it again", file=sys.stderr)
+    cell_lib.forget_evaluations(cdir)
+  if cell.kind == "wise" and cell_lib.wise_is_stale(cell, cdir, spec):
+    print(f"sweep: {cell.name}: {cell.trained} was retrained since this cell interpolated its model; "
+          "making and evaluating it again", file=sys.stderr)
     cell_lib.forget_evaluations(cdir)
   if cell_lib.is_finished(cdir, spec.eval.benchmarks):     # perhaps by another process meanwhile
     return _skip(cell, cdir, display)

@@ -11,7 +11,9 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
                      batch_types (`hybrid` and/or `mixed`), alphas_by_type (a batch type's own alphas,
                      e.g. {mixed: [0.5]} for the ablation at one alpha beside the whole hybrid curve;
                      a batch type not named runs grid.alphas), zero_shot (add the untrained model as a
-                     reference cell per model)
+                     reference cell per model), wise (weights λ in (0, 1): per training cell X, a cell
+                     X's name with `_w<λ>` before `_s<seed>` evaluating (1 − λ)·untrained + λ·X's model,
+                     WiSE-FT, `jaxir merge`; λ = 0 is the zero-shot cell, λ = 1 the training cell)
   eval               benchmarks: `xquad-r` (the held-out test set), `mlqa-r-dev` (the trainer's held-out
                      MLQA-R dev split), and beyond LAReQA the sets benchmarks of `jaxir.benchmarks`
                      (`tatoeba`, `beir`, `miracl`, `xnli`, ...);
@@ -72,6 +74,7 @@ class GridConfig:
   batch_types: list = dataclasses.field(default_factory=lambda: ["hybrid"])
   alphas_by_type: dict = dataclasses.field(default_factory=dict)   # {batch type: alphas}; others run `alphas`
   zero_shot: bool = True              # the untrained model as a reference cell (per model)
+  wise: list = dataclasses.field(default_factory=list)   # λs: weight-interpolated cells per training cell
 
 
 @dataclasses.dataclass
@@ -107,14 +110,21 @@ def eval_config():
 @dataclasses.dataclass(frozen=True)
 class Cell:
   name: str
-  kind: str                           # "train" | "zero-shot"
+  kind: str                           # "train" | "zero-shot" | "wise"
   model: str                          # as given in the grid
   batch_type: str | None = None
   alpha: float | None = None
   seed: int | None = None
+  wise: float | None = None           # "wise": the trained model's share λ in (1 − λ)·model + λ·trained
+  trained: str | None = None          # "wise": the training cell whose model it interpolates
 
   def to_json(self):
-    return dataclasses.asdict(self)
+    """The cell as sweep.json records it (the wise fields only on wise cells, so older records compare equal)."""
+    out = dataclasses.asdict(self)
+    if self.kind != "wise":
+      out.pop("wise")
+      out.pop("trained")
+    return out
 
 
 @dataclasses.dataclass
@@ -267,6 +277,7 @@ def _normalise(spec):
   if not isinstance(g.alphas_by_type or {}, dict):
     raise JaxirError(f"grid.alphas_by_type must map batch types to alphas, e.g. {{mixed: [0.5]}}, got {g.alphas_by_type!r}")
   g.alphas_by_type = {str(b): _alphas(a, f"grid.alphas_by_type.{b}") for b, a in (g.alphas_by_type or {}).items()}
+  g.wise = _alphas(g.wise if g.wise is not None else [], "grid.wise")
   e.benchmarks = [str(b) for b in _as_list(e.benchmarks, "eval.benchmarks")]
   e.langs = _as_list(e.langs, "eval.langs")
   for b in sets_benchmarks():
@@ -311,6 +322,13 @@ def validate(spec):
   for key, values in alpha_lists:
     for a in values:
       config_lib.check_alpha(a, key)
+  d = _dup(g.wise)
+  if d is not None:
+    raise JaxirError(f"duplicated cell: grid.wise lists {d!r} twice")
+  for w in g.wise:
+    if not 0.0 < w < 1.0:
+      raise JaxirError(f"grid.wise: {w:g} is not a weight strictly between 0 and 1 (λ = 0 is the untrained model, "
+                       "the zero-shot cell; λ = 1 is the trained model, the training cell)")
   for b in g.batch_types:
     if b not in GRID_BATCH_TYPES:
       raise JaxirError(f"grid.batch_types: {b!r} is not a batch type alpha controls; choose from {', '.join(GRID_BATCH_TYPES)}")
@@ -425,7 +443,8 @@ def _tag(model):
 
 def make_cells(grid, models):
   """The cells of a grid, in run order: per model the zero-shot reference, then batch type x seed x
-  alpha, so a sweep stopped early already holds whole alpha curves (later seeds add the intervals)."""
+  alpha, so a sweep stopped early already holds whole alpha curves (later seeds add the intervals);
+  each training cell is followed by its weight-interpolated (`grid.wise`) cells, which need its model."""
   cells = []
   for model in models:
     prefix = f"{_tag(model)}_" if len(models) > 1 else ""
@@ -434,7 +453,10 @@ def make_cells(grid, models):
     for bt in grid.batch_types:
       for seed in grid.seeds:
         for alpha in grid.alphas_by_type.get(bt, grid.alphas):
-          cells.append(Cell(f"{prefix}{bt}_a{alpha:g}_s{seed}", "train", model, bt, float(alpha), int(seed)))
+          trained = Cell(f"{prefix}{bt}_a{alpha:g}_s{seed}", "train", model, bt, float(alpha), int(seed))
+          cells.append(trained)
+          cells += [Cell(f"{prefix}{bt}_a{alpha:g}_w{w:g}_s{seed}", "wise", model, bt, float(alpha), int(seed),
+                         float(w), trained.name) for w in grid.wise]
   d = _dup(c.name for c in cells)
   if d is not None:
     raise JaxirError(f"duplicated cell {d!r}: two grid models share the directory name {d.split('_')[0]!r}")
