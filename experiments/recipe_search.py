@@ -7,10 +7,9 @@ one or more overrides:
   nice -n 10 jaxir sweep --config experiments/recipe_search.py --out runs/search/sym train.loss.symmetric=true
 
 (resumable: rerun the same line). Weight interpolation with the untrained model (WiSE-FT) of a finished
-candidate: `jaxir merge runs/e5-small runs/search/hn1/cells/hybrid_a0.5_s0/train/export --weight 0.75 --out
-DIR`. No command scores such a DIR on this dev split yet (a sweep's `grid.wise` is the missing piece,
-issue 20); the numbers in the issue's note came from a script around `jaxir.sweep.cell.run_cell`. About 15
-minutes of training and 1.5 minutes of dev scoring per candidate on the quiet 2-core CPU.
+candidate, scored on the same dev split: rerun its line with `grid.wise=[0.25,0.5,0.75]` (only the interpolated
+cells run). About 15 minutes of training and 1.5 minutes of dev scoring per candidate on the quiet 2-core CPU
+(~17 with a hard negative), and 1.5 minutes per λ.
 """
 
 
