@@ -37,7 +37,7 @@ def read(arg):
 
 def section(report, baseline):
   """Adds, per LAReQA benchmark the baseline records, the seed-paired differences of every curve point."""
-  from jaxir.report.build import _by_alpha, _value
+  from jaxir.report.values import by_alpha, score
   path, config, base = baseline
   report.add(Heading(2, f"Against the baseline {config}"))
   report.add(Para(f"Baseline: the cells {config}_s<seed> of {path} (seeds {sorted(base)}). Δ = ours − baseline, "
@@ -49,11 +49,11 @@ def section(report, baseline):
       continue
     rows, ps = [], []
     for series, cells in report.series.items():
-      for alpha, group in _by_alpha(cells).items():
+      for alpha, group in by_alpha(cells).items():
         row = [report.label(series), f"{alpha:g}"]
         for m in METRICS:
           scale = 1.0 if m == "RD" else 100.0
-          ours = {c.seed: _value(c.summaries[bench], m) for c in group}
+          ours = {c.seed: score(c.summaries[bench], m) for c in group}
           d = np.asarray([scale * ours[s] - base[s][bench][m] for s in sorted(ours)
                           if ours[s] is not None and m in base.get(s, {}).get(bench, {})], np.float64)
           mean, lo, hi = stats.t_interval(d)

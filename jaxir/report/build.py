@@ -12,45 +12,11 @@ import numpy as np
 
 from jaxir import benchmarks, storage
 from jaxir.report import baseline as baseline_lib, beyond, figures, paper, stats, wise
+from jaxir.report.values import ALL, by_alpha, fmt_ci, fmt_num, metric_scale, score, aggregate
 from jaxir.report.load import load_sweep
 from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
 
-ALL = ("Mo", "Cr", "Mul", "RD")
 HEAT_ALPHAS = (0.0, 0.5, 1.0)
-
-
-def _num(x, scale=100.0, digits=1):
-  return "–" if x is None or not np.isfinite(x) else f"{scale * x:.{digits}f}"
-
-
-def _ci(mean, lo, hi, scale=100.0, digits=1):
-  if mean is None or not np.isfinite(mean):
-    return "–"
-  if not np.isfinite(lo):
-    return _num(mean, scale, digits)
-  return f"{_num(mean, scale, digits)} [{_num(lo, scale, digits)}, {_num(hi, scale, digits)}]"
-
-
-def _scale(metric):
-  return 1.0 if metric == "RD" else 100.0
-
-
-def _value(summary, metric, group=None):
-  s = summary.get(group) if group else summary
-  v = (s or {}).get(metric)
-  return None if v is None else float(v)
-
-
-def aggregate(cells, bench, metric, group=None):
-  """{alpha: (mean, low, high, n)} of a summary metric over the seeds of each alpha."""
-  by = {}
-  for c in cells:
-    by.setdefault(c.alpha, []).append(_value(c.summaries[bench], metric, group))
-  out = {}
-  for a in sorted(by):
-    vals = [v for v in by[a] if v is not None]
-    out[a] = (*stats.t_interval(vals), len(vals))
-  return out
 
 
 def _bench_title(bench, eval_spec):
@@ -86,13 +52,6 @@ def _comparison_table(cells, name, caption):
     table.setdefault((a, b), {})[m] = text
   return Table(["comparison", "Δ Mo", "Δ Cr", "Δ Mul"],
                [[f"{name(a)} − {name(b)}"] + [v[m] for m in stats.METRICS] for (a, b), v in table.items()], caption)
-
-
-def _by_alpha(cells):
-  out = {}
-  for c in cells:
-    out.setdefault(c.alpha, []).append(c)
-  return dict(sorted(out.items()))
 
 
 class Report:
@@ -199,11 +158,11 @@ class Report:
       agg = {m: aggregate(cells, bench, m) for m in ALL}
       for a in agg["Mo"]:
         rows.append([self.label(series), f"{a:g}", agg["Mo"][a][3]]
-                    + [_ci(*agg[m][a][:3], scale=_scale(m)) for m in ALL])
+                    + [fmt_ci(*agg[m][a][:3], scale=metric_scale(m)) for m in ALL])
     for c in self.res.cells:
       if c.kind == "zero-shot":
         s = c.summaries[bench]
-        rows.append([f"zero-shot {Path(c.model).name}", "–", "–"] + [_num(_value(s, m), _scale(m)) for m in ALL])
+        rows.append([f"zero-shot {Path(c.model).name}", "–", "–"] + [fmt_num(score(s, m), metric_scale(m)) for m in ALL])
     self.add(Table(["series", "α", "seeds", "Mo", "Cr", "Mul", "RD"], rows,
                    f"{bench}: mean over seeds [95% t-interval]"))
 
@@ -218,7 +177,7 @@ class Report:
     for c in self.res.cells:
       if c.kind == "zero-shot":
         name = f"zero-shot {Path(c.model).name}" if self.multi_model else "zero-shot (untrained)"
-        refs[name] = {m: _value(c.summaries[bench], m, group) for m in ALL}
+        refs[name] = {m: score(c.summaries[bench], m, group) for m in ALL}
     return refs
 
   def curves(self, bench):
@@ -235,7 +194,7 @@ class Report:
     zs = next((c for c in self.res.cells if c.kind == "zero-shot" and c.model == self.primary[0]), None)
     if zs is not None:
       for g, name in (("seen", "untrained, seen"), ("zero_shot", "untrained, zero-shot")):
-        refs[name] = {m: _value(zs.summaries[bench], m, g) for m in ("Mo", "Cr", "Mul")}
+        refs[name] = {m: score(zs.summaries[bench], m, g) for m in ("Mo", "Cr", "Mul")}
     self.figure(f"{bench}_groups.png", f"{bench}: languages seen in training vs zero-shot languages "
                 f"({self.label(self.primary)}; Cr of the zero-shot group: pairs with a zero-shot side)",
                 figures.curves, series, refs, title=f"{bench}: seen vs zero-shot", metrics=("Mo", "Cr", "Mul"))
@@ -249,7 +208,7 @@ class Report:
     pts = np.asarray([[mo[a][0], cr[a][0]] for a in alphas])
     front = stats.pareto_front(pts)
     zs = next((c for c in self.res.cells if c.kind == "zero-shot" and c.model == series[0]), None)
-    ref = None if zs is None else (_value(zs.summaries[bench], "Mo"), _value(zs.summaries[bench], "Cr"))
+    ref = None if zs is None else (score(zs.summaries[bench], "Mo"), score(zs.summaries[bench], "Cr"))
     if ref is not None and None in ref:
       ref = None
     tag = f"{bench}_pareto_{series[1]}" + (f"_{Path(series[0]).name}" if self.multi_model else "")
@@ -260,7 +219,7 @@ class Report:
                   " (no other α is at least as good on both Mo and Cr and better on one)."))
 
   def heatmaps(self, bench):
-    cells = _by_alpha(self.series[self.primary])
+    cells = by_alpha(self.series[self.primary])
     langs = self.res.cells[0].summaries[bench]["langs"]
     mats = {}
     for a in HEAT_ALPHAS:
@@ -284,7 +243,7 @@ class Report:
     """{alpha: {seed: {metric: per-query AP}}}, or None when the cells disagree on the queries."""
     langs = self.res.cells[0].summaries[bench]["langs"]
     ids, out = None, {}
-    for a, group in _by_alpha(cells).items():
+    for a, group in by_alpha(cells).items():
       for c in group:
         pq = c.per_query(bench)
         these = [pq[f"ids/{l}"].tolist() for l in langs]
@@ -376,9 +335,9 @@ class Report:
   def best_alpha(self, bench, series):
     cells = self.series[series]
     scores = {}
-    for a, group in _by_alpha(cells).items():
-      vals = [np.mean([_value(c.summaries[bench], m) for m in stats.METRICS]) for c in group
-              if all(_value(c.summaries[bench], m) is not None for m in stats.METRICS)]
+    for a, group in by_alpha(cells).items():
+      vals = [np.mean([score(c.summaries[bench], m) for m in stats.METRICS]) for c in group
+              if all(score(c.summaries[bench], m) is not None for m in stats.METRICS)]
       if vals:
         scores[a] = (*stats.t_interval(vals), len(vals))
     if len(scores) < 2:                # nothing to choose from
@@ -391,7 +350,7 @@ class Report:
             "separate those" if overlap else ("; no other α's interval reaches it" if np.isfinite(lo) else
                                               "; one seed: no interval"))
     self.add(Para(f"Best α on the mean of Mo, Cr and Mul ({bench}, {self.label(series)}): α = {best:g} with "
-                  f"{_ci(mean, lo, hi)} over {n} seed(s){tail}."))
+                  f"{fmt_ci(mean, lo, hi)} over {n} seed(s){tail}."))
 
   def ablation(self, bench):
     models = {}
@@ -400,7 +359,7 @@ class Report:
     for model, by_type in models.items():
       if not {"hybrid", "mixed"} <= set(by_type):
         continue
-      h, x = _by_alpha(by_type["hybrid"]), _by_alpha(by_type["mixed"])
+      h, x = by_alpha(by_type["hybrid"]), by_alpha(by_type["mixed"])
       common = [a for a in h if a in x]
       if not common:
         continue
@@ -413,7 +372,7 @@ class Report:
       for i, a in enumerate(common):
         agg_h = {m: aggregate(h[a], bench, m)[a] for m in stats.METRICS}
         agg_x = {m: aggregate(x[a], bench, m)[a] for m in stats.METRICS}
-        row = [f"{a:g}"] + [_ci(*agg_h[m][:3]) for m in stats.METRICS] + [_ci(*agg_x[m][:3]) for m in stats.METRICS]
+        row = [f"{a:g}"] + [fmt_ci(*agg_h[m][:3]) for m in stats.METRICS] + [fmt_ci(*agg_x[m][:3]) for m in stats.METRICS]
         if tests:
           (rows_t, adj) = tests
           row += [self._cell_text(rows_t[3 * i + k][3], adj[3 * i + k], rows_t[3 * i + k][5]) for k in range(3)]
@@ -448,14 +407,14 @@ class Report:
       pb = paper.PAPER_BENCHMARK[bench]
       rows = []
       for series in shown:
-        cells = _by_alpha(self.series[series])
+        cells = by_alpha(self.series[series])
         tag = f"{self.label(series)}: " if len(shown) > 1 else ""
         for name, alpha in paper.BATCHINGS:
-          ours = ([_ci(*aggregate(cells[alpha], bench, m)[alpha][:3], scale=_scale(m)) for m in ALL]
+          ours = ([fmt_ci(*aggregate(cells[alpha], bench, m)[alpha][:3], scale=metric_scale(m)) for m in ALL]
                   if alpha in cells else ["–"] * 4)
           theirs = []
           for model in ("XLM-R", "LaBSE"):
-            theirs += [_num(v) for v in paper.TABLE1[model][name][pb]] + [str(paper.TABLE2_RD[model][name][pb])]
+            theirs += [fmt_num(v) for v in paper.TABLE1[model][name][pb]] + [str(paper.TABLE2_RD[model][name][pb])]
           rows.append([f"{tag}{name} (α={alpha:g})"] + ours + theirs)
       header = (["batching", "ours Mo", "ours Cr", "ours Mul", "ours RD"]
                 + [f"{m} {k}" for m in ("XLM-R", "LaBSE") for k in ("Mo", "Cr", "Mul", "RD")])
@@ -469,8 +428,8 @@ class Report:
     for c in self.res.cells:
       row = [c.name, "–" if c.alpha is None else f"{c.alpha:g}", "–" if c.seed is None else c.seed]
       for bench in self.res.benchmarks:
-        row += [_num(_value(c.summaries[bench], m), _scale(m)) for m in ALL]
-      row += [_num(m.get(c.summaries[b])) if b in c.summaries else "–" for b, m in others]
+        row += [fmt_num(score(c.summaries[bench], m), metric_scale(m)) for m in ALL]
+      row += [fmt_num(m.get(c.summaries[b])) if b in c.summaries else "–" for b, m in others]
       rows.append(row)
     header = (["cell", "α", "seed"] + [f"{b} {m}" for b in self.res.benchmarks for m in ALL]
               + [m.name for _, m in others])

@@ -28,8 +28,8 @@ def _groups(report):
 
 
 def _mean(cells, bench, metric):
-  from jaxir.report.build import _value
-  vals = [_value(c.summaries[bench], metric) for c in cells]
+  from jaxir.report.values import score
+  vals = [score(c.summaries[bench], metric) for c in cells]
   return stats.t_interval([v for v in vals if v is not None]) + (sum(v is not None for v in vals),)
 
 
@@ -54,7 +54,7 @@ def _vectors(cells_by_key, bench, langs):
 
 def section(report, bench):
   """Adds the section for `bench` when the sweep has weight-interpolated cells."""
-  from jaxir.report.build import ALL, _ci, _scale, _value
+  from jaxir.report.values import ALL, fmt_ci, metric_scale, score
   groups = _groups(report)
   if not groups:
     return
@@ -67,17 +67,17 @@ def section(report, bench):
                     "2022, arXiv 2109.01903; `jaxir merge`): λ = 1 is the trained cell, λ = 0 the untrained model "
                     "(the zero-shot cell). Mean over seeds [95% t-interval]; mAP ×100, RD in ranks."))
     rows, alpha_pts, paths = [], [], {}
-    zs_pt = None if zs is None else [_value(zs.summaries[bench], m) for m in ("Mo", "Mul")]
+    zs_pt = None if zs is None else [score(zs.summaries[bench], m) for m in ("Mo", "Mul")]
     for alpha in sorted(by_alpha):
       by_lam = by_alpha[alpha]
       if zs is not None:
-        rows.append([f"{alpha:g}", "0 (untrained)", "–"] + [_ci(_value(zs.summaries[bench], m), np.nan, np.nan,
-                                                                    scale=_scale(m)) for m in ALL])
+        rows.append([f"{alpha:g}", "0 (untrained)", "–"] + [fmt_ci(score(zs.summaries[bench], m), np.nan, np.nan,
+                                                                    scale=metric_scale(m)) for m in ALL])
       path = [] if zs_pt is None or None in zs_pt else [(0.0, *zs_pt)]
       for lam in sorted(by_lam):
         agg = {m: _mean(by_lam[lam], bench, m) for m in ALL}
         rows.append([f"{alpha:g}", f"{lam:g}" + (" (trained)" if lam == 1.0 else ""), agg["Mo"][3]]
-                    + [_ci(*agg[m][:3], scale=_scale(m)) for m in ALL])
+                    + [fmt_ci(*agg[m][:3], scale=metric_scale(m)) for m in ALL])
         path.append((lam, agg["Mo"][0], agg["Mul"][0]))
         if lam == 1.0:
           alpha_pts.append((alpha, agg["Mo"][0], agg["Mul"][0]))
