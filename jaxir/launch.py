@@ -130,9 +130,6 @@ def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=F
     raise JaxirError(f"jaxir launch runs train or sweep, not {command!r}")
   if is_uri(out):
     from jaxir import storage
-    if command == "sweep":
-      from jaxir.sweep.runner import SWEEP_CLOUD
-      storage.local_only(out, "jaxir sweep", SWEEP_CLOUD)
     storage.as_path(out)                                   # gs:// only: every worker opens the same bucket path
   elif not shared_fs:
     raise JaxirError(f"out_dir {out} would be a different directory on every worker: use a gs://bucket/path, or put"
