@@ -107,12 +107,11 @@ def local_copy(path, what="directory"):
 
 
 def local_only(path, what, why):
-  """`path` as a `pathlib.Path`; JaxirError, one line, for a URI: `what` (e.g. "jaxir sweep") writes there
+  """`path` as a `pathlib.Path`; JaxirError, one line, for a URI: `what` (e.g. "jaxir report") works there
   in ways object storage cannot hold (`why`), so a URI is never taken as a local folder named "gs:"."""
   if is_cloud(path):
     from jaxir.errors import JaxirError
-    raise JaxirError(f"{path}: {what} writes to a local or shared filesystem only ({why}); give a local path, or"
-                     " one every worker mounts (NFS / Filestore, gcsfuse)")
+    raise JaxirError(f"{path}: {what} works on a local or shared filesystem only ({why})")
   return Path(path)
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from jaxir import cli
 from jaxir.errors import JaxirError
+from jaxir.report import load
 from jaxir.sweep import lock
 from conftest import DATA, tiny_model
 from fake_gcs import FakeClient, age, fake_gcs
@@ -170,3 +171,10 @@ def test_gcs_sweep_is_interrupted_resumes_and_equals_a_local_one(gcs, model, tmp
   assert a.shape == b.shape and np.allclose(a, b, atol=1e-6)
   record = storage.read_json(f"{CELL}/cell.json")
   assert record["model_dir"] == f"{CELL}/train/export"
+
+
+def test_report_of_a_gcs_sweep_is_refused_in_one_line(gcs, capsys):
+  """`jaxir report` reads a local copy of a gs:// sweep; never a local folder named "gs:"."""
+  assert cli.main(["report", "gs://b/sw"]) == 2
+  assert capsys.readouterr().err == ("jaxir report: error: gs://b/sw: jaxir report works on a local or shared filesystem "
+                                     f"only ({load.REPORT_CLOUD})\n")

@@ -38,4 +38,7 @@ def _summary(status, out):
   text = f"sweep: {ran + held} cells finished ({ran} run now, {held} already done)"
   if busy:
     text += f", {len(busy)} left to the processes running them ({some(busy)})"
+  from jaxir import storage
+  if storage.is_cloud(out):                # the report reads a local copy (jaxir.report.load)
+    return text + f" in {out}; next: gcloud storage cp -r {out} . && jaxir report {str(out).rstrip('/').rsplit('/', 1)[-1]}"
   return text + f" in {out}; next: jaxir report {out}"
