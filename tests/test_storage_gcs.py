@@ -1,8 +1,9 @@
 """Runs on cloud storage: out_dir=gs://bucket/run trains, checkpoints (orbax), is interrupted, resumes and
 exports through etils.epath, on a fake GCS (tests/fake_gcs.py: epath's gs:// backend and orbax's tensorstore
-kvstore are served from a local folder; jaxir's own code is the one a real bucket runs). Plus the storage
-layer's object-store rules: one upload per file, a directory's marker uploaded last, nothing replaced
-that jaxir did not write."""
+kvstore are served from a local folder; jaxir's own code is the one a real bucket runs); `jaxir encode
+--out gs://` (xquad-r chunks, beir shards) is interrupted, resumes and equals a local export, and `jaxir eval`
+reads it. Plus the storage layer's object-store rules: one upload per file, a directory's marker uploaded
+last, nothing replaced that jaxir did not write. (The gs:// sweep and its locks: tests/test_sweep_gcs.py.)"""
 import json
 import os
 

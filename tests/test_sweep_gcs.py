@@ -81,12 +81,18 @@ def test_two_takers_race_for_a_gcs_lock_and_one_wins(gcs, monkeypatch):
   assert _blob(gcs) is None
 
 
-def test_gcs_lock_heartbeat_stale_takeover_and_release_by_its_holder_only(gcs, capsys):
+def _until(condition, seconds=20):
   import time
+  end = time.monotonic() + seconds
+  while not condition() and time.monotonic() < end:
+    time.sleep(0.02)
+  return condition()
+
+
+def test_gcs_lock_heartbeat_stale_takeover_and_release_by_its_holder_only(gcs, capsys):
   assert lock.acquire(CELL) is None
   first = _blob(gcs).generation
-  time.sleep(0.5)
-  assert _blob(gcs).generation != first                      # the heartbeat rewrote it (matched to its generation)
+  assert _until(lambda: _blob(gcs).generation != first)      # the heartbeat rewrote it (matched to its generation)
   assert lock.acquire(CELL)["pid"] == os.getpid()            # not re-entrant
   lock.release(CELL)
   assert _blob(gcs) is None
@@ -105,7 +111,7 @@ def test_gcs_lock_heartbeat_stale_takeover_and_release_by_its_holder_only(gcs, c
   # its heartbeat says so, and its release (matched to its old generation) deletes nothing.
   blob = _blob(gcs)
   blob.upload_from_string(theirs, if_generation_match=blob.generation)
-  time.sleep(0.3)
+  assert _until(lambda: lock._beats[LOCK].generation is None)
   assert "lost this process's cell lock" in capsys.readouterr().err
   lock.release(CELL)
   assert _blob(gcs).download_as_bytes().decode() == theirs and not lock._beats
@@ -113,6 +119,16 @@ def test_gcs_lock_heartbeat_stale_takeover_and_release_by_its_holder_only(gcs, c
   FakeClient(gcs.root).bucket("b").blob("sw/cells/other/.lock").upload_from_string("not json")
   with pytest.raises(JaxirError, match=r"holds no JSON \(not a jaxir lock"):
     lock.acquire("gs://b/sw/cells/other")
+
+
+def test_a_gcs_lock_whose_create_reply_was_lost_is_this_process_s(gcs, monkeypatch):
+  """The client retries a create whose reply was lost; the retry fails its precondition on this call's own
+  object, which is then held (not left as another's until it goes stale)."""
+  create = lock._Object.create
+  monkeypatch.setattr(lock._Object, "create", lambda self, text: (create(self, text), None)[1])
+  assert lock.acquire(CELL) is None and lock._beats[LOCK].generation == _blob(gcs).generation
+  lock.release(CELL)
+  assert _blob(gcs) is None
 
 
 def test_gcs_sweep_without_google_cloud_storage_is_one_line(gcs, model, tmp_path, capsys, monkeypatch):

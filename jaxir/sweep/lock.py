@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from jaxir import schema
@@ -287,7 +288,10 @@ class _Object:
 
 
 def _acquire_object(path, me):
-  """`acquire` on gs://: create if absent; else the holder, unless stale: then a generation-matched takeover."""
+  """`acquire` on gs://: create if absent; else the holder, unless stale: then a generation-matched takeover.
+  The record carries a token of this call, so that a create the client retried (its reply lost) is
+  recognised as this call's own."""
+  me = {**me, "token": uuid.uuid4().hex}
   obj, text, holder = _Object(path), json.dumps(me), {}
   for _ in range(3):
     generation = obj.create(text)
@@ -301,9 +305,12 @@ def _acquire_object(path, me):
       except ValueError:
         raise JaxirError(f"{path} holds no JSON (not a jaxir lock; remove it if no sweep is running this cell)") from None
       _check_record(holder, path)
-      if not _stale(path, holder, me["host"], age):
+      if holder == me and str(path) not in _beats:   # this call's own create, its reply lost and retried
+        generation = held
+      elif not _stale(path, holder, me["host"], age):
         return holder
-      generation = obj.rewrite(text, held)
+      else:
+        generation = obj.rewrite(text, held)
       if generation is None:            # another process took it over, or its holder beat: look again
         continue
     _beats[str(path)] = _object_heartbeat(path, obj, text, generation)
