@@ -14,7 +14,6 @@ import dataclasses
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Callable
 
 from jaxir import storage

@@ -49,7 +49,6 @@ def damaged(cell_dir, benchmarks):
   """{file: why} for what a cell holds as finished but cannot be read: cell.json, a benchmark's summary.json
   (a JSON object), its per-query file (see PER_QUERY). An evaluation without summary.json is unfinished,
   not damaged."""
-  import numpy as np
   cell_dir, out = storage.as_path(cell_dir), {}
 
   def check(path, read):

@@ -7,7 +7,7 @@ def register(sub):
   p.add_argument("--config", help="experiments/*.py (get_config()) or *.yaml with train / grid / eval sections")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                  help="e.g. grid.alphas=[0,0.5,1] grid.seeds=2 train.steps=20 eval.max_articles=2")
-  p.add_argument("--out", help="sweep directory (default: the config's out_dir)")
+  p.add_argument("--out", help="sweep directory, local or gs://bucket/path (default: the config's out_dir)")
   p.add_argument("--cells", metavar="GLOB[,GLOB...]",
                  help="run only these cells, in this order (e.g. 'hybrid_a0.5_s2,mixed_*'); the sweep keeps the "
                       "whole grid")
