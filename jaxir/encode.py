@@ -8,11 +8,12 @@ Output directory (what `jaxir eval` reads, and nothing else):
                    pooling; written last, so a directory with a manifest is complete
 An interrupted export resumes from `.partial/`: finished chunks are kept, and a chunk is only
 trusted when the plan (model fingerprint and texts) it was written for is the same.
-Several processes (`jax.distributed`, one `out` on a file system they share) split the chunks: process i
+`out` may be a `gs://` directory: chunks, then the export's files and the manifest last, are objects
+(`jaxir.storage`), so an interrupted export resumes there the same way.
+Several processes (`jax.distributed`, one `out` on a file system they share or one gs:// directory) split the chunks: process i
 embeds chunks k with k % process_count == i on its own devices, and process 0 assembles the export.
 """
 import hashlib
-import shutil
 import sys
 import time
 import zipfile
@@ -25,7 +26,6 @@ from jaxir.errors import JaxirError
 from jaxir.finite import NotFinite, check_finite
 
 FORMAT = "jaxir-embeddings/1"
-CLOUD_WHY = "an unfinished export is resumed chunk by chunk and renamed into place"
 
 
 def benchmark_texts(corpora, query_prompt, passage_prompt):
@@ -132,7 +132,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   from jaxir.data.squad_r import locate, read_folder
   from jaxir.model.hf_io import Pretrained, effective_prompts, fingerprint, load_pretrained, with_prompts
 
-  out = storage.local_only(out, "jaxir encode", CLOUD_WHY)
+  out = storage.as_path(out)
   folder, langs = locate(benchmark, data_dir, langs)
   corpora = read_folder(folder, langs, max_articles)
   pretrained = model if isinstance(model, Pretrained) else load_pretrained(model)
@@ -181,7 +181,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
   sync("jaxir encode: plan read")                 # every process has read the old plan before process 0 replaces it
   if me == 0:
     if stale:
-      shutil.rmtree(partial)
+      storage.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)
     storage.write_json(plan_file, plan_id)
   sync("jaxir encode: plan written")
@@ -214,7 +214,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
                    lambda rs: [texts[r] for r in rs], rows)
     except NotFinite:
       bar.close()
-      shutil.rmtree(out if fresh else partial, ignore_errors=True)
+      storage.rmtree(out if fresh else partial)
       raise
 
   for k in mine:
@@ -245,7 +245,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
       if n_proc > 1 and not _reusable_chunk(path, [m for step in chunk for m in step.members], dim):
         raise JaxirError(f"{path}: chunk {k} of process {k % n_proc} is missing or damaged after all {n_proc} processes "
                          f"finished; is {out} on a file system that every process shares? (run again to resume)")
-      with np.load(path) as z:
+      with storage.load(path) as z:
         emb[z["members"]] = z["emb"]
     check(emb)                       # chunks of an earlier run, too
     manifest.update({"dim": dim, "seconds": round(time.time() - start, 2), "reused_texts": reused,
@@ -255,7 +255,7 @@ def encode_benchmark(model, benchmark, out, data_dir=None, langs=None, max_artic
     storage.write_json(out / "index.json", index)
     storage.write_json(out / "texts.json", texts)
     storage.write_json(done, manifest)
-    shutil.rmtree(partial, ignore_errors=True)
+    storage.rmtree(partial)
   finally:
     sync("jaxir encode: export written")         # no process returns before the export is complete (or failed)
   return out
@@ -284,7 +284,7 @@ def _reusable_chunk(path, members, dim):
   if not path.exists():
     return False
   try:
-    with np.load(path) as z:
+    with storage.load(path) as z:
       same, emb = z["members"].tolist() == members, z["emb"]
     if same and emb.shape != (len(members), dim):
       raise ValueError(f"emb has shape {emb.shape}, expected {(len(members), dim)}")
@@ -297,12 +297,12 @@ def _reusable_chunk(path, members, dim):
 
 def load_embeddings(path):
   """(manifest, index json, embeddings memmap) of a finished export; clear errors otherwise."""
-  path = Path(path)
+  path = storage.as_path(path)
   manifest = storage.read_manifest(path, FORMAT, ".partial")
   _check_manifest(manifest, path / "manifest.json")
   index = storage.read_json(path / "index.json", "index")
   try:
-    emb = np.load(path / "embeddings.npy", mmap_mode="r")
+    emb = storage.load(path / "embeddings.npy", mmap_mode="r")
   except (OSError, ValueError) as e:
     raise JaxirError(f"{path}/embeddings.npy: unreadable ({e})") from None
   if emb.shape != (manifest.get("n_texts"), manifest.get("dim")):

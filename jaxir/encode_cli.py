@@ -16,7 +16,7 @@ def register(sub):
                  help="squad-r: any folder of <lang>.json -R files (--data-dir), its languages from the file names")
   p.add_argument("--data-dir", help="data root or benchmark folder (default $JAXIR_DATA, else ../shared/data); "
                                     "squad-r: the folder of -R files (required)")
-  p.add_argument("--out", required=True, help="output directory (resumed if interrupted)")
+  p.add_argument("--out", required=True, help="output directory, local or gs://bucket/path (resumed if interrupted)")
   p.add_argument("--langs", type=lambda s: s.split(","), help="comma-separated subset of languages")
   p.add_argument("--max-articles", type=int, help="keep the first K articles of every language")
   p.add_argument("--query-prompt", help="prefix of every query, instead of the model's own (\"\": none)")

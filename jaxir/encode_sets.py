@@ -11,11 +11,9 @@ Each set is prompted with the model's query or passage prompt (`TextSet.prompt`)
 export resumes shard by shard (a shard is reused when its texts and plan hash the same).
 """
 import dataclasses
-import shutil
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Callable
 
 from jaxir import storage
@@ -56,10 +54,10 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
                 shard_dtype="float32", progress=True, query_prompt=None, passage_prompt=None):
   """Embeds every set of `spec` with `model` (directory, hub id or `Pretrained`) into `out`; returns `out`.
   The prompts, when given, override the model's ("": none)."""
-  from jaxir.encode import CLOUD_WHY, Embedder, embed_texts
+  from jaxir.encode import Embedder, embed_texts
   from jaxir.finite import NotFinite
   from jaxir.shards import write_store
-  out = storage.local_only(out, "jaxir encode", CLOUD_WHY)
+  out = storage.as_path(out)
   from jaxir.model.hf_io import effective_prompts
   pretrained, fp = _model(model, query_prompt, passage_prompt)
   meta = pretrained.meta
@@ -99,7 +97,7 @@ def encode_spec(model, spec, out, tokens_per_batch=8192, dtype="float32", rows_p
                           s.total, desc=f"encode {s.name}", progress=progress)
     except NotFinite:
       if fresh:                  # the model gives NaN or inf: nothing of this export is worth keeping
-        shutil.rmtree(out, ignore_errors=True)
+        storage.rmtree(out)
       raise
     counts[s.name] = store["n"]
     reused += store["reused_rows"]

@@ -14,8 +14,8 @@ In order (each a `gcloud compute tpus tpu-vm` command on `--worker=all`; `--dry-
      checkpoints with every process; see jaxir/storage.py) or the absolute path of a filesystem every
      worker mounts (`--shared-fs`: NFS, Filestore, gcsfuse).
      `sweep`: one `jaxir sweep` per worker (no JAXIR_DISTRIBUTED), each training whole cells on its own
-     chips; the workers share the cells through the sweep's lock files on the shared filesystem
-     (`--shared-fs`: a gs:// sweep directory is refused, as the locks need a file created only if absent).
+     chips; the workers share the cells through the sweep's cell locks: files on the shared filesystem
+     (`--shared-fs`), or objects in a gs:// sweep directory (google-cloud-storage, which `--setup` installs).
 A killed launch is resumed by running it again: the run directory holds the checkpoints.
 """
 import argparse
@@ -130,9 +130,6 @@ def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=F
     raise JaxirError(f"jaxir launch runs train or sweep, not {command!r}")
   if is_uri(out):
     from jaxir import storage
-    if command == "sweep":
-      from jaxir.sweep.runner import SWEEP_CLOUD
-      storage.local_only(out, "jaxir sweep", SWEEP_CLOUD)
     storage.as_path(out)                                   # gs:// only: every worker opens the same bucket path
   elif not shared_fs:
     raise JaxirError(f"out_dir {out} would be a different directory on every worker: use a gs://bucket/path, or put"

@@ -13,7 +13,6 @@ and unmaps it before the next, so corpora far larger than memory stream through.
 import hashlib
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -56,7 +55,7 @@ def _intact(folder, k, rows, dim, dtype):
   can be intact over a damaged .npy); a damaged shard is said on stderr, to be recomputed."""
   path = folder / f"{_name(k)}.npy"
   try:
-    arr = np.load(path, mmap_mode="r")
+    arr = storage.load(path, mmap_mode="r")
     if arr.shape != (rows, dim) or arr.dtype != np.dtype(dtype):
       raise ValueError(f"shape {arr.shape} {arr.dtype}, expected ({rows}, {dim}) {dtype}")
     del arr
@@ -83,7 +82,7 @@ def write_store(folder, records, embed, dim, rows_per_shard=100_000, dtype="floa
     raise JaxirError(f"shard dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
   if rows_per_shard < 1:
     raise JaxirError("rows per shard must be at least 1")
-  folder = Path(folder)
+  folder = storage.as_path(folder)
   folder.mkdir(parents=True, exist_ok=True)
   done = folder / "store.json"
   if done.exists():
@@ -152,7 +151,7 @@ class Store:
   """A finished store, read lazily."""
 
   def __init__(self, folder):
-    self.folder = Path(folder)
+    self.folder = storage.as_path(folder)
     meta_file = self.folder / "store.json"
     if not meta_file.is_file():
       raise JaxirError(f"{self.folder} is not a finished embedding store (no store.json; rerun `jaxir encode` to finish it)")
@@ -166,7 +165,7 @@ class Store:
 
   def _map(self, path, rows):
     try:
-      arr = np.load(path, mmap_mode="r")
+      arr = storage.load(path, mmap_mode="r")
     except (OSError, ValueError) as e:
       raise JaxirError(f"{path}: unreadable ({e})") from None
     if arr.shape != (rows, self.dim):

@@ -18,9 +18,15 @@ storage has no atomic rename (a rename is copy + delete) and no append (objects 
     directory is unfinished (no marker), never a mix that claims to be finished;
   - a log that grows is rewritten whole at each record (`jaxir.train.log.JsonlLog`);
   - a lock needs an object created only if absent (GCS's `ifGenerationMatch=0` precondition). epath and
-    tf.io.gfile expose no such precondition, so jaxir takes no lock on `gs://`: a run directory there is
-    written by process 0 of one (multi-host) run only, and `jaxir sweep` refuses a `gs://` directory
-    (its cell locks need that primitive).
+    tf.io.gfile expose no such precondition, so the sweep's cell locks (`jaxir.sweep.lock`) go through
+    google-cloud-storage (the `gcs` extra), with generation preconditions on every write and delete; a
+    `gs://` sweep without it refuses in one line. A run directory (`jaxir train`) takes no lock: it is
+    written by process 0 of one (multi-host) run only;
+  - a resumable export (`jaxir encode`) writes each finished chunk or shard as one object and its manifest
+    last, so a rerun trusts what is there exactly as on a local disk; an unfinished one is deleted object
+    by object (`rmtree`);
+  - reading: arrays are read whole (`load`: no memory map of an object), and a model directory is copied to
+    a local temporary directory to be loaded (`local_copy`: tokenizers and safetensors read local files).
 """
 import contextlib
 import json
@@ -52,13 +58,62 @@ def as_path(path):
   return epath.Path(text)
 
 
+def absolute(path):
+  """`path` made absolute: a local one against the working directory, a URI as it is (epath's `absolute()`
+  would turn `gs://b/x` into a local folder "gs:")."""
+  return as_path(path) if is_cloud(path) else Path(path).absolute()
+
+
+def rmtree(path):
+  """Deletes the directory tree (or file) at `path`, local or `gs://` (object by object); nothing when there
+  is none."""
+  path = as_path(path)
+  if not is_cloud(path):
+    _remove(path)
+  elif path.is_dir():
+    path.rmtree()
+  elif path.exists():
+    path.unlink()
+
+
+def load(path, mmap_mode=None):
+  """`np.load` of a .npy / .npz file: a local one (memory-mapped with `mmap_mode`), or a `gs://` object read
+  whole into memory (objects cannot be mapped)."""
+  if not is_cloud(path):
+    return np.load(path, mmap_mode=mmap_mode)
+  import io
+  return np.load(io.BytesIO(as_path(path).read_bytes()))
+
+
+def local_copy(path, what="directory"):
+  """A local directory holding the files of the `gs://` directory `path` (a fresh temporary one, deleted when
+  the process exits), for readers of local files only (tokenizers, safetensors); a local `path` as it is.
+  Never reused: a model retrained in place is read anew (object times say seconds only). A gs:// sweep holds
+  a copy of each cell's model there until it exits, as much disk as a local sweep's exports take."""
+  if not is_cloud(path):
+    return Path(path)
+  import atexit
+  src = as_path(path)
+  if not src.is_dir():
+    from jaxir.errors import JaxirError
+    raise JaxirError(f"{what} not found: {src}")
+  dest = Path(tempfile.mkdtemp(prefix=f"jaxir-{src.name}-"))
+  atexit.register(shutil.rmtree, dest, ignore_errors=True)
+  for root, _, files in src.walk():
+    for name in files:
+      f = as_path(root) / name
+      local = dest / f.relative_to(src).as_posix()
+      local.parent.mkdir(parents=True, exist_ok=True)
+      local.write_bytes(f.read_bytes())
+  return dest
+
+
 def local_only(path, what, why):
-  """`path` as a `pathlib.Path`; JaxirError, one line, for a URI: `what` (e.g. "jaxir sweep") writes there
+  """`path` as a `pathlib.Path`; JaxirError, one line, for a URI: `what` (e.g. "jaxir report") works there
   in ways object storage cannot hold (`why`), so a URI is never taken as a local folder named "gs:"."""
   if is_cloud(path):
     from jaxir.errors import JaxirError
-    raise JaxirError(f"{path}: {what} writes to a local or shared filesystem only ({why}); give a local path, or"
-                     " one every worker mounts (NFS / Filestore, gcsfuse)")
+    raise JaxirError(f"{path}: {what} works on a local or shared filesystem only ({why})")
   return Path(path)
 
 

@@ -8,12 +8,21 @@ It replaces only what sits below jaxir, so jaxir runs the code a real `gs://` pa
     finalised, though tf.io.gfile would upload what it holds: see `jaxir.storage._upload`).
   - orbax-checkpoint's GCS specifics: tensorstore's `gcs` kvstore driver becomes its `file` driver on the
     same local file, and the bucket's hierarchical-namespace query (google-cloud-storage) answers no.
-What this leaves untested: tensorstore's gcs driver, tf.io.gfile's GCS client and GCS itself (their
-consistency, upload and auth), all of which only a real bucket exercises.
+  - google-cloud-storage's `Client` (the sweep's cell locks, `jaxir.sweep.lock`): `FakeClient`, on the same
+    ROOT, keeps GCS's generation preconditions (`if_generation_match`: 0 = only if absent; a write or delete
+    matched to the generation it names), checked and applied under an flock of ROOT/.generations/.flock so
+    that they hold across threads and processes. The emulator that pip installs (gcp-storage-emulator
+    2026.7.19) was tried first: it ignores ifGenerationMatch on upload and delete, so it cannot test a lock.
+What this leaves untested: tensorstore's gcs driver, tf.io.gfile's GCS client, google-cloud-storage's HTTP
+requests and GCS itself (their consistency, upload, preconditions and auth), which only a real bucket exercises.
 """
 import contextlib
+import datetime
+import fcntl
+import json
 import os
 import sys
+import time
 import uuid
 from unittest import mock
 
@@ -114,6 +123,129 @@ class _Upload:
       os.replace(self._tmp, self._dest)
 
 
+class FakeClient:
+  """google.cloud.storage.Client for what jaxir calls: bucket(name).blob(key) / get_blob(key); the blob's
+  upload_from_string, download_as_bytes and delete with `if_generation_match`, its generation and updated.
+  An object's generation and update time live in ROOT/.generations/<bucket>/<key>.json, trusted while the
+  object's file is the one they were written with (mtime and size); an object written through epath gets
+  its file's mtime as both."""
+
+  def __init__(self, root):
+    self.root = str(root)
+
+  def bucket(self, name):
+    return _Bucket(self, name)
+
+
+class _Bucket:
+  def __init__(self, client, name):
+    self.client, self.name = client, name
+
+  def blob(self, key):
+    return _Blob(self, key)
+
+  def get_blob(self, key):
+    blob = _Blob(self, key)
+    with blob._flock():
+      state = blob._state()
+    if state is None:
+      return None
+    blob.generation, blob.updated = state
+    return blob
+
+
+class _Blob:
+  def __init__(self, bucket, key):
+    self.bucket, self.name = bucket, key
+    self.generation = self.updated = None
+    root = bucket.client.root
+    self._file = os.path.join(root, bucket.name, key)
+    self._meta = os.path.join(root, ".generations", bucket.name, key + ".json")
+
+  @contextlib.contextmanager
+  def _flock(self):
+    path = os.path.join(self.bucket.client.root, ".generations", ".flock")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as f:
+      fcntl.flock(f, fcntl.LOCK_EX)
+      try:
+        yield
+      finally:
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+  def _state(self):
+    """(generation, updated) of the object now, None when there is none."""
+    try:
+      st = os.stat(self._file)
+    except FileNotFoundError:
+      return None
+    try:
+      with open(self._meta) as f:
+        meta = json.load(f)
+      if meta["mtime_ns"] == st.st_mtime_ns and meta["size"] == st.st_size:
+        return meta["generation"], _utc(meta["updated"])
+    except (OSError, ValueError, KeyError):
+      pass
+    return st.st_mtime_ns, _utc(st.st_mtime)
+
+  def _check(self, if_generation_match):
+    from google.api_core import exceptions
+    state = self._state()
+    now = 0 if state is None else state[0]
+    if if_generation_match is not None and if_generation_match != now:
+      raise exceptions.PreconditionFailed(f"gs://{self.bucket.name}/{self.name}: generation {now}, "
+                                          f"not {if_generation_match}")
+    return state
+
+  def upload_from_string(self, data, content_type=None, if_generation_match=None):
+    data = data.encode() if isinstance(data, str) else data
+    with self._flock():
+      state = self._check(if_generation_match)
+      generation = max(time.time_ns(), 1 + (state[0] if state else 0))
+      os.makedirs(os.path.dirname(self._file), exist_ok=True)
+      tmp = f"{self._file}.{uuid.uuid4().hex}.upload"
+      with open(tmp, "wb") as f:
+        f.write(data)
+      os.replace(tmp, self._file)
+      st = os.stat(self._file)
+      os.makedirs(os.path.dirname(self._meta), exist_ok=True)
+      with open(self._meta, "w") as f:
+        json.dump({"generation": generation, "updated": time.time(), "mtime_ns": st.st_mtime_ns, "size": st.st_size}, f)
+      self.generation, self.updated = generation, _utc(time.time())
+
+  def download_as_bytes(self, if_generation_match=None):
+    from google.api_core import exceptions
+    with self._flock():
+      if self._check(if_generation_match) is None:
+        raise exceptions.NotFound(f"gs://{self.bucket.name}/{self.name}")
+      with open(self._file, "rb") as f:
+        return f.read()
+
+  def delete(self, if_generation_match=None):
+    from google.api_core import exceptions
+    with self._flock():
+      if self._check(if_generation_match) is None:
+        raise exceptions.NotFound(f"gs://{self.bucket.name}/{self.name}")
+      os.unlink(self._file)
+      with contextlib.suppress(FileNotFoundError):
+        os.unlink(self._meta)
+
+
+def _utc(seconds):
+  return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
+def age(root, uri, seconds):
+  """Makes the object at `uri` look last written `seconds` earlier (a holder whose heartbeat stopped)."""
+  blob = FakeClient(root).bucket(uri[len("gs://"):].split("/", 1)[0]).get_blob(uri[len("gs://"):].split("/", 1)[1])
+  with blob._flock():
+    with open(blob._meta) as f:
+      meta = json.load(f)
+    meta["updated"] -= seconds
+    with open(blob._meta, "w") as f:
+      json.dump(meta, f)
+
+
 @contextlib.contextmanager
 def fake_gcs(root):
   """Within: `gs://...` is served from the local directory `root` (made if missing); yields the backend
@@ -125,7 +257,10 @@ def fake_gcs(root):
   def kvstore(path):
     return {"driver": "file", "path": fake.local(os.path.normpath(str(path)).replace("gs:/", "gs://", 1))}
 
+  from google.cloud import storage as gcs
+  client_class = type("FakeClient", (FakeClient,), {"__init__": lambda self, *a, **kw: FakeClient.__init__(self, root)})
   with mock.patch.dict(gpath._PREFIX_TO_BACKEND, {"gs": fake}), \
+       mock.patch.object(gcs, "Client", client_class), \
        mock.patch.object(backend_lib, "tf_backend", fake), \
        mock.patch.object(gpath, "_is_zonal_gcs_bucket", lambda bucket: False), \
        mock.patch.object(gcs_utils, "get_kvstore_for_gcs", kvstore), \

@@ -222,7 +222,6 @@ def test_overrides_reach_the_worker_verbatim(pod, tmp_path):
     (["train", "out_dir=/nfs/x"], "out_dir /nfs/x would be a different directory on every worker"),
     (["--shared-fs", "train", "out_dir=runs/x"], "out_dir runs/x is relative to each worker's checkout"),
     (["train", "out_dir=s3://b/run"], "s3://b/run: jaxir writes to local paths and gs://bucket/path URIs only"),
-    (["sweep", "out_dir=gs://b/sweep"], "gs://b/sweep: jaxir sweep writes to a local or shared filesystem only"),
     (["--shared-fs", "train", "out_dir=/nfs/r", "model.name=s3://b/m"], "model.name s3://b/m: only gs:// URIs are staged"),
     (["--shared-fs", "train", "--config", "nowhere.py", "out_dir=/nfs/r"], "config not found"),
 ])
@@ -241,6 +240,16 @@ def test_dry_run_with_a_gcs_run_directory(model, capsys):
   assert lines[0].startswith("gcloud compute tpus tpu-vm ssh pod1 --command 'cd jaxir && JAXIR_DISTRIBUTED=1 "
                              "jaxir train ")
   assert "out_dir=gs://bucket/runs/r1" in lines[0]
+
+
+def test_dry_run_of_a_gcs_sweep(model, capsys):
+  """A gs:// sweep directory is shared by the workers' sweeps (their cell locks are objects there)."""
+  rc = cli.main(["launch", "pod1", "--zone", "us-z", "--dry-run", "--no-stage", "sweep", f"train.model.name={model}",
+                 "out_dir=gs://bucket/sweep"])
+  lines = capsys.readouterr().out.splitlines()
+  assert rc == 0 and len(lines) == 1
+  assert lines[0].startswith("gcloud compute tpus tpu-vm ssh pod1 --command 'cd jaxir && jaxir sweep ")
+  assert "out_dir=gs://bucket/sweep" in lines[0]
 
 
 @pytest.mark.parametrize("out, refusal", [

@@ -61,7 +61,7 @@ def test_every_third_party_import_is_declared():
 
 
 def test_lock_files_pin_inside_the_ranges_and_extras_exist():
-  assert {"test", "tpu", "gpu"} <= set(PROJECT["optional-dependencies"])
+  assert {"test", "tpu", "gpu", "gcs"} <= set(PROJECT["optional-dependencies"])
   ranges = {}
   for r in list(PROJECT["dependencies"]) + PROJECT["optional-dependencies"]["test"]:
     req = Requirement(r)

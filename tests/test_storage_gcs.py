@@ -1,8 +1,9 @@
 """Runs on cloud storage: out_dir=gs://bucket/run trains, checkpoints (orbax), is interrupted, resumes and
 exports through etils.epath, on a fake GCS (tests/fake_gcs.py: epath's gs:// backend and orbax's tensorstore
-kvstore are served from a local folder; jaxir's own code is the one a real bucket runs). Plus the storage
-layer's object-store rules: one upload per file, a directory's marker uploaded last, nothing replaced
-that jaxir did not write."""
+kvstore are served from a local folder; jaxir's own code is the one a real bucket runs); `jaxir encode
+--out gs://` (xquad-r chunks, beir shards) is interrupted, resumes and equals a local export, and `jaxir eval`
+reads it. Plus the storage layer's object-store rules: one upload per file, a directory's marker uploaded
+last, nothing replaced that jaxir did not write. (The gs:// sweep and its locks: tests/test_sweep_gcs.py.)"""
 import json
 import os
 
@@ -103,18 +104,80 @@ def test_gcs_objects_jaxir_did_not_write_are_not_replaced(model, gcs, capsys):
   assert open(theirs).read() == "mine" and os.listdir(os.path.dirname(theirs)) == ["notes.txt"]
 
 
-@pytest.mark.parametrize("argv, refusal", [
-    (["sweep", "--out", "gs://b/s"], "jaxir sweep: error: gs://b/s: jaxir sweep writes to a local or shared filesystem only"),
-    (["encode", "--model", "MODEL", "--benchmark", "xquad-r", "--out", "gs://b/e"],
-     "jaxir encode: error: gs://b/e: jaxir encode writes to a local or shared filesystem only"),
-    (["encode", "--model", "MODEL", "--benchmark", "tatoeba", "--out", "gs://b/e"],
-     "jaxir encode: error: gs://b/e: jaxir encode writes to a local or shared filesystem only")])
-def test_sweep_and_encode_refuse_gcs_in_one_line(model, gcs, capsys, argv, refusal):
-  """Not yet on cloud storage (sweep locks, resumed encode chunks): one line, nothing written anywhere."""
-  assert cli.main([str(model) if a == "MODEL" else a for a in argv]) == 2
-  err = capsys.readouterr().err
-  assert err.startswith(refusal) and err.count("\n") == 1, err
-  assert not os.listdir(gcs.root)
+def _export_files(root):
+  return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files)
+
+
+def test_encode_on_gcs_is_interrupted_resumes_and_equals_a_local_export(model, gcs, capsys, monkeypatch, tmp_path):
+  """xquad-r chunk by chunk: killed after its first chunk, resumed from it, the manifest last; the export and
+  `jaxir eval` of it (read from gs://, written to gs://) equal a local export's."""
+  from jaxir import encode
+  argv = ["encode", "--model", str(model), "--benchmark", "xquad-r", "--data-dir", str(DATA), "--langs", "en,de",
+          "--max-articles", "1", "--chunk-texts", "16", "--tokens-per-batch", "256"]
+  embed, calls = encode._embed_steps, []
+
+  def killed_at_the_second_chunk(*args, **kw):
+    calls.append(1)
+    if len(calls) == 2:
+      raise KeyboardInterrupt
+    return embed(*args, **kw)
+  monkeypatch.setattr(encode, "_embed_steps", killed_at_the_second_chunk)
+  assert cli.main([*argv, "--out", "gs://b/e"]) == 130
+  out = gcs.local("gs://b/e")
+  assert _export_files(out) == [".partial/chunk_00000.npz", ".partial/plan.json"]
+  with storage.load("gs://b/e/.partial/chunk_00000.npz") as z:
+    first = len(z["members"])
+  monkeypatch.setattr(encode, "_embed_steps", embed)
+  with pytest.raises(JaxirError, match="no manifest.json .an unfinished export"):
+    encode.load_embeddings("gs://b/e")
+  assert cli.main([*argv, "--out", "gs://b/e"]) == 0
+  manifest = storage.read_json("gs://b/e/manifest.json")
+  assert manifest["reused_texts"] == first and 16 <= first < manifest["n_texts"]
+  assert _export_files(out) == ["embeddings.npy", "index.json", "manifest.json", "texts.json"]
+  assert cli.main([*argv, "--out", "gs://b/e"]) == 0
+  assert "is already complete" in capsys.readouterr().err
+
+  assert cli.main([*argv, "--out", str(tmp_path / "e")]) == 0
+  ours, theirs = encode.load_embeddings("gs://b/e"), encode.load_embeddings(tmp_path / "e")
+  assert ours[1] == theirs[1] and np.allclose(ours[2], theirs[2], atol=1e-6)
+  assert cli.main(["eval", "--embeddings", "gs://b/e", "--out", "gs://b/ev"]) == 0
+  assert cli.main(["eval", "--embeddings", str(tmp_path / "e"), "--out", str(tmp_path / "ev")]) == 0
+  a, b = storage.read_json("gs://b/ev/summary.json"), storage.read_json(tmp_path / "ev" / "summary.json")
+  for key in ("Mo", "Cr", "Mul", "RD"):
+    assert a[key] == pytest.approx(b[key], abs=1e-6), key
+  assert _export_files(gcs.local("gs://b/ev")) == _export_files(tmp_path / "ev")
+
+
+def test_sets_encode_on_gcs_resumes_by_shard_and_equals_a_local_export(model, gcs, monkeypatch, tmp_path):
+  """A sets benchmark (beir: shards, qrels copied into the export): killed in its second corpus shard, resumed, and
+  `jaxir eval` of it equals a local export's."""
+  from jaxir import shards
+  from test_bench_readers import write_beir
+  docs = {str(i): (f"Title {i}", f"Document {i} is about {w}.") for i, w in enumerate(["cats", "dogs", "tea", "rivers"] * 3)}
+  write_beir(tmp_path / "data" / "beir" / "toy", docs, {"q1": "about cats", "q2": "a cup of tea"},
+             [("q1", "0", 1), ("q2", "2", 1), ("q2", "6", 1)])
+  argv = ["encode", "--model", str(model), "--benchmark", "beir", "--data-dir", str(tmp_path / "data"),
+          "--datasets", "toy", "--shard-rows", "5"]
+  write_npy, written = storage.write_npy, []
+
+  def killed_at_the_second_corpus_shard(path, array):     # queries (1 shard), corpus (3): killed at the 3rd
+    written.append(path)
+    if len(written) == 3:
+      raise KeyboardInterrupt
+    write_npy(path, array)
+  monkeypatch.setattr(storage, "write_npy", killed_at_the_second_corpus_shard)
+  assert cli.main([*argv, "--out", "gs://b/s"]) == 130
+  assert not os.path.exists(gcs.local("gs://b/s/manifest.json"))
+  monkeypatch.setattr(storage, "write_npy", write_npy)
+  assert cli.main([*argv, "--out", "gs://b/s"]) == 0
+  assert storage.read_json("gs://b/s/manifest.json")["reused_texts"] == 2 + 5
+  assert cli.main([*argv, "--out", str(tmp_path / "s")]) == 0
+  assert _export_files(gcs.local("gs://b/s")) == _export_files(tmp_path / "s")
+  assert np.allclose(shards.Store("gs://b/s/toy/corpus").read(), shards.Store(tmp_path / "s/toy/corpus").read(), atol=1e-6)
+  assert cli.main(["eval", "--embeddings", "gs://b/s", "--out", "gs://b/ev"]) == 0
+  assert cli.main(["eval", "--embeddings", str(tmp_path / "s"), "--out", str(tmp_path / "ev")]) == 0
+  a, b = storage.read_json("gs://b/ev/summary.json"), storage.read_json(tmp_path / "ev" / "summary.json")
+  assert a["nDCG@10"] == pytest.approx(b["nDCG@10"], abs=1e-6) and a["per"]["toy"]["n_queries"] == 2
 
 
 def test_gcs_writes_are_whole_objects_and_the_marker_comes_last(gcs, monkeypatch):

@@ -6,8 +6,6 @@ API and the sweep run for tatoeba, beir, miracl, xnli (or any registered sets be
   table.txt      the printed table
   ...            what the benchmark writes itself (beir, miracl: runs/*.trec, per_query.json)
 """
-from pathlib import Path
-
 from jaxir import storage
 from jaxir.benchmarks.registry import get, make_options
 
@@ -25,7 +23,7 @@ def evaluate(path, out=None, options=None, **knobs):
   options object or {field: value} (None: not given); `knobs`: the ranking settings (top_k, block_rows,
   query_chunk, approx, recall_target, progress) for benchmarks that rank."""
   from jaxir.encode_sets import load_export
-  path, out = Path(path), None if out is None else Path(out)
+  path, out = storage.as_path(path), None if out is None else storage.as_path(out)
   bench = get(load_export(path)["benchmark"], "sets")
   opts = options if isinstance(options, bench.options) else make_options(bench, options or {})
   summary = bench.evaluate(path, out, opts, **knobs)
@@ -33,7 +31,7 @@ def evaluate(path, out=None, options=None, **knobs):
 
 
 def write_outputs(summary, text, out):
-  out = Path(out)
+  out = storage.as_path(out)
   out.mkdir(parents=True, exist_ok=True)
   storage.write_text(out / "table.txt", text + "\n")
   storage.write_json(out / "summary.json", summary)      # last: its presence marks a finished evaluation

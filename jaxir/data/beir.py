@@ -14,6 +14,7 @@ import gzip
 import json
 from pathlib import Path
 
+from jaxir import storage
 from jaxir.errors import JaxirError
 
 
@@ -40,6 +41,9 @@ def doc_text(obj):
 
 
 def _open(path):
+  if storage.is_cloud(path):               # qrels copied into a gs:// export (`jaxir eval` of a sweep's cell)
+    path = storage.as_path(path)
+    return gzip.open(path.open("rb"), "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
   path = Path(path)
   return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 

@@ -27,7 +27,7 @@ def accuracy(src, eng):
 
 def evaluate_export(path, langs=None):
   """Summary of a tatoeba export (`jaxir.benchmarks.tatoeba`): per language and mean accuracy@1."""
-  from pathlib import Path
+  from jaxir import storage
   from jaxir.encode_sets import load_export
   from jaxir.shards import Store
   manifest = load_export(path, "tatoeba")
@@ -38,7 +38,7 @@ def evaluate_export(path, langs=None):
     raise JaxirError(f"language(s) {', '.join(unknown)} not in these embeddings (they have {' '.join(have)})")
   per = {}
   for lang in langs:
-    src, eng = (Store(Path(path) / lang / side).read() for side in ("src", "eng"))
+    src, eng = (Store(storage.as_path(path) / lang / side).read() for side in ("src", "eng"))
     xx2en, en2xx = accuracy(src, eng)
     per[lang] = {"xx2en": xx2en, "en2xx": en2xx, "acc": (xx2en + en2xx) / 2, "n": len(src)}
   mean = lambda k: float(np.mean([p[k] for p in per.values()]))

@@ -10,7 +10,6 @@
 """
 import csv
 import io as _io
-from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +47,7 @@ def _first_articles(p, k):
 def _texts(embeddings_dir, rows):
   """The texts of some rows of an export (for a message: '?' where texts.json does not say)."""
   try:
-    texts = storage.read_json(Path(embeddings_dir) / "texts.json", "texts")
+    texts = storage.read_json(storage.as_path(embeddings_dir) / "texts.json", "texts")
     return [texts[r] if 0 <= r < len(texts) else "?" for r in rows]
   except (JaxirError, TypeError, KeyError):
     return ["?"] * len(rows)
@@ -122,7 +121,7 @@ def table(summary):
 
 
 def write_outputs(summary, per_query, out):
-  out = Path(out)
+  out = storage.as_path(out)
   out.mkdir(parents=True, exist_ok=True)
   langs = summary["langs"]
   if "pairs_mAP" in summary:

@@ -72,7 +72,6 @@ def metrics(qrels, run, ndcg_k=10, recall_k=100):
 def evaluate_export(path, out=None, names=None, top_k=100, block_rows=32768, query_chunk=256, approx=False,
                     recall_target=0.95, progress=False):
   """Summary of a beir or miracl export; with `out`, runs/<name>.trec and per_query.json are written there."""
-  from pathlib import Path
   from jaxir.data.beir import read_qrels
   from jaxir.encode_sets import load_export
   from jaxir.eval import topk
@@ -89,7 +88,7 @@ def evaluate_export(path, out=None, names=None, top_k=100, block_rows=32768, que
     raise JaxirError(f"{', '.join(unknown)} not in these embeddings (they have {' '.join(have)})")
   if top_k < 100:
     raise JaxirError("--top-k must be at least 100 (Recall@100)")
-  path = Path(path)
+  path = storage.as_path(path)
   per, per_query = {}, {}
   for name in names:
     queries, corpus = Store(path / name / "queries"), Store(path / name / "corpus")
@@ -106,7 +105,7 @@ def evaluate_export(path, out=None, names=None, top_k=100, block_rows=32768, que
       per[name]["approx_recall_vs_exact"] = topk.recall_vs_exact(rows, exact)
     per_query[name] = pq
     if out is not None:
-      write_run(Path(out) / "runs" / f"{name}.trec", lines)
+      write_run(storage.as_path(out) / "runs" / f"{name}.trec", lines)
     if progress:
       print(f"eval {bench} {name}: nDCG@10 {means['nDCG@10']:.4f} Recall@100 {means['Recall@100']:.4f} "
             f"({len(pq)} queries, {corpus.n} docs, top-{top_k} in {seconds:.2f} s)", file=sys.stderr)
@@ -117,7 +116,7 @@ def evaluate_export(path, out=None, names=None, top_k=100, block_rows=32768, que
              "top_k": top_k, "approx": bool(approx)}
   summary["headline"] = {"mean_nDCG@10": summary["nDCG@10"]}
   if out is not None:
-    storage.write_json(Path(out) / "per_query.json", per_query)
+    storage.write_json(storage.as_path(out) / "per_query.json", per_query)
   return summary
 
 

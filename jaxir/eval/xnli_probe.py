@@ -49,11 +49,10 @@ def fit_probe(x, y, c=None, seed=0):
 
 
 def _split(path, name):
-  from pathlib import Path
   from jaxir import storage
   from jaxir.shards import Store
-  emb = Store(Path(path) / name / "texts").read()
-  pairs = storage.read_json(Path(path) / name / "pairs.json", "pairs")
+  emb = Store(storage.as_path(path) / name / "texts").read()
+  pairs = storage.read_json(storage.as_path(path) / name / "pairs.json", "pairs")
   return features(emb[pairs["premise"]], emb[pairs["hypothesis"]]), np.asarray(pairs["label"], np.int64)
 
 

@@ -377,13 +377,16 @@ def _download(repo_id):
 
 
 def resolve(name_or_path):
-  """The local model directory for a path or a hub id (downloaded into the HF cache).
+  """The local model directory for a path, a `gs://` directory (copied locally) or a hub id (downloaded into the
+  HF cache).
 
   `hf:ORG/NAME` is always a hub id; an existing path is always local; any other name is a hub id only when
   it is not path-like (`_is_hub_id`): a missing `runs/e5-small` is an error, never a download."""
   name = str(name_or_path)
   if isinstance(name_or_path, str) and name.startswith(HUB_PREFIX):
     return _download(name[len(HUB_PREFIX):])
+  if storage.is_cloud(name):              # an export on gs:// (a sweep's trained model): read from a local copy
+    return storage.local_copy(name, "model")
   path = Path(name).expanduser()
   if path.is_dir():
     return path
@@ -515,7 +518,7 @@ def _write_json(path, obj):
 
 def fingerprint(path):
   """sha256 (first 16 hex) of config.json, the safetensors weights and a Dense head's files: identifies a model."""
-  path = Path(path)
+  path = storage.local_copy(path, "model")
   if not (path / "config.json").is_file():
     raise JaxirError(f"model not found: {path} has no config.json")
   files = [path / "config.json"] + _safetensors_files(path)

@@ -65,8 +65,12 @@ class SweepResults:
     return next((c for c in self.cells if c.kind == "zero-shot" and c.model == model), None)
 
 
+REPORT_CLOUD = ("it reads a sweep's files in place; copy the sweep first, e.g. `gcloud storage cp -r URI .`, and "
+                "report the copy")
+
+
 def load_sweep(sweep_dir):
-  sweep_dir = Path(sweep_dir)
+  sweep_dir = storage.local_only(sweep_dir, "jaxir report", REPORT_CLOUD)
   if not (sweep_dir / "sweep.json").is_file():
     raise JaxirError(f"{sweep_dir} is not a sweep directory (no sweep.json); run `jaxir sweep` first")
   record = storage.read_json(sweep_dir / "sweep.json", "sweep record")

@@ -23,7 +23,6 @@ Every step trusts only what its writer marks finished (`run.json`, `manifest.jso
 the encoder from its finished chunks, an evaluation from scratch.
 """
 import json
-import shutil
 import sys
 import time
 import zipfile
@@ -44,7 +43,7 @@ PER_QUERY = {"xquad-r": "per_query.npz", "mlqa-r-dev": "per_query.npz", "squad-r
 
 def is_finished(cell_dir, benchmarks):
   """Whether cell.json and every benchmark's summary.json are there and what they promise reads (`damaged`)."""
-  cell_dir = Path(cell_dir)
+  cell_dir = storage.as_path(cell_dir)
   return (cell_dir / "cell.json").exists() and all(
       (cell_dir / "eval" / b / "summary.json").exists() for b in benchmarks) and not damaged(cell_dir, benchmarks)
 
@@ -53,8 +52,7 @@ def damaged(cell_dir, benchmarks):
   """{file: why} for what a cell holds as finished but cannot be read: cell.json, a benchmark's summary.json
   (a JSON object), its per-query file (see PER_QUERY). An evaluation without summary.json is unfinished,
   not damaged."""
-  import numpy as np
-  cell_dir, out = Path(cell_dir), {}
+  cell_dir, out = storage.as_path(cell_dir), {}
 
   def check(path, read):
     try:
@@ -67,7 +65,7 @@ def damaged(cell_dir, benchmarks):
       raise ValueError("not a JSON object")
 
   def npz(path):
-    with np.load(path) as z:
+    with storage.load(path) as z:
       for key in z.files:
         z[key]
 
@@ -87,7 +85,7 @@ def _redo_damaged(cell_dir, benchmarks):
   """Says what of a cell is damaged; drops the summary.json of each damaged evaluation, so it is redone
   (a damaged cell.json is rewritten anyway)."""
   for path, why in damaged(cell_dir, benchmarks).items():
-    print(f"sweep: {Path(cell_dir).name}: {path} is unreadable ({why}); "
+    print(f"sweep: {storage.as_path(cell_dir).name}: {path} is unreadable ({why}); "
           f"{'recording the cell again' if path.name == 'cell.json' else 'evaluating ' + path.parent.name + ' again'}",
           file=sys.stderr)
     if path.name != "cell.json":
@@ -126,7 +124,7 @@ def ensure_model(name):
 def run_cell(cell, cell_dir, ctx, verbose=False):
   """Runs (or resumes) one cell; returns its cell.json record."""
   spec = ctx.spec
-  cell_dir = Path(cell_dir)
+  cell_dir = storage.as_path(cell_dir)
   t0 = time.time()
   record = {"cell": cell.to_json()}
   if cell.kind == "train" and spec.models_from:
@@ -136,7 +134,7 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
                                              "model_fingerprint": fingerprint(model_dir)})
     train_langs = list(run["train_langs"])
   elif cell.kind == "train":
-    run_dir = (cell_dir / "train").absolute()
+    run_dir = storage.absolute(cell_dir / "train")
     cfg = spec.train_config(cell, run_dir)
     storage.write_json(cell_dir / "config.json", {**record, "train": config_lib.to_dict(cfg)})
     if not (run_dir / "run.json").exists():
@@ -146,7 +144,7 @@ def run_cell(cell, cell_dir, ctx, verbose=False):
       train(cfg, progress=verbose)
     run = storage.read_json(run_dir / "run.json", "run record")
     if spec.prune_checkpoints and (run_dir / "checkpoints").exists():
-      shutil.rmtree(run_dir / "checkpoints")
+      storage.rmtree(run_dir / "checkpoints")
     model_dir, train_langs = run_dir / "export", list(run["train_langs"])
   elif cell.kind == "wise":
     model_dir, train_langs = _wise_model(cell, cell_dir, spec, record)
@@ -239,15 +237,15 @@ def _load_model(model_dir, spec):
 
 def forget_evaluations(cell_dir):
   """Deletes what a cell made from its model (embeddings, evaluations, the finished record)."""
-  (Path(cell_dir) / "cell.json").unlink(missing_ok=True)
+  (storage.as_path(cell_dir) / "cell.json").unlink(missing_ok=True)
   for derived in ("emb", "eval"):
-    shutil.rmtree(Path(cell_dir) / derived, ignore_errors=True)
+    storage.rmtree(storage.as_path(cell_dir) / derived)
 
 
 def _previous(cell_dir):
   """The cell.json of an earlier finished run of this cell (before benchmarks were added), or {}."""
   try:
-    return storage.read_json(Path(cell_dir) / "cell.json", "cell record")
+    return storage.read_json(storage.as_path(cell_dir) / "cell.json", "cell record")
   except (JaxirError, OSError, ValueError):
     return {}
 
@@ -255,7 +253,7 @@ def _previous(cell_dir):
 def _run_sets(name, model, cell_dir, spec, verbose=False):
   """Exports `model` into emb/<name>/ and evaluates it into eval/<name>/, with the sweep's options for it."""
   from jaxir.benchmarks import pipeline
-  emb, out = Path(cell_dir) / "emb" / name, Path(cell_dir) / "eval" / name
+  emb, out = storage.as_path(cell_dir) / "emb" / name, storage.as_path(cell_dir) / "eval" / name
   opts = getattr(spec.eval, benchmarks.get(name).key)
   pipeline.encode(model, name, emb, spec_lib.data_root(spec)[0], opts, tokens_per_batch=spec.eval.tokens_per_batch,
                   progress=verbose)

@@ -7,7 +7,7 @@ def register(sub):
   p.add_argument("--config", help="experiments/*.py (get_config()) or *.yaml with train / grid / eval sections")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                  help="e.g. grid.alphas=[0,0.5,1] grid.seeds=2 train.steps=20 eval.max_articles=2")
-  p.add_argument("--out", help="sweep directory (default: the config's out_dir)")
+  p.add_argument("--out", help="sweep directory, local or gs://bucket/path (default: the config's out_dir)")
   p.add_argument("--cells", metavar="GLOB[,GLOB...]",
                  help="run only these cells, in this order (e.g. 'hybrid_a0.5_s2,mixed_*'); the sweep keeps the "
                       "whole grid")
@@ -38,4 +38,7 @@ def _summary(status, out):
   text = f"sweep: {ran + held} cells finished ({ran} run now, {held} already done)"
   if busy:
     text += f", {len(busy)} left to the processes running them ({some(busy)})"
+  from jaxir import storage
+  if storage.is_cloud(out):                # the report reads a local copy (jaxir.report.load)
+    return text + f" in {out}; next: gcloud storage cp -r {out} . && jaxir report {str(out).rstrip('/').rsplit('/', 1)[-1]}"
   return text + f" in {out}; next: jaxir report {out}"

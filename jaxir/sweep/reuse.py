@@ -10,8 +10,6 @@ source has not finished training yet stops the sweep with one line when its turn
 cells before it are kept: rerun once the source has trained it). Each cell records the fingerprint
 of the model it evaluated; if the source retrains a cell later, a rerun evaluates it again.
 """
-from pathlib import Path
-
 from jaxir import storage
 from jaxir.errors import JaxirError
 
@@ -22,7 +20,7 @@ def trained_model(spec, cell):
   if not (run_dir / "run.json").is_file() or not (run_dir / "export").is_dir():
     raise JaxirError(f"models_from: {spec.models_from} has not finished training {cell.name} yet; finish that "
                      "sweep (rerun its command), then rerun this one")
-  return (run_dir / "export").absolute(), storage.read_json(run_dir / "run.json", "run record")
+  return storage.absolute(run_dir / "export"), storage.read_json(run_dir / "run.json", "run record")
 
 
 def retrained(spec, cell, cell_dir):
@@ -30,7 +28,7 @@ def retrained(spec, cell, cell_dir):
   source retrained it since); False where nothing was recorded (before fingerprints were) or the
   source has no export now (it is retraining: `trained_model` stops there)."""
   try:
-    made_from = storage.read_json(Path(cell_dir) / "config.json", "cell config").get("model_fingerprint")
+    made_from = storage.read_json(storage.as_path(cell_dir) / "config.json", "cell config").get("model_fingerprint")
   except (JaxirError, OSError, ValueError):
     return False
   export = _run_dir(spec, cell) / "export"
@@ -41,4 +39,4 @@ def retrained(spec, cell, cell_dir):
 
 
 def _run_dir(spec, cell):
-  return Path(spec.models_from) / "cells" / cell.name / "train"
+  return storage.as_path(spec.models_from) / "cells" / cell.name / "train"

@@ -15,7 +15,8 @@ training, a grid that would drop a cell, fewer benchmarks, or other options for 
 has already run is refused before anything is written.
 Each cell is run under its lock (`jaxir.sweep.lock`): processes that share the directory split the
 grid, each skipping the cells another holds; `--cells` (`select`) picks cells and their order.
-Cells share a persistent XLA compilation cache (`SWEEP/.jax_cache`, unless one is configured):
+Cells share a persistent XLA compilation cache (`SWEEP/.jax_cache`, unless one is configured; for a gs://
+sweep, one in this host's temporary directory):
 every training cell compiles the same step, so only the first pays for it.
 """
 import contextlib
@@ -33,12 +34,9 @@ from jaxir.sweep import reuse
 from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.progress import Progress
 
-SWEEP_CLOUD = "its cells are shared through lock files created only if absent, which jaxir does not do on cloud storage"
-
-
 def open_sweep_dir(out, spec, cells):
   """Creates `out/sweep.json`, or checks that the one there describes this sweep."""
-  out = Path(out)
+  out = storage.as_path(out)
   record = {"format": spec_lib.FORMAT, "spec": spec.to_json(), "cells": [c.to_json() for c in cells]}
   record = json.loads(json.dumps(record))
   path = out / "sweep.json"
@@ -145,7 +143,7 @@ def preflight(spec, out, cells, ctx):
     run_dir = out / "cells" / cell.name / "train"
     if cell.kind != "train" or (run_dir / "run.json").exists():
       continue
-    cfg = spec.train_config(cell, run_dir.absolute())
+    cfg = spec.train_config(cell, storage.absolute(run_dir))
     try:
       trainer.load_checked(cfg, ctx.pairs)
       model_json = Path(cfg.model.name) / "config.json"
@@ -158,7 +156,8 @@ def preflight(spec, out, cells, ctx):
 def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
   """Runs every unfinished cell of `spec` (or of those `only` selects, see `select`) that no other
   process holds; returns (sweep directory, {cell: 'skipped' | 'ran' | 'busy'})."""
-  out = storage.local_only(spec.out_dir, "jaxir sweep", SWEEP_CLOUD)
+  out = storage.as_path(spec.out_dir)
+  lock.check(out)                       # gs://: google-cloud-storage is there for the cell locks
   cells = spec.cells()
   todo = select(cells, only) if only else cells
   ctx = cell_lib.Context(spec)
@@ -171,7 +170,7 @@ def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
     if (not spec.models_from and cell_lib.is_finished(cdir, spec.eval.benchmarks)
         and not (cell.kind == "wise" and cell_lib.wise_is_stale(cell, cdir, spec))):
       status[cell.name] = _skip(cell, cdir, display)       # no lock needed to read a finished cell
-  with compilation_cache(out.absolute() / ".jax_cache"):
+  with compilation_cache(_cache_dir(out)):
     for cell in [c for c in todo if c.name not in status]:
       cdir = out / "cells" / cell.name
       holder = lock.acquire(cdir)
@@ -185,6 +184,15 @@ def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
         lock.release(cdir)
   display.finish()
   return out, status
+
+
+def _cache_dir(out):
+  """The compilation cache of a sweep in `out`: SWEEP/.jax_cache; for a gs:// sweep a local one (the cache
+  is an optimisation of this host, and XLA's cache writes files in place)."""
+  if storage.is_cloud(out):
+    import tempfile
+    return Path(tempfile.gettempdir()) / "jaxir-jax-cache"
+  return out.absolute() / ".jax_cache"
 
 
 def _run_cell(cell, cdir, spec, ctx, display, verbose):

@@ -401,7 +401,7 @@ def _check_sets_data(spec):
 def _check_models_from(spec):
   """JaxirError unless `spec.models_from` is a sweep trained like `spec`, holding every training cell of it
   (`jaxir.sweep.reuse` evaluates its models)."""
-  src = Path(spec.models_from)
+  src = storage.as_path(spec.models_from)
   if not (src / "sweep.json").is_file():
     raise JaxirError(f"models_from: {src} is not a jaxir sweep directory (no sweep.json)")
   old = storage.read_json(src / "sweep.json", "sweep record")
