@@ -181,13 +181,16 @@ def _interrupt_resume_and_compare(model, tmp_path, capsys, monkeypatch, gcs):
   assert not os.path.exists(os.path.join(cell, ".lock")) and not os.path.exists(os.path.join(cell, "train/checkpoints"))
   assert cli.main(["sweep", "--config", str(cfg), "--quiet"]) == 0         # finished: nothing to do
   assert "(0 run now, 1 already done)" in capsys.readouterr().out
+  assert cli.main(["sweep", "--config", str(cfg), "--quiet", "grid.wise=[0.5]"]) == 0   # grown: its interpolation
+  assert "(1 run now, 1 already done)" in capsys.readouterr().out
 
   local = _config(tmp_path / "l.yaml", model, tmp_path / "local")
-  assert cli.main(["sweep", "--config", str(local), "--quiet"]) == 0
-  ours = storage.read_json(f"{CELL}/eval/xquad-r/summary.json")
-  theirs = storage.read_json(tmp_path / "local/cells/hybrid_a1_s0/eval/xquad-r/summary.json")
-  for key in ("Mo", "Cr", "Mul", "RD"):
-    assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key
+  assert cli.main(["sweep", "--config", str(local), "--quiet", "grid.wise=[0.5]"]) == 0
+  for name in ("hybrid_a1_s0", "hybrid_a1_w0.5_s0"):
+    ours = storage.read_json(f"gs://b/sw/cells/{name}/eval/xquad-r/summary.json")
+    theirs = storage.read_json(tmp_path / f"local/cells/{name}/eval/xquad-r/summary.json")
+    for key in ("Mo", "Cr", "Mul", "RD"):
+      assert ours[key] == pytest.approx(theirs[key], abs=1e-6), (name, key)
   a = storage.load(f"{CELL}/emb/xquad-r/embeddings.npy")
   b = np.load(tmp_path / "local/cells/hybrid_a1_s0/emb/xquad-r/embeddings.npy")
   assert a.shape == b.shape and np.allclose(a, b, atol=1e-6)

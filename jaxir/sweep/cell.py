@@ -185,7 +185,7 @@ def trained_model(cell, cell_dir, spec):
   if spec.models_from:
     source = next(c for c in spec.cells() if c.name == cell.trained)
     return reuse.trained_model(spec, source)
-  run_dir = (Path(cell_dir).parent / cell.trained / "train").absolute()
+  run_dir = storage.absolute(storage.as_path(cell_dir).parent / cell.trained / "train")
   if not (run_dir / "run.json").is_file() or not (run_dir / "export").is_dir():
     raise JaxirError(f"cell {cell.name} interpolates the model of {cell.trained}, which is not trained yet: run "
                      f"{cell.trained} first (it comes before {cell.name} in grid order; with --cells, pick it too)")
@@ -198,7 +198,7 @@ def wise_is_stale(cell, cell_dir, spec):
   the cell recorded nothing yet."""
   from jaxir.model.hf_io import fingerprint
   try:
-    made_from = storage.read_json(Path(cell_dir) / "config.json", "cell config").get("trained_fingerprint")
+    made_from = storage.read_json(storage.as_path(cell_dir) / "config.json", "cell config").get("trained_fingerprint")
     export, _ = trained_model(cell, cell_dir, spec)
   except (JaxirError, OSError, ValueError):
     return False
@@ -212,7 +212,7 @@ def _wise_model(cell, cell_dir, spec, record):
   from jaxir.model.merge import merge
   export, run = trained_model(cell, cell_dir, spec)
   trained_fp = fingerprint(export)
-  model_dir = (cell_dir / "model").absolute()
+  model_dir = storage.absolute(cell_dir / "model")
   try:
     made = storage.read_json(cell_dir / "config.json", "cell config")
   except (JaxirError, OSError, ValueError):
