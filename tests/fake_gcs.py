@@ -275,3 +275,13 @@ if __name__ == "__main__":
   with fake_gcs(os.environ["FAKE_GCS_ROOT"]):
     code = cli.main(sys.argv[1:])
   sys.exit(code)
+
+
+@contextlib.contextmanager
+def fake_gcs_in(tmp_path, monkeypatch):
+  """fake_gcs on tmp_path/bucket-root for a test run from tmp_path, which must end with no folder "gs:" (a URI
+  taken as a local path would show up there)."""
+  monkeypatch.chdir(tmp_path)
+  with fake_gcs(tmp_path / "bucket-root") as fake:
+    yield fake
+  assert not (tmp_path / "gs:").exists()

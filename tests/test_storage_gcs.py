@@ -14,15 +14,13 @@ from jaxir import cli
 from jaxir import storage
 from jaxir.errors import JaxirError
 from conftest import DATA, tiny_model
-from fake_gcs import fake_gcs
+from fake_gcs import fake_gcs_in
 
 
 @pytest.fixture
 def gcs(tmp_path, monkeypatch):
-  monkeypatch.chdir(tmp_path)           # a URI taken as a local path would show up here as a folder "gs:"
-  with fake_gcs(tmp_path / "bucket-root") as fake:
+  with fake_gcs_in(tmp_path, monkeypatch) as fake:
     yield fake
-  assert not (tmp_path / "gs:").exists()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from jaxir.errors import JaxirError
 from jaxir.report import load
 from jaxir.sweep import lock
 from conftest import DATA, tiny_model
-from fake_gcs import FakeClient, age, fake_gcs
+from fake_gcs import FakeClient, age, fake_gcs_in
 
 CELL = "gs://b/sw/cells/hybrid_a1_s0"
 LOCK = CELL + "/.lock"
@@ -24,11 +24,9 @@ LOCK = CELL + "/.lock"
 
 @pytest.fixture
 def gcs(tmp_path, monkeypatch):
-  monkeypatch.chdir(tmp_path)           # a URI taken as a local path would show up here as a folder "gs:"
   monkeypatch.setattr(lock, "HEARTBEAT_S", 0.05)
-  with fake_gcs(tmp_path / "bucket-root") as fake:
+  with fake_gcs_in(tmp_path, monkeypatch) as fake:
     yield fake
-  assert not (tmp_path / "gs:").exists()
 
 
 @pytest.fixture(scope="module")

@@ -239,20 +239,20 @@ class Report:
       self.figure(f"{bench}_heatmap_diffs.png", f"{bench}: differences of the X_Q × X_C mAP matrices (×100)",
                   figures.heatmaps, diffs, langs, diverging=True, title=f"{bench}: mAP differences")
 
-  def _query_vectors(self, cells, bench):
-    """{alpha: {seed: {metric: per-query AP}}}, or None when the cells disagree on the queries."""
+  def _query_vectors(self, cells, bench, key=lambda c: c.alpha):
+    """{key(cell): {seed: {metric: per-query AP}}} (key: alpha unless given), or None when the cells disagree
+    on the queries."""
     langs = self.res.cells[0].summaries[bench]["langs"]
     ids, out = None, {}
-    for a, group in by_alpha(cells).items():
-      for c in group:
-        pq = c.per_query(bench)
-        these = [pq[f"ids/{l}"].tolist() for l in langs]
-        if ids is None:
-          ids = these
-        elif these != ids:
-          return None
-        out.setdefault(a, {})[c.seed] = stats.query_metrics(pq, langs)
-    return out
+    for c in cells:
+      pq = c.per_query(bench)
+      these = [pq[f"ids/{l}"].tolist() for l in langs]
+      if ids is None:
+        ids = these
+      elif these != ids:
+        return None
+      out.setdefault(key(c), {})[c.seed] = stats.query_metrics(pq, langs)
+    return dict(sorted(out.items()))
 
   def _tests(self, pairs, vectors):
     """Rows [(a, b, metric, diff, p, (agree, n))] for every pair and metric, and the Holm-adjusted p-values.

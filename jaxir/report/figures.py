@@ -84,6 +84,18 @@ def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", 
   return _save(fig, path)
 
 
+def _plane(fig, ax, path, y, title):
+  """Finishes a figure of the Mo–`y` plane (mAP x100) and saves it."""
+  ax.set_xlabel("Mo mAP ×100")
+  ax.set_ylabel(f"{y} mAP ×100")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  if title:
+    ax.set_title(title)
+  fig.tight_layout()
+  return _save(fig, path)
+
+
 def pareto(path, alphas, mo, cr, front, reference=None, title=""):
   """One point per alpha on the Mo-Cr plane (x100); `front` marks the Pareto-optimal ones."""
   plt = _plt()
@@ -97,14 +109,7 @@ def pareto(path, alphas, mo, cr, front, reference=None, title=""):
     ax.annotate(f"{a:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
   if reference is not None:
     ax.scatter([reference[0] * 100], [reference[1] * 100], marker="x", color="gray", zorder=3, label="zero-shot")
-  ax.set_xlabel("Mo mAP ×100")
-  ax.set_ylabel("Cr mAP ×100")
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
-  if title:
-    ax.set_title(title)
-  fig.tight_layout()
-  return _save(fig, path)
+  return _plane(fig, ax, path, "Cr", title)
 
 
 def heatmaps(path, matrices, langs, diverging=False, title=""):
@@ -153,11 +158,4 @@ def mixing(path, alpha_points, lambda_paths, title=""):
     ax.plot(p[:, 0], p[:, 1], marker="s", linestyle="--", color=f"C{i + 1}", label=f"λ at α={alpha:g}")
     for (lam, *_), (x, y) in zip(steps, p):
       ax.annotate(f"λ={lam:g}", (x, y), textcoords="offset points", xytext=(5, -10), fontsize=7, color=f"C{i + 1}")
-  ax.set_xlabel("Mo mAP ×100")
-  ax.set_ylabel("Mul mAP ×100")
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
-  if title:
-    ax.set_title(title)
-  fig.tight_layout()
-  return _save(fig, path)
+  return _plane(fig, ax, path, "Mul", title)

@@ -37,28 +37,12 @@ def _dominated(p, others):
   return any(o[0] >= p[0] and o[1] >= p[1] and (o[0] > p[0] or o[1] > p[1]) for o in others)
 
 
-def _vectors(cells_by_key, bench, langs):
-  """{key: {seed: {metric: per-query AP}}}, or None when the cells disagree on the queries."""
-  ids, out = None, {}
-  for key, cells in cells_by_key.items():
-    for c in cells:
-      pq = c.per_query(bench)
-      these = [pq[f"ids/{l}"].tolist() for l in langs]
-      if ids is None:
-        ids = these
-      elif these != ids:
-        return None
-      out.setdefault(key, {})[c.seed] = stats.query_metrics(pq, langs)
-  return out
-
-
 def section(report, bench):
   """Adds the section for `bench` when the sweep has weight-interpolated cells."""
   from jaxir.report.values import ALL, fmt_ci, metric_scale, score
   groups = _groups(report)
   if not groups:
     return
-  langs = report.res.cells[0].summaries[bench]["langs"]
   for (model, bt), by_alpha in groups.items():
     name = report.label((model, bt))
     zs = report.res.zero_shot(model)
@@ -84,7 +68,8 @@ def section(report, bench):
       if len(by_lam) > 1 or (1.0 not in by_lam):
         paths[alpha] = path
     report.add(Table(["α", "λ", "seeds", "Mo", "Cr", "Mul", "RD"], rows, f"{bench}, {name}: weight interpolation"))
-    vectors = _vectors({(a, lam): cs for a, by in by_alpha.items() for lam, cs in by.items()}, bench, langs)
+    vectors = report._query_vectors([c for by in by_alpha.values() for cs in by.values() for c in cs], bench,
+                                    key=lambda c: (c.alpha, _lam(c)))
     pairs = [((a, lam), (a, 1.0)) for a, by in sorted(by_alpha.items()) for lam in sorted(by) if lam != 1.0 and 1.0 in by]
     if vectors is not None and pairs:
       report.seed_table(pairs, vectors, f"{bench}, {name}: each λ against the trained model (λ = 1) of its α",
