@@ -1,5 +1,5 @@
 """`jaxir encode` on several hosts: two local processes (jax.distributed on localhost) share the chunks of
-an export, and the result equals a one-process export."""
+an export, on a local folder and on a (fake) gs:// one, and the result equals a one-process export."""
 import json
 import os
 import subprocess
@@ -24,13 +24,14 @@ def _env(**kw):
   return env
 
 
-def test_two_processes_export_like_one(tmp_path):
-  model = tiny_model(tmp_path / "model", 0)
-  one, two = tmp_path / "one", tmp_path / "two"
-  assert cli.main(["encode", "--model", str(model), "--out", str(one), *ARGS]) == 0
+def _two_processes(model, out, **env):
+  """Runs `jaxir encode` as 2 local processes under jax.distributed (with FAKE_GCS_ROOT: through tests/fake_gcs.py,
+  gs:// served from that folder); returns their logs."""
   port = free_port()
-  procs = [subprocess.Popen([sys.executable, "-m", "jaxir.cli", "encode", "--model", str(model), "--out", str(two), *ARGS],
-                            env=_env(JAXIR_COORDINATOR=f"localhost:{port}", JAXIR_NUM_PROCESSES="2", JAXIR_PROCESS_ID=str(i)),
+  prefix = [sys.executable, "tests/fake_gcs.py"] if "FAKE_GCS_ROOT" in env else [sys.executable, "-m", "jaxir.cli"]
+  procs = [subprocess.Popen([*prefix, "encode", "--model", str(model), "--out", str(out), *ARGS],
+                            env=_env(JAXIR_COORDINATOR=f"localhost:{port}", JAXIR_NUM_PROCESSES="2",
+                                     JAXIR_PROCESS_ID=str(i), **env),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
            for i in range(2)]
   logs = []
@@ -42,14 +43,28 @@ def test_two_processes_export_like_one(tmp_path):
       p.kill()
     pytest.fail("the two-process export timed out (a hang in jax.distributed?)")
   assert all(p.returncode == 0 for p in procs), "\n".join(log[-2000:] for log in logs)
-  m1, m2 = (json.loads((d / "manifest.json").read_text()) for d in (one, two))
-  assert m1["processes"] == 1 and m2["processes"] == 2
-  assert m1["n_texts"] == m2["n_texts"] > 3 * 16          # at least 4 chunks: both processes had work
+  return logs
+
+
+def test_two_processes_export_like_one(tmp_path):
+  """Locally, and to a gs:// folder (a pod's shared output; tests/fake_gcs.py): each process writes its chunks,
+  process 0 the manifest last; the export equals the one-process one."""
+  model = tiny_model(tmp_path / "model", 0)
+  one, two = tmp_path / "one", tmp_path / "two"
+  assert cli.main(["encode", "--model", str(model), "--out", str(one), *ARGS]) == 0
+  logs = _two_processes(model, two)
   assert "encode xquad-r" in logs[0] and "encode xquad-r" not in logs[1]     # only process 0 shows progress
-  np.testing.assert_allclose(np.load(two / "embeddings.npy"), np.load(one / "embeddings.npy"), atol=1e-6)
-  for name in ("index.json", "texts.json"):
-    assert (two / name).read_text() == (one / name).read_text(), name
-  assert not (two / ".partial").exists()
+  _two_processes(model, "gs://b/two", FAKE_GCS_ROOT=str(tmp_path / "gcs"))
+  m1 = json.loads((one / "manifest.json").read_text())
+  assert m1["processes"] == 1 and m1["n_texts"] > 3 * 16          # at least 4 chunks: both processes had work
+  for out in (two, tmp_path / "gcs" / "b" / "two"):
+    m2 = json.loads((out / "manifest.json").read_text())
+    assert m2["processes"] == 2 and m2["n_texts"] == m1["n_texts"]
+    np.testing.assert_allclose(np.load(out / "embeddings.npy"), np.load(one / "embeddings.npy"), atol=1e-6)
+    for name in ("index.json", "texts.json"):
+      assert (out / name).read_text() == (one / name).read_text(), name
+    assert not (out / ".partial").exists()
+  assert not (ROOT / "gs:").exists()
 
 
 @pytest.mark.parametrize("argv, env, message", [
