@@ -104,6 +104,18 @@ def test_eval_cli_writes_summary_and_per_query(models, tmp_path, capsys):
   assert "Mo" in capsys.readouterr().out
   # A random encoder is far from a trained one: mAP well below 1, above 0.
   assert 0 < summary["Mo"] < 0.9
+  # tools/language_bias.py on the same embeddings: its RD is the summary's, and a language left out changes it.
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("language_bias", Path(__file__).parents[1] / "tools" / "language_bias.py")
+  tool = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(tool)
+  capsys.readouterr()
+  tool.main([str(emb), "--train-langs", "en,de"])
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0].startswith(f"RD {summary['RD']:.1f} over ")
+  rows = {line.split()[0]: line.split() for line in lines[2:]}
+  assert set(rows) == {"en", "de", "zh"} and rows["en"][1] == "yes" and rows["zh"][1] != "yes"
+  assert sum(float(r[-3].rstrip("%")) for r in rows.values()) >= 100.0 - 1e-6     # every query has a worst answer
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -135,6 +135,14 @@ def _mean(values):
   return float(np.mean(values)) if values else None
 
 
+def rank_distance(pooled, mask):
+  """[Q] per query: the pooled rank of its lowest-ranked relevant answer minus that of its highest-ranked one
+  (NaN for a query with fewer than two relevant answers); `pooled` [Q, L] ranks, `mask` [Q, L] relevant."""
+  worst = np.where(mask, pooled, 0).max(1)
+  best = np.where(mask, pooled, np.iinfo(np.int64).max).min(1)
+  return np.where(mask.sum(1) >= 2, worst - best, np.nan)
+
+
 def metrics(ranks, train_langs=None, pairs=True, pooled=True):
   """Summary dict plus per-query arrays (for significance tests) from Ranks."""
   langs = ranks.langs
@@ -156,7 +164,7 @@ def metrics(ranks, train_langs=None, pairs=True, pooled=True):
       m, r = ranks.mask[sel], ranks.pooled[sel]
       ap = ranking.average_precision(r, m)
       r10 = ranking.recall_at(r, m, 10)
-      spread = np.where(m.sum(1) >= 2, np.where(m, r, 0).max(1) - np.where(m, r, np.iinfo(np.int64).max).min(1), np.nan)
+      spread = rank_distance(r, m)
       per_query[f"mul/{lx}"], per_query[f"rd/{lx}"] = ap, spread.astype(np.float64)
       mul[lx] = {"mAP": _nanmean(ap), "R@10": _nanmean(r10), "RD": _nanmean(spread)}
 
