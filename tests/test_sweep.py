@@ -505,7 +505,7 @@ def test_presets_build_on_the_real_data(preset, monkeypatch):
   assert first_seed == sorted(spec.grid.alphas)      # seed-major: the first seed is a whole alpha curve
 
 
-@pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full"])
+@pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full", "best"])
 def test_expected_scores_match_their_preset(preset, monkeypatch):
   """experiments/expected/<preset>.yaml holds cells of that preset, recorded under the options the preset
   sets now: editing a preset without rerunning it breaks this test, not a user's check."""
