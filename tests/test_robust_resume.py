@@ -135,14 +135,14 @@ def _wrong_shape(path):
 @pytest.fixture(scope="module")
 def partial_export(model, tmp_path_factory):
   """A finished export of XQuAD-R and its `.partial/` chunks, as an interrupted export leaves them."""
-  import jaxir.encode as enc
+  from jaxir import storage                 # jaxir.encode removes its .partial/ through storage.rmtree
   out = tmp_path_factory.mktemp("enc") / "emb"
-  keep = enc.shutil.rmtree
-  enc.shutil.rmtree = lambda *a, **k: None
+  keep = storage.rmtree
+  storage.rmtree = lambda *a, **k: None
   try:
     _encode(model, out)
   finally:
-    enc.shutil.rmtree = keep
+    storage.rmtree = keep
   assert len(list((out / ".partial").glob("chunk_*.npz"))) >= 3
   return out
 
