@@ -25,6 +25,7 @@ LOCK = CELL + "/.lock"
 @pytest.fixture
 def gcs(tmp_path, monkeypatch):
   monkeypatch.setattr(lock, "HEARTBEAT_S", 0.05)
+  monkeypatch.setattr(lock, "_beats", {})   # this test's heartbeats only (another test file may leave one running)
   with fake_gcs_in(tmp_path, monkeypatch) as fake:
     yield fake
 
