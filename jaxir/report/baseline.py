@@ -11,14 +11,10 @@ is the seed-level test; the query-level one needs both sweeps' per-query files.
 import re
 
 import numpy as np
-from scipy import stats as sps
 
 from jaxir.errors import JaxirError, some
 from jaxir.report import expected, stats
 from jaxir.report.render import Heading, Para, Table
-
-METRICS = ("Mo", "Cr", "Mul", "RD")
-
 
 def read(arg):
   """(file, config, {seed: {benchmark: {metric: value as recorded (x100; RD in ranks)}}}) of `FILE:CONFIG`."""
@@ -37,7 +33,7 @@ def read(arg):
 
 def section(report, baseline):
   """Adds, per LAReQA benchmark the baseline records, the seed-paired differences of every curve point."""
-  from jaxir.report.values import by_alpha, score
+  from jaxir.report.values import ALL, by_alpha, metric_scale, score
   path, config, base = baseline
   report.add(Heading(2, f"Against the baseline {config}"))
   report.add(Para(f"Baseline: the cells {config}_s<seed> of {path} (seeds {sorted(base)}). Δ = ours − baseline, "
@@ -51,15 +47,12 @@ def section(report, baseline):
     for series, cells in report.series.items():
       for alpha, group in by_alpha(cells).items():
         row = [report.label(series), f"{alpha:g}"]
-        for m in METRICS:
-          scale = 1.0 if m == "RD" else 100.0
+        for m in ALL:
           ours = {c.seed: score(c.summaries[bench], m) for c in group}
-          d = np.asarray([scale * ours[s] - base[s][bench][m] for s in sorted(ours)
-                          if ours[s] is not None and m in base.get(s, {}).get(bench, {})], np.float64)
-          mean, lo, hi = stats.t_interval(d)
-          p = float(sps.ttest_1samp(d, 0.0).pvalue) if d.size >= 2 and np.ptp(d) > 0 else np.nan
-          ps.append(p)
-          row.append((mean, lo, hi, p, d.size))
+          result = stats.diff_test([metric_scale(m) * ours[s] - base[s][bench][m] for s in sorted(ours)
+                                    if ours[s] is not None and m in base.get(s, {}).get(bench, {})])
+          ps.append(result[3])
+          row.append(result)
         rows.append(row)
     adj = iter(stats.holm_finite(ps))
     table = []

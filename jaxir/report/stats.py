@@ -108,7 +108,13 @@ def seed_test(a, b, metric):
   """(mean difference, low, high, p, n) over the n seeds in both {seed: {metric: per-query AP}} maps: each
   seed's difference is its mean over queries of a - b; the interval is the 95% t-interval of their mean
   and p the two-sided one-sample t-test of mean 0 (NaN with fewer than two seeds or no spread)."""
-  d = seed_diffs(a, b, metric)
+  return diff_test(seed_diffs(a, b, metric))
+
+
+def diff_test(d):
+  """(mean, low, high, p, n) of paired differences `d`: the 95% t-interval of their mean and the two-sided
+  one-sample t-test of mean 0 (NaN with fewer than two or no spread)."""
+  d = np.asarray(d, np.float64)
   mean, lo, hi = t_interval(d)
   p = np.nan
   if d.size >= 2 and np.ptp(d) > 0:
