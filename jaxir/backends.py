@@ -3,9 +3,11 @@
 `libtpu` (the `[tpu]` extra, for `jaxir plan`'s compile-only TPU devices) may be installed on a host
 without TPU chips: a laptop or CI runner planning a pod launch. JAX would then try the TPU backend
 first, print libtpu's warnings on every command and take libtpu's lock file (/tmp/libtpu_lockfile),
-so a second jaxir process could not compile for a TPU topology. On such a host, unless the user set
-JAX_PLATFORMS, jaxir runs on the CPU (a host with a GPU plugin keeps JAX's own choice) and lets several
-processes load libtpu for compiling.
+so a second jaxir process could not compile for a TPU topology. Likewise the CUDA plugin
+(requirements-gpu-plan.txt, for `jaxir plan --gpu`) on a host without GPUs: JAX would fail to find CUDA
+libraries and print a traceback on every command. On such a host, unless the user set JAX_PLATFORMS,
+jaxir runs on the CPU (a TPU VM or a host with GPUs keeps JAX's own choice) and lets several processes
+load libtpu for compiling.
 """
 import glob
 import importlib.util
@@ -13,6 +15,7 @@ import os
 
 _TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/[0-9]*")      # v2-v4 chips; v5e / v5p / v6e chips
 _GPU_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin", "jax_rocm7_plugin")
+_GPU_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/dxg", "/dev/kfd")
 
 
 def _installed(name):
@@ -27,13 +30,24 @@ def tpu_chips():
   return any(glob.glob(p) for p in _TPU_DEVICE_FILES)
 
 
+def gpu_devices():
+  """Whether this host shows GPUs (NVIDIA device files, WSL2's GPU bridge, AMD's kernel driver)."""
+  return any(glob.glob(p) for p in _GPU_DEVICE_FILES)
+
+
 def settle():
-  """Sets JAX_PLATFORMS=cpu (and ALLOW_MULTIPLE_LIBTPU_LOAD=1) on a host with libtpu but no TPU chips and
-  no GPU plugin, unless JAX_PLATFORMS is set; does nothing elsewhere. Call before JAX is imported."""
-  if "JAX_PLATFORMS" in os.environ or not _installed("libtpu"):
+  """Sets JAX_PLATFORMS=cpu on a host with libtpu or a GPU plugin but neither TPU chips nor GPUs (a laptop or CI
+  runner planning a launch: `jaxir plan`), unless JAX_PLATFORMS is set, and ALLOW_MULTIPLE_LIBTPU_LOAD=1 where
+  libtpu is installed; does nothing elsewhere. Call before JAX is imported."""
+  if "JAX_PLATFORMS" in os.environ:
     return
-  if tpu_chips():
+  tpu_lib, gpu_plugin = _installed("libtpu"), any(_installed(p) for p in _GPU_PLUGINS)
+  if not (tpu_lib or gpu_plugin):
     return
-  os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
-  if not any(_installed(p) for p in _GPU_PLUGINS):
-    os.environ["JAX_PLATFORMS"] = "cpu"
+  if (tpu_lib and tpu_chips()) or (gpu_plugin and gpu_devices()):
+    return                                     # a TPU VM or a GPU host: JAX's own choice
+  if tpu_lib:
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+  # the CPU; a CUDA plugin still registers its 'cuda' topology for deviceless compiles, without checking for
+  # CUDA libraries it will not use
+  os.environ["JAX_PLATFORMS"] = "cpu"

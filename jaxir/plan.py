@@ -3,7 +3,11 @@ without the hardware, and say whether it fits and how fast it could run.
 
 XLA compiles for TPU topologies on a CPU host: with `libtpu` installed (`pip install -r
 requirements-tpu.txt`), `jax.experimental.topologies.get_topology_desc("v5e:2x2", platform="tpu")`
-gives compile-only devices. Over them the plan builds the config's mesh (`mesh.data` x `mesh.model`),
+gives compile-only devices. Likewise for GPUs with the CUDA PJRT plugin (`pip install -r
+requirements-gpu-plan.txt`): `get_topology_desc(platform="cuda", target_config=..., topology="1x1x8")`,
+the target config being XLA's description of the device (`jaxir.gpu_targets`); the capacity planned
+against is the share of its memory JAX's allocator takes (`XLA_PYTHON_CLIENT_MEM_FRACTION`, 0.75 unless
+set). Over them the plan builds the config's mesh (`mesh.data` x `mesh.model`),
 the sharded abstract train state (`state.sharded_abstract_state`: `jax.eval_shape`, no weights), an
 abstract global batch of the shape the pipeline would feed (padded to the maximum lengths, or packed
 as `jaxir.data.packed` packs texts of `--query-tokens` / `--passage-tokens`), and compiles
@@ -31,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from jaxir import backends
+from jaxir import backends, gpu_targets
 from jaxir.errors import JaxirError
 
 GiB = 2 ** 30
@@ -41,12 +45,13 @@ CHIPS = {
     "v5e": (197e12, 16 * GiB, 819e9),      # https://cloud.google.com/tpu/docs/v5e
     "v5p": (459e12, 95 * GiB, 2.765e12),   # https://cloud.google.com/tpu/docs/v5p
     "v6e": (918e12, 32 * GiB, 1.64e12),    # https://cloud.google.com/tpu/docs/v6e
+    # GPUs: HBM is the device memory XLA's target config gives (jaxir.gpu_targets), times JAX's allocator share
     "h100": (989e12, 80e9, 3.35e12),       # https://www.nvidia.com/en-us/data-center/h100/ (SXM, dense bf16)
     "h200": (989e12, 141e9, 4.8e12),       # https://www.nvidia.com/en-us/data-center/h200/ (SXM, dense bf16)
     "a100": (312e12, 80e9, 2.0e12),        # https://www.nvidia.com/en-us/data-center/a100/ (80GB SXM, dense bf16)
 }
 TPU_KINDS = ("v4", "v5e", "v5p", "v6e")
-GPU_KINDS = ("h100", "h200", "a100")
+GPU_KINDS = gpu_targets.KINDS
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
 _COLLECTIVE = re.compile(r"\s(" + "|".join(COLLECTIVES) + r")(?:-start)?\(")
 ENCODE_ROW = 128            # the encoder's packed row length (`packing.plan`'s default row_length)
@@ -96,19 +101,36 @@ def _tpu_target(name):
 
 
 def _gpu_target(name):
+  """KIND x N GPUs, compiled for without them: the CUDA PJRT plugin's deviceless topology (`gpu_targets`)."""
   m = re.fullmatch(r"(h100|h200|a100)x(\d+)", name)
   if not m:
     raise JaxirError(f"unknown --gpu {name!r}: give KINDxN with KIND one of {', '.join(GPU_KINDS)} (e.g. h100x8)")
+  kind, count = m.group(1), int(m.group(2))
+  topo = gpu_targets.topology(count)
+  if topo is None:
+    raise JaxirError(f"--gpu {name}: {count} GPUs is neither one host (1-8) nor whole hosts of 8")
   from jax.experimental import topologies
   try:
-    topologies.get_topology_desc(topology_name=m.group(1), platform="cuda")
-  except Exception as e:
-    reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    devices = topologies.get_topology_desc(platform="cuda", target_config=gpu_targets.target_config(kind),
+                                           topology=topo).devices
+  except Exception as e:  # no CUDA plugin: jax has no 'cuda' topology to make
     import jax
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
     raise JaxirError(f"--gpu {name}: jax {jax.__version__} here cannot compile for a GPU it does not have: deviceless"
-                     " GPU compilation needs the CUDA PJRT plugin (jax[cuda13]), which registers the 'cuda' topology"
-                     f" that takes an XLA GPU target_config, and it is not installed (jax says: {reason})") from None
-  raise JaxirError(f"--gpu {name}: a CUDA topology loaded, but jaxir has not been checked against it")
+                     " GPU compilation needs the CUDA PJRT plugin (pip install -r requirements-gpu-plan.txt), which"
+                     f" registers the 'cuda' topology that takes an XLA GPU target_config (jax says: {reason})") from None
+  raw = os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION", str(gpu_targets.DEFAULT_MEM_FRACTION))
+  try:
+    fraction = float(raw)
+  except ValueError:
+    fraction = math.nan
+  if not 0 < fraction <= 1:
+    raise JaxirError(f"XLA_PYTHON_CLIENT_MEM_FRACTION={raw!r} must be a number in (0, 1]")
+  peak, _, bandwidth = CHIPS[kind]
+  t = Target(name, devices, kind, count, len({d.process_index for d in devices}), peak,
+             int(gpu_targets.device_memory(kind) * fraction), bandwidth)
+  t.memory_fraction = fraction
+  return t
 
 
 def measure_cpu(seconds=0.5):
@@ -242,12 +264,27 @@ def batch_shapes(cfg, mesh, hosts, query_tokens=None, passage_tokens=None):
 
 # ---------------------------------------------------------------- compile and measure
 
-def _figures(compiled):
-  mem = compiled.memory_analysis()
+def _cost(compiled):
+  """XLA's cost analysis of the compiled step on one device. A deviceless GPU executable gives none; its
+  optimized HLO module (fusions and all) is then analysed by the host's CPU client, which counts the same
+  HloCostAnalysis (FLOPs of dots and elementwise ops, bytes at fusion boundaries)."""
   cost = compiled.cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0] if cost else {}
-  cost = cost or {}
+  if cost:
+    return cost, "xla"
+  try:
+    import jax
+    from jax._src.lib import xla_client
+    module = compiled.runtime_executable().hlo_modules()[0]
+    return dict(xla_client._xla.hlo_module_cost_analysis(jax.devices("cpu")[0].client, module)), "hlo module, on the host"
+  except Exception:   # a jax without that entry point: no figures rather than wrong ones
+    return {}, "none"
+
+
+def _figures(compiled):
+  mem = compiled.memory_analysis()
+  cost, source = _cost(compiled)
   m = {k: int(getattr(mem, f"{k}_size_in_bytes", 0) or 0) for k in ("argument", "output", "alias", "temp")}
   text = compiled.as_text() or ""
   counts = {c: 0 for c in COLLECTIVES}
@@ -257,7 +294,7 @@ def _figures(compiled):
           "memory": {f"{k}_bytes": v for k, v in m.items()},
           "flops_per_step": float(cost.get("flops", 0.0)),
           "bytes_per_step": float(cost.get("bytes accessed", 0.0)),
-          "collectives": counts}
+          "collectives": counts, "cost_source": source}
 
 
 def _out_of_memory(message):
@@ -277,7 +314,9 @@ def _roofline(fig, t):
   chip_flops, chip_bytes = fig["flops_per_step"] * t.per_chip, fig["bytes_per_step"] * t.per_chip
   fig["hbm_bytes_per_chip"] *= t.per_chip
   fig["flops_per_step"], fig["bytes_per_step"] = chip_flops, chip_bytes
-  fig["step_seconds_roofline"] = max(chip_flops / t.peak_flops, chip_bytes / t.hbm_bandwidth)
+  # no cost analysis at all (see `_cost`): no prediction, rather than a step of 0 s
+  fig["step_seconds_roofline"] = (max(chip_flops / t.peak_flops, chip_bytes / t.hbm_bandwidth)
+                                  if chip_flops or chip_bytes else None)
   return fig
 
 
@@ -399,6 +438,8 @@ def plan(cfg, t, encoder_config, model_source="", query_tokens=None, passage_tok
                    "vocab": encoder_config.vocab_size},
          "batch": int(cfg.batch.batch_size), "packed": bool(cfg.batch.pack),
          "grad_cache_chunk": cfg.loss.grad_cache_chunk, "hard_negatives": int(cfg.data.hard_negatives)}
+  if getattr(t, "memory_fraction", None):
+    out["memory_fraction"] = t.memory_fraction
   out.update(fig)
   out["pairs_per_second"] = cfg.batch.batch_size / s if s else None
   out["tokens_per_second"] = fig["tokens_per_step"] / s if s else None
@@ -488,15 +529,17 @@ def summary(r):
           f"{r['mesh']['data']}x{r['mesh']['model']}), batch {r['batch']} {r['dtype']}"
           f"{' packed' if r['packed'] else ' padded'}{', GradCache %d' % r['grad_cache_chunk'] if r['grad_cache_chunk'] else ''}: "
           f"{'fits' if r['fits'] else 'DOES NOT FIT'}, {_gib(r['hbm_bytes_per_chip'])} of {_gib(r['hbm_capacity_bytes'])} "
-          f"HBM per chip, {r['flops_per_step'] / 1e12:.3g} TFLOP/step, roofline {s * 1e3:.3g} ms/step, {pps} "
+          f"HBM per chip, {r['flops_per_step'] / 1e12:.3g} TFLOP/step, roofline "
+          f"{f'{s * 1e3:.3g} ms/step' if s else '- (no cost analysis)'}, {pps} "
           f"(compile {r['compile_seconds']:.0f} s){_encode_summary(r.get('encode'))}")
 
 
 def _encode_summary(e):
   if not e:
     return ""
+  rate = f"{e['tokens_per_second']:,.0f}" if e["tokens_per_second"] else "-"
   return (f"; encode {e['rows']}x{e['row_length']} tokens: {'fits' if e['fits'] else 'DOES NOT FIT'}, "
-          f"{_gib(e['hbm_bytes_per_chip'])}, {e['tokens_per_second']:,.0f} tokens/s")
+          f"{_gib(e['hbm_bytes_per_chip'])}, {rate} tokens/s")
 
 
 def register(sub):

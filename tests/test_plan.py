@@ -1,4 +1,5 @@
-"""`jaxir plan`: the train and encode steps compiled for a TPU slice (libtpu) or this CPU, without the hardware."""
+"""`jaxir plan`: the train and encode steps compiled for a TPU slice (libtpu), GPUs (the CUDA plugin) or this CPU,
+without the hardware."""
 import importlib.util
 import json
 from pathlib import Path
@@ -15,6 +16,7 @@ TINY = {"model_type": "bert", "vocab_size": 1000, "hidden_size": 16, "num_hidden
 SMALL = ["batch.batch_size=8", "data.max_query_length=16", "data.max_passage_length=32"]
 CPU_PEAKS = ["--peak-flops", "1e10", "--hbm-bandwidth", "1e10"]   # no start-up measurement in tests
 HAS_LIBTPU = importlib.util.find_spec("libtpu") is not None
+HAS_CUDA_PLUGIN = importlib.util.find_spec("jax_cuda13_plugin") is not None
 
 
 @pytest.fixture
@@ -62,7 +64,10 @@ def test_scale_table_marks_missing_cells(tmp_path):
   lines, done = st.table(tmp_path)
   assert done == 1
   assert "| e5-small | 100 | **no** (batch 104) | 2.00 GiB | 20.0 ms | 5,200 | 61 |" in lines
-  assert sum("not yet computed" in line for line in lines) == 79
+  assert sum("not yet computed" in line for line in lines) == 99
+  # the GPU section plans with --gpu and the memory share tools/launch_gpu.sh gives JAX
+  assert st.command("h100x8", 8, "labse", 100, "x.json")[4:6] == ["--gpu", "h100x8"]
+  assert "### 8x H100 80GB (`--gpu h100x8`, 8 GPUs)" in lines
 
 
 def test_not_fitting_is_one_line_exit_1_and_the_json_says_so(tiny, tmp_path, capsys):
@@ -164,15 +169,45 @@ def test_bad_input_is_one_line_exit_2(args, message, tmp_path, capsys, monkeypat
   assert len(err.strip().splitlines()) == 1 and err.startswith("jaxir plan: error: ") and message in err
 
 
-def test_gpu_refuses_with_the_reason(capsys):
-  try:
-    import jax_plugins.xla_cuda13  # noqa: F401
-    pytest.skip("a CUDA plugin is installed here")
-  except ImportError:
-    pass
+def test_gpu_refuses_with_the_reason(capsys, monkeypatch):
+  if HAS_CUDA_PLUGIN:       # what jax says where no plugin registers the 'cuda' topology
+    from jax.experimental import topologies
+
+    def no_cuda(*args, **kwargs):
+      raise NotImplementedError("topology not implemented for cuda")
+    monkeypatch.setattr(topologies, "get_topology_desc", no_cuda)
   rc, _, err = _plan(["--gpu", "h100x8", "--model-config", "e5-small"], capsys)
   assert rc == 2 and len(err.strip().splitlines()) == 1
   assert "CUDA PJRT plugin" in err and "target_config" in err
+
+
+@pytest.mark.skipif(not HAS_CUDA_PLUGIN, reason="the CUDA plugin is not installed (pip install -r requirements-gpu-plan.txt)")
+def test_tiny_encoder_compiles_for_h100x8(tiny, tmp_path, capsys, monkeypatch):
+  monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION", raising=False)
+  out = tmp_path / "plan.json"
+  rc, stdout, _ = _plan(["--gpu", "h100x8", "--model-config", tiny, "--json", str(out)] + SMALL, capsys)
+  assert rc == 0 and stdout.startswith("plan: h100x8 (8 chips, 1 host, mesh 8x1)")
+  r = json.loads(out.read_text())
+  assert r["fits"] and r["kind"] == "h100" and r["dtype"] == "bfloat16" and r["memory_fraction"] == 0.75
+  assert r["hbm_capacity_bytes"] == int(84942979072 * 0.75)        # the device's memory x JAX's allocator share
+  m = r["memory"]
+  assert r["hbm_bytes_per_chip"] == m["argument_bytes"] + m["temp_bytes"] + m["output_bytes"] - m["alias_bytes"] > 0
+  # the cost analysis of the optimized GPU module: at least the encoder's matmul FLOPs of one device's share
+  tokens = r["tokens_per_step"] / 8
+  assert r["flops_per_step"] > 2 * tokens * (4 * 16 * 16 + 2 * 16 * 32) and r["bytes_per_step"] > 0
+  assert r["cost_source"] in ("xla", "hlo module, on the host")
+  assert r["step_seconds_roofline"] == pytest.approx(max(r["flops_per_step"] / 989e12, r["bytes_per_step"] / 3.35e12))
+  assert r["collectives"]["all-reduce"] > 0 or r["collectives"]["reduce-scatter"] > 0   # gradients over 8 GPUs
+  assert r["encode"]["fits"] and r["encode"]["rows"] % 8 == 0
+  t = plan.target(gpu="a100x16")                                    # two hosts of 8
+  assert (t.chips, t.hosts, len(t.devices), t.kind) == (16, 2, 16, "a100")
+  with pytest.raises(JaxirError, match="neither one host"):
+    plan.target(gpu="h100x12")
+  monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.9")
+  assert plan.target(gpu="h200x1").hbm_bytes == int(151397597184 * 0.9)
+  monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", "lots")
+  with pytest.raises(JaxirError, match="must be a number in"):
+    plan.target(gpu="h200x1")
 
 
 @pytest.mark.skipif(not HAS_LIBTPU, reason="libtpu is not installed (pip install -r requirements-tpu.txt)")

@@ -10,7 +10,9 @@ chips: mesh.model=1); 16384 uses GradCache (chunk 8 per chip, padded batches). C
 are marked so in the table.
 """
 import argparse
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,7 +23,11 @@ MODELS = (("e5-small", "e5-small"), ("xlm-roberta-base", "XLM-R base"), ("xlm-ro
           ("labse", "LaBSE"))
 BATCHES = (32, 100, 1024, 4096, 16384)
 GRAD_CACHE_FROM = 16384
-TOPOLOGIES = (("v5e:2x4", "v5e-8", 8), ("v4:2x2x1", "v4-8", 4), ("v6e:4x4", "v6e-16", 16), ("v5e:8x8", "v5e-64", 64))
+# a TPU slice (`--topology KIND:AxB`) or GPUs (`--gpu KINDxN`, planned against the 90% share of each GPU's memory
+# that tools/launch_gpu.sh gives JAX)
+TOPOLOGIES = (("v5e:2x4", "v5e-8", 8), ("v4:2x2x1", "v4-8", 4), ("v6e:4x4", "v6e-16", 16), ("v5e:8x8", "v5e-64", 64),
+              ("h100x8", "8x H100 80GB", 8))
+GPU_MEM_FRACTION = "0.9"
 CHUNK_PER_CHIP = 8
 
 
@@ -37,9 +43,14 @@ def cell_path(root, topo, model, batch):
   return Path(root) / f"{topo.replace(':', '-')}_{model}_{batch}.json"
 
 
+def is_gpu(topo):
+  return ":" not in topo
+
+
 def command(topo, chips, model, batch, out):
   b = -(-batch // chips) * chips
-  args = [sys.executable, "-m", "jaxir.cli", "plan", "--topology", topo, "--model-config", model, "--no-encode",
+  args = [sys.executable, "-m", "jaxir.cli", "plan", "--gpu" if is_gpu(topo) else "--topology", topo,
+          "--model-config", model, "--no-encode",
           "--json", str(out), f"batch.batch_size={b}"]
   if batch >= GRAD_CACHE_FROM:
     args += [f"loss.grad_cache_chunk={CHUNK_PER_CHIP * chips}", "batch.pack=false"]
@@ -50,15 +61,23 @@ def run_cell(topo, chips, model, batch, path):
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.with_suffix(".running.json")
   start = time.time()
-  p = subprocess.run(command(topo, chips, model, batch, tmp), cwd=ROOT, capture_output=True, text=True)
+  env = dict(os.environ, XLA_PYTHON_CLIENT_MEM_FRACTION=GPU_MEM_FRACTION) if is_gpu(topo) else None
+  p = subprocess.run(command(topo, chips, model, batch, tmp), cwd=ROOT, capture_output=True, text=True, env=env)
   if tmp.is_file():                     # fits (exit 0) or does not fit (exit 1): the plan's JSON
     record = json.loads(tmp.read_text())
     tmp.unlink()
   else:
     record = {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]}
   record["wall_seconds"] = round(time.time() - start, 1)
-  path.write_text(json.dumps(record, indent=1))
+  _write_atomic(path, json.dumps(record, indent=1))
   return record
+
+
+def _write_atomic(path, text):
+  """Write `text` to `path` whole or not at all: a cell JSON cut short would read as a computed cell."""
+  tmp = Path(f"{path}.tmp{os.getpid()}")
+  tmp.write_text(text)
+  os.replace(tmp, path)
 
 
 def _gib(n):
@@ -82,7 +101,8 @@ def table(root):
   lines = []
   done = 0
   for topo, label, chips, *_ in TOPOLOGIES:
-    lines += [f"### {label} (`{topo}`, {chips} chips)", "",
+    flag = f"--gpu {topo}" if is_gpu(topo) else f"{topo}"
+    lines += [f"### {label} (`{flag}`, {chips} {'GPUs' if is_gpu(topo) else 'chips'})", "",
               "| model | global batch | fits? | HBM per chip | predicted step | pairs/s | compile s |",
               "|---|---:|---|---:|---:|---:|---:|"]
     for model, name in MODELS:
@@ -99,7 +119,8 @@ HEADER = """# Scale: what fits where, predicted by `jaxir plan`
 
 Every cell below is `jaxir plan` compiling jaxir's own train step (random init from the model's `config.json`,
 bfloat16, packed batches of worst-case lengths: every query 64 tokens and passage 128, no hard negatives, AdamW,
-mesh.data = all chips) for that TPU slice on a CPU host (libtpu's compile-only devices). HBM per chip is XLA's
+mesh.data = all chips) for that TPU slice or GPU set on a CPU host (libtpu's compile-only devices; the CUDA
+plugin's deviceless topology). HBM per chip is XLA's
 memory analysis (arguments + temporaries + outputs - aliases); the predicted step is the roofline
 max(FLOPs / peak, bytes / HBM bandwidth) per chip (see `jaxir/plan.py` CHIPS for the figures and their sources), a
 lower bound that ignores collective latency and input. A batch that does not divide over the chips is rounded up
@@ -113,11 +134,13 @@ Plan one configuration yourself (any `jaxir train` config and overrides; `pip in
     jaxir plan --topology v5e:8x8 --model-config labse --fit   # the largest batch, plain and with GradCache
     jaxir plan --topology cpu --model-config e5-small      # this CPU: peaks measured at start-up
 
-`--gpu h100x8` is refused with jax 0.10.2 as installed here: deviceless GPU compilation needs the CUDA PJRT
-plugin (jax[cuda13]) and an XLA GPU target_config. How far the roofline is from a real step on the one machine
+The GPU section is `jaxir plan --gpu h100x8`: deviceless compilation through the CUDA PJRT plugin
+(`pip install -r requirements-gpu-plan.txt`, no GPU or NVIDIA libraries needed) for XLA's own H100 target config
+(`jaxir/gpu_targets.py`), with the memory JAX gets under `tools/launch_gpu.sh` (90% of the device's 79.1 GiB); its
+FLOPs and bytes are XLA's cost analysis of the optimized GPU module. How far the roofline is from a real step on the one machine
 here (`PYTHONPATH=. python benchmarks/plan_vs_measured.py`: e5-small, batch 32, float32, 2 CPU cores shared
 with other jobs, load ~8): predicted 6.27 s/step (0.961 TFLOP at a measured 153 GFLOP/s; 63 GB at 11.5 GB/s),
-measured 26.3 s/step, ratio 4.2. Read the TPU columns as lower bounds on the step time.
+measured 26.3 s/step, ratio 4.2. Read the predicted steps as lower bounds.
 
 Regenerate (resumable: each cell's JSON is kept under `docs/scale/`; hours of CPU for the full table):
 
@@ -132,13 +155,19 @@ def main(argv=None):
   ap.add_argument("--out", default=str(ROOT / "docs" / "scale.md"))
   ap.add_argument("--only", type=int, help="compute at most this many missing cells, then write the table")
   ap.add_argument("--table-only", action="store_true")
+  ap.add_argument("--topologies", help="comma-separated: compute only these (e.g. h100x8,v4:2x2x1)")
   args = ap.parse_args(argv)
   todo = 0 if args.table_only else args.only
+  only = set(args.topologies.split(",")) if args.topologies else None
+  cuda = importlib.util.find_spec("jax_cuda13_plugin") is not None
+  if not cuda and not args.table_only:
+    print("scale_table: the CUDA plugin is not installed (pip install -r requirements-gpu-plan.txt): GPU cells skipped",
+          flush=True)
   for topo, label, chips, model, name, b in cells():
     if todo is not None and todo <= 0:
       break
     path = cell_path(args.cells, topo, model, b)
-    if path.is_file():
+    if path.is_file() or (only and topo not in only) or (is_gpu(topo) and not cuda):
       continue
     print(f"scale_table: {label} {name} batch {b} ...", flush=True)
     r = run_cell(topo, chips, model, b, path)
@@ -154,7 +183,7 @@ def write(args):
   total = len(TOPOLOGIES) * len(MODELS) * len(BATCHES)
   status = (f"{done} of {total} cells computed so far; the rest say \"not yet computed\" (rerun the command above"
             " to fill them in).\n\n" if done < total else f"All {total} cells computed.\n\n")
-  Path(args.out).write_text(HEADER + status + "\n".join(lines) + "\n")
+  _write_atomic(Path(args.out), HEADER + status + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
