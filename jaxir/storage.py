@@ -88,8 +88,8 @@ def load(path, mmap_mode=None):
 def local_copy(path, what="directory"):
   """A local directory holding the files of the `gs://` directory `path` (a fresh temporary one, deleted when
   the process exits), for readers of local files only (tokenizers, safetensors); a local `path` as it is.
-  Never reused: a model retrained in place is read anew (object times say seconds only). A gs:// sweep holds
-  a copy of each cell's model there until it exits, as much disk as a local sweep's exports take."""
+  Never reused: a model retrained in place is read anew (object times say seconds only). The caller deletes
+  it when done (`hf_io.load_pretrained` does once the model is in memory); what a crash leaves goes at exit."""
   if not is_cloud(path):
     return Path(path)
   import atexit

@@ -162,9 +162,13 @@ def test_gcs_sweep_is_interrupted_resumes_and_equals_a_local_one(gcs, model, tmp
 
 
 def _interrupt_resume_and_compare(model, tmp_path, capsys, monkeypatch, gcs):
+  import tempfile
   import numpy as np
   from jaxir import encode, storage
   embed = encode._embed_steps
+  scratch = tmp_path / "scratch"                  # where the gs:// models' local copies are made
+  scratch.mkdir()
+  monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
   def killed(*args, **kw):
     raise KeyboardInterrupt
@@ -182,6 +186,9 @@ def _interrupt_resume_and_compare(model, tmp_path, capsys, monkeypatch, gcs):
   assert "(0 run now, 1 already done)" in capsys.readouterr().out
   assert cli.main(["sweep", "--config", str(cfg), "--quiet", "grid.wise=[0.5]"]) == 0   # grown: its interpolation
   assert "(1 run now, 1 already done)" in capsys.readouterr().out
+  # every gs:// model read was copied, loaded and its copy deleted: none is kept until the process exits
+  assert not [p.name for p in scratch.iterdir() if p.name.startswith("jaxir-")]
+  monkeypatch.setattr(tempfile, "tempdir", None)
 
   local = _config(tmp_path / "l.yaml", model, tmp_path / "local")
   assert cli.main(["sweep", "--config", str(local), "--quiet", "grid.wise=[0.5]"]) == 0

@@ -69,11 +69,18 @@ def _hub_id(name):
 
 def _own_card(path):
   """The YAML metadata of the README.md in the model directory `path` (a hub snapshot, an export), or {}."""
-  if path is None or not (Path(path) / "README.md").is_file():
+  readme = None if path is None else storage.as_path(path) / "README.md"
+  if readme is None or not readme.is_file():
     return {}
+  import tempfile
   from huggingface_hub import metadata_load
   try:
-    return metadata_load(Path(path) / "README.md") or {}
+    if not storage.is_cloud(path):
+      return metadata_load(readme) or {}
+    with tempfile.TemporaryDirectory() as tmp:       # metadata_load reads local files: a gs:// card is copied
+      local = Path(tmp) / "README.md"
+      local.write_bytes(readme.read_bytes())
+      return metadata_load(local) or {}
   except Exception:  # somebody else's card: its metadata is optional here
     return {}
 

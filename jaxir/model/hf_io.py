@@ -22,6 +22,7 @@ and exported as `2_Dense` (Normalize then moves to `3_Normalize`).
 import dataclasses
 import hashlib
 import json
+import shutil
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -399,8 +400,21 @@ def resolve(name_or_path):
 
 
 def load_pretrained(name_or_path):
-  """Loads a local HF model directory (or hub id) into a `Pretrained`."""
+  """Loads a local HF model directory, a `gs://` one or a hub id into a `Pretrained`. A `gs://` model is read
+  from a local copy that is deleted once loaded (a gs:// sweep loads one model per cell); its `path` stays the
+  URI, which `fingerprint` and the card read directly."""
   path = resolve(name_or_path)
+  if not storage.is_cloud(name_or_path):
+    return _load_pretrained(path, name_or_path)
+  try:
+    loaded = _load_pretrained(path, name_or_path)
+  finally:
+    shutil.rmtree(path, ignore_errors=True)
+  loaded.path = storage.as_path(name_or_path)
+  return loaded
+
+
+def _load_pretrained(path, name_or_path):
   if not (path / "config.json").is_file():
     raise JaxirError(f"model not found: {path} has no config.json (expected a Hugging Face model directory)")
   hf = storage.read_json(path / "config.json")
@@ -518,7 +532,7 @@ def _write_json(path, obj):
 
 def fingerprint(path):
   """sha256 (first 16 hex) of config.json, the safetensors weights and a Dense head's files: identifies a model."""
-  path = storage.local_copy(path, "model")
+  path = storage.as_path(path)          # a gs:// model is hashed as it streams, never copied
   if not (path / "config.json").is_file():
     raise JaxirError(f"model not found: {path} has no config.json")
   files = [path / "config.json"] + _safetensors_files(path)
@@ -528,7 +542,7 @@ def fingerprint(path):
   h = hashlib.sha256()
   for file in files:
     h.update(file.relative_to(path).as_posix().encode() + b"\0")
-    with open(file, "rb") as f:
+    with file.open("rb") as f:
       for chunk in iter(lambda: f.read(1 << 20), b""):
         h.update(chunk)
   return h.hexdigest()[:16]
