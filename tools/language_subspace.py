@@ -1,0 +1,106 @@
+"""Language-subspace removal (LIR; Yang et al. 2021, "A Simple and Effective Method To Eliminate the Self Language
+Bias in Multilingual Representations", EMNLP) measured on the MLQA-R dev split: the linear head P = I - U U^T
+after pooling, U the top-r principal directions of the centered per-language mean embeddings, estimated on the
+MLQA-R TRAIN split only (the data config's split). Optionally applied once, at the rank chosen on dev, to an
+XQuAD-R export of the same model. docs/results/best/README.md (section 3) has what it measured.
+
+  PYTHONPATH=. python tools/language_subspace.py MODEL_DIR [--ranks 0,1,2,3,4,5,6] [--max-train 500] \
+      [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-rank R]
+
+Projecting normalized embeddings and normalizing again equals a Dense head P on the pooled vectors followed by
+the model's normalization (P is linear; normalization undoes any positive scale).
+"""
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from jaxir import config as config_lib
+from jaxir.data.pairs import load_pairs
+from jaxir.errors import JaxirError
+from jaxir.encode import benchmark_texts, embed_texts, load_embeddings
+from jaxir.eval import evaluate, lareqa
+from jaxir.model.hf_io import effective_prompts, load_pretrained
+
+TRAIN_LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]
+
+
+def lang_rows(index_json):
+  out = {}
+  for l in index_json["langs"]:
+    p = index_json["per_lang"][l]
+    out[l] = sorted(set(map(int, p["question_rows"])) | set(map(int, p["candidate_rows"])))
+  return out
+
+
+def language_subspace(emb, rows_by_lang, langs):
+  """(U's candidates: right singular vectors of the centered language means, best first; their singular values)."""
+  means = np.stack([np.asarray(emb[rows_by_lang[l]], np.float64).mean(0) for l in langs])
+  _, sv, vt = np.linalg.svd(means - means.mean(0), full_matrices=False)
+  return vt, sv
+
+
+def project(emb, U):
+  e = np.asarray(emb, np.float64)
+  if U is not None and U.shape[1]:
+    e = e - (e @ U) @ U.T
+  return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def score(index, emb, train_langs):
+  s, _ = lareqa.metrics(lareqa.rank(index, emb.astype(np.float32)), train_langs)
+  return {k: s[k] for k in ("Mo", "Cr", "Mul", "RD")}
+
+
+def main():
+  ap = argparse.ArgumentParser()
+  ap.add_argument("model")
+  ap.add_argument("--xquad", help="an XQuAD-R export of the same model: evaluated once, at --xquad-rank")
+  ap.add_argument("--xquad-rank", type=int, help="the rank chosen on the dev split")
+  ap.add_argument("--ranks", default="0,1,2,3,4,5,6")
+  ap.add_argument("--max-train", type=int, default=1500, help="texts per language for the means")
+  a = ap.parse_args()
+  cfg = config_lib.build(overrides=["data.hard_negatives=0"])
+  data = load_pairs(cfg.data)
+  pre = load_pretrained(a.model)
+  prompts = effective_prompts(pre.meta)
+  t0 = time.time()
+  texts, idx = benchmark_texts(data.corpora["train"], *prompts)
+  rows = lang_rows(idx)
+  rng = np.random.default_rng(0)
+  pick = {l: sorted(rng.choice(r, min(a.max_train, len(r)), replace=False)) for l, r in rows.items()}
+  allrows = sorted(set().union(*pick.values()))
+  emb_tr = embed_texts(pre, [texts[i] for i in allrows], pre.max_length)
+  where = {r: i for i, r in enumerate(allrows)}
+  vt, sv = language_subspace(emb_tr, {l: [where[r] for r in pick[l]] for l in TRAIN_LANGS}, TRAIN_LANGS)
+  print(f"train means from {len(allrows)} texts in {time.time() - t0:.0f}s", flush=True)
+  print("singular values of the centered language means:", np.round(sv, 4).tolist(), flush=True)
+  texts_d, idx_d = benchmark_texts(data.corpora["dev"], *prompts)
+  emb_d = embed_texts(pre, texts_d, pre.max_length)
+  index_d = lareqa.Index.from_json(idx_d)
+  ranks = [int(r) for r in a.ranks.split(",")]
+  results = {"dev": {}, "xquad": {}}
+  for r in ranks:
+    U = vt[:r].T if r else None
+    results["dev"][r] = score(index_d, project(emb_d, U), TRAIN_LANGS)
+    print(f"dev  rank {r}: " + " ".join(f"{k} {v:.4f}" for k, v in results["dev"][r].items()), flush=True)
+  if a.xquad:
+    _, ij, emb_x = load_embeddings(a.xquad)
+    index_x = evaluate._index_from_export(ij)
+    if a.xquad_rank is None:
+      raise JaxirError("--xquad needs --xquad-rank (the rank chosen on the dev split)")
+    for r in [a.xquad_rank]:
+      U = vt[:r].T if r else None
+      results["xquad"][r] = score(index_x, project(emb_x, U), TRAIN_LANGS)
+      print(f"xquad rank {r}: " + " ".join(f"{k} {v:.4f}" for k, v in results["xquad"][r].items()), flush=True)
+  print(json.dumps(results))
+
+
+if __name__ == "__main__":
+  from jaxir.errors import JaxirError
+  try:
+    main()
+  except JaxirError as e:
+    sys.exit(f"language_subspace: error: {e}")
