@@ -66,12 +66,13 @@ _NO_TPU_ENV = {"TPU_SKIP_MDS_QUERY": "1", "TPU_ACCELERATOR_TYPE": "v5litepod-4",
 class Target:
   """Devices to compile for and the chip figures the roofline uses."""
 
-  def __init__(self, name, devices, kind, chips, hosts, peak_flops, hbm_bytes, hbm_bandwidth):
+  def __init__(self, name, devices, kind, chips, hosts, peak_flops, hbm_bytes, hbm_bandwidth, memory_fraction=None):
     self.name, self.devices, self.kind = name, list(devices), kind
     self.chips, self.hosts = chips, hosts
     per_chip = len(self.devices) // chips      # v4 / v5p topologies list both TensorCores of a chip
     self.per_chip = per_chip
     self.peak_flops, self.hbm_bytes, self.hbm_bandwidth = peak_flops, hbm_bytes, hbm_bandwidth
+    self.memory_fraction = memory_fraction     # GPUs: the share of device memory JAX's allocator takes
 
 
 def _tpu_target(name):
@@ -127,10 +128,8 @@ def _gpu_target(name):
   if not 0 < fraction <= 1:
     raise JaxirError(f"XLA_PYTHON_CLIENT_MEM_FRACTION={raw!r} must be a number in (0, 1]")
   peak, _, bandwidth = CHIPS[kind]
-  t = Target(name, devices, kind, count, len({d.process_index for d in devices}), peak,
-             int(gpu_targets.device_memory(kind) * fraction), bandwidth)
-  t.memory_fraction = fraction
-  return t
+  return Target(name, devices, kind, count, len({d.process_index for d in devices}), peak,
+                int(gpu_targets.device_memory(kind) * fraction), bandwidth, memory_fraction=fraction)
 
 
 def measure_cpu(seconds=0.5):
@@ -438,7 +437,7 @@ def plan(cfg, t, encoder_config, model_source="", query_tokens=None, passage_tok
                    "vocab": encoder_config.vocab_size},
          "batch": int(cfg.batch.batch_size), "packed": bool(cfg.batch.pack),
          "grad_cache_chunk": cfg.loss.grad_cache_chunk, "hard_negatives": int(cfg.data.hard_negatives)}
-  if getattr(t, "memory_fraction", None):
+  if t.memory_fraction is not None:
     out["memory_fraction"] = t.memory_fraction
   out.update(fig)
   out["pairs_per_second"] = cfg.batch.batch_size / s if s else None

@@ -24,9 +24,6 @@ from jaxir.encode import benchmark_texts, embed_texts, load_embeddings
 from jaxir.eval import evaluate, lareqa
 from jaxir.model.hf_io import effective_prompts, load_pretrained
 
-TRAIN_LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]
-
-
 def lang_rows(index_json):
   out = {}
   for l in index_json["langs"]:
@@ -62,8 +59,18 @@ def main():
   ap.add_argument("--ranks", default="0,1,2,3,4,5,6")
   ap.add_argument("--max-train", type=int, default=1500, help="texts per language for the means")
   a = ap.parse_args()
+  try:
+    ranks = [int(r) for r in a.ranks.split(",")]
+  except ValueError:
+    ap.error(f"--ranks must be comma-separated integers, got {a.ranks!r}")
+  if a.max_train < 1:
+    ap.error(f"--max-train must be at least 1, got {a.max_train}")
   cfg = config_lib.build(overrides=["data.hard_negatives=0"])
   data = load_pairs(cfg.data)
+  train_langs = sorted(data.corpora["train"])        # the languages the means are estimated on
+  for r in ranks + ([a.xquad_rank] if a.xquad_rank is not None else []):
+    if not 0 <= r < len(train_langs):
+      ap.error(f"a rank must be in 0..{len(train_langs) - 1} ({len(train_langs)} languages), got {r}")
   pre = load_pretrained(a.model)
   prompts = effective_prompts(pre.meta)
   t0 = time.time()
@@ -74,17 +81,16 @@ def main():
   allrows = sorted(set().union(*pick.values()))
   emb_tr = embed_texts(pre, [texts[i] for i in allrows], pre.max_length)
   where = {r: i for i, r in enumerate(allrows)}
-  vt, sv = language_subspace(emb_tr, {l: [where[r] for r in pick[l]] for l in TRAIN_LANGS}, TRAIN_LANGS)
+  vt, sv = language_subspace(emb_tr, {l: [where[r] for r in pick[l]] for l in train_langs}, train_langs)
   print(f"train means from {len(allrows)} texts in {time.time() - t0:.0f}s", flush=True)
   print("singular values of the centered language means:", np.round(sv, 4).tolist(), flush=True)
   texts_d, idx_d = benchmark_texts(data.corpora["dev"], *prompts)
   emb_d = embed_texts(pre, texts_d, pre.max_length)
   index_d = lareqa.Index.from_json(idx_d)
-  ranks = [int(r) for r in a.ranks.split(",")]
   results = {"dev": {}, "xquad": {}}
   for r in ranks:
     U = vt[:r].T if r else None
-    results["dev"][r] = score(index_d, project(emb_d, U), TRAIN_LANGS)
+    results["dev"][r] = score(index_d, project(emb_d, U), train_langs)
     print(f"dev  rank {r}: " + " ".join(f"{k} {v:.4f}" for k, v in results["dev"][r].items()), flush=True)
   if a.xquad:
     _, ij, emb_x = load_embeddings(a.xquad)
@@ -93,7 +99,7 @@ def main():
       raise JaxirError("--xquad needs --xquad-rank (the rank chosen on the dev split)")
     for r in [a.xquad_rank]:
       U = vt[:r].T if r else None
-      results["xquad"][r] = score(index_x, project(emb_x, U), TRAIN_LANGS)
+      results["xquad"][r] = score(index_x, project(emb_x, U), train_langs)
       print(f"xquad rank {r}: " + " ".join(f"{k} {v:.4f}" for k, v in results["xquad"][r].items()), flush=True)
   print(json.dumps(results))
 
