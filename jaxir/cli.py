@@ -2,14 +2,19 @@
 
 Each area registers its own subcommands (``register(subparsers)`` in ``jaxir/*/cli.py``);
 any ``JaxirError`` becomes one line on stderr and exit status 2, and so does an ``OSError`` (a
-read-only or full disk, a file where a folder should be): the path and the system's reason.
+read-only or full disk, a file where a folder should be): the path and the system's reason. Ctrl-C and
+SIGTERM stop a command cleanly (locks released, partial files left for the rerun), in one line; `jaxir train`
+first saves a checkpoint of the step it is at (`jaxir.train.trainer`).
 """
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 
-from jaxir.errors import JaxirError
+from jaxir.errors import JaxirError, Stopped
 
 # Modules that register subcommands, in the order of the data flow.
 _AREAS = ("jaxir.data.cli", "jaxir.model.cli", "jaxir.model.merge", "jaxir.plan", "jaxir.train.cli", "jaxir.launch",
@@ -32,17 +37,39 @@ def main(argv=None):
   parser = build_parser()
   args = parser.parse_args(argv)
   try:
-    result = args.func(args)
+    with sigterm_stops():
+      result = args.func(args)
   except JaxirError as e:
     print(f"jaxir {args.command}: error: {e}", file=sys.stderr)
     return 2
   except OSError as e:       # read-only or full disk, a file where a folder should be: what failed, where
     print(f"jaxir {args.command}: error: {os_error(e)}", file=sys.stderr)
     return 2
+  except Stopped as e:
+    print(f"jaxir {args.command}: {e}; finished work is kept, rerun to resume", file=sys.stderr)
+    return 128 + signal.SIGTERM
   except KeyboardInterrupt:
     print(f"jaxir {args.command}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
     return 130
   return 0 if result is None else int(result)
+
+
+def _raise_stopped(signum, frame):
+  raise Stopped("stopped by SIGTERM")
+
+
+@contextlib.contextmanager
+def sigterm_stops():
+  """While inside: SIGTERM raises `Stopped` (as Ctrl-C raises KeyboardInterrupt) instead of killing the process
+  on the spot. Only the main thread can set a signal handler; elsewhere this does nothing."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  previous = signal.signal(signal.SIGTERM, _raise_stopped)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)   # None: set outside Python
 
 
 def os_error(e):

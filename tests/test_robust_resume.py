@@ -80,10 +80,10 @@ def test_unreadable_checkpoint_falls_back_and_is_moved_aside(tmp_path, capsys):
   ckpt.close()
 
 
-def _train_args(model, out):
+def _train_args(model, out, **more):
   args = {"out_dir": out, "model.name": model, "data.data_dir": DATA, "steps": 4, "log_every": 1,
           "checkpoint_every": 2, "keep_checkpoints": 3, "eval_every": 0, "batch.batch_size": 8,
-          "optim.warmup_steps": 1, "data.max_passage_length": 64, "data.max_query_length": 32, "export": False}
+          "optim.warmup_steps": 1, "data.max_passage_length": 64, "data.max_query_length": 32, "export": False, **more}
   return ["train", "--quiet", *[f"{k}={v}" for k, v in args.items()]]
 
 
@@ -110,6 +110,109 @@ def test_train_resumes_from_the_previous_readable_checkpoint(model, tmp_path, ca
   assert _one_line(capsys.readouterr().err, "checkpoint step 4 unreadable (").endswith("; exporting from step 2")
   with pytest.raises(JaxirError, match="checkpoint step 4 unreadable"):
     checkpoint_model(out, 4)
+
+
+TWO_LANGS = {"data.langs": "[de,en]"}       # less data to load than MLQA-R's seven
+
+
+def _sigterm_at_call(n):
+  """A stand-in for trainer._real_tokens that sends this process SIGTERM on its n-th call (during step n)."""
+  import signal
+  from jaxir.train import trainer
+  real, calls = trainer._real_tokens, []
+
+  def counted(arrays):
+    calls.append(1)
+    if len(calls) == n:
+      os.kill(os.getpid(), signal.SIGTERM)
+    return real(arrays)
+  return counted
+
+
+def test_sigterm_saves_the_step_it_is_at_and_the_rerun_resumes_there(model, tmp_path, capsys, monkeypatch):
+  """SIGTERM during step 3 (checkpoints every 2): the step finishes, a checkpoint of step 3 is saved, exit 143
+  with one line; the rerun resumes at step 3 and finishes. (That a resumed run equals an unstopped one is
+  test_trainer.py's kill -9 test.)"""
+  import signal
+  from jaxir.train import trainer
+  out = tmp_path / "run"
+  with monkeypatch.context() as m:
+    m.setattr(trainer, "_real_tokens", _sigterm_at_call(3))
+    assert cli.main(_train_args(model, out, **TWO_LANGS)) == 143
+  err = capsys.readouterr().err
+  assert _one_line(err, "jaxir train: ") == (f"jaxir train: stopped by SIGTERM at step 3 of 4, after saving a checkpoint"
+                                             f" of that step in {out / 'checkpoints'}; finished work is kept, rerun to resume")
+  assert sorted(int(p.name) for p in (out / "checkpoints").iterdir() if p.name.isdigit()) == [2, 3]
+  assert not (out / "run.json").exists()
+  last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+  assert (last["event"], last["step"], last["why"]) == ("stopped", 3, "SIGTERM")
+  assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL          # the handlers are taken back
+  assert cli.main(_train_args(model, out, **TWO_LANGS)) == 0
+  assert f"train: resumed {out} at step 3" in capsys.readouterr().err
+  assert (out / "run.json").exists()
+
+
+def test_sigterm_before_training_is_one_line(model, tmp_path, capsys, monkeypatch):
+  """SIGTERM while the data loads (outside the loop): exit 143, one line, nothing written yet."""
+  import signal
+  from jaxir.train import trainer
+  real = trainer.load_checked
+
+  def load_then_term(*a, **k):
+    data = real(*a, **k)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return data
+  monkeypatch.setattr(trainer, "load_checked", load_then_term)
+  assert cli.main(_train_args(model, tmp_path / "run")) == 143
+  assert _one_line(capsys.readouterr().err, "jaxir train: ") == \
+      "jaxir train: stopped by SIGTERM; finished work is kept, rerun to resume"
+  assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_to_one_of_two_processes_stops_both_at_one_saved_step(model, tmp_path):
+  """A pod where one host gets the preemption notice (SIGTERM): JAX's preemption sync point stops both
+  processes after the same step, with a checkpoint of it; both exit 143 with one line."""
+  import signal
+  import subprocess
+  import sys
+  import time
+  from conftest import free_port
+  out = tmp_path / "run"
+  args = _train_args(model, out, steps=40, checkpoint_every=100, **TWO_LANGS)
+  port = free_port()
+  procs = [subprocess.Popen([sys.executable, "-m", "jaxir.cli", *args], cwd=Path(__file__).resolve().parents[1],
+                            env={**os.environ, "JAX_PLATFORMS": "cpu", "JAXIR_COORDINATOR": f"localhost:{port}",
+                                 "JAXIR_NUM_PROCESSES": "2", "JAXIR_PROCESS_ID": str(i),
+                                 "JAXIR_COORDINATOR_TIMEOUT": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+  try:
+    deadline = time.time() + 240
+    while not _logged_step(out) and time.time() < deadline and all(p.poll() is None for p in procs):
+      time.sleep(0.05)
+    procs[1].send_signal(signal.SIGTERM)
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
+  assert [p.returncode for p in procs] == [143, 143], errs
+  last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+  assert last["event"] == "stopped" and 1 <= last["step"] < 40, last
+  lines = {_one_line(e, "jaxir train: ") for e in errs}
+  assert lines == {f"jaxir train: stopped by SIGTERM at step {last['step']} of 40, after saving a checkpoint of "
+                   f"that step in {out / 'checkpoints'}; finished work is kept, rerun to resume"}, errs
+  assert [p.name for p in (out / "checkpoints").iterdir() if p.name.isdigit()] == [str(last["step"])]
+  assert not (out / "run.json").exists()
+
+
+def _logged_step(out):
+  """The highest step in the run's log so far (a line still being written is skipped)."""
+  steps = []
+  for line in (out / "log.jsonl").read_text().splitlines() if (out / "log.jsonl").exists() else []:
+    try:
+      steps.append(json.loads(line).get("step", 0))
+    except json.JSONDecodeError:
+      pass
+  return max(steps, default=0)
 
 
 # ------------------------------------------------------------------ encode chunks and shards

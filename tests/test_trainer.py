@@ -44,12 +44,15 @@ def _steps_logged(out):
   return max(steps, default=0)
 
 
+TWO_LANGS = {"data.langs": "[de,en]"}       # less data to load than MLQA-R's seven
+
+
 def test_kill_and_resume_equals_uninterrupted(model, tmp_path):
   full, cut = tmp_path / "full", tmp_path / "cut"
-  p = _train(_args(model, full))
+  p = _train(_args(model, full, **TWO_LANGS))
   assert p.wait(timeout=600) == 0, p.stderr.read()
 
-  p = _train(_args(model, cut))
+  p = _train(_args(model, cut, **TWO_LANGS))
   deadline = time.time() + 600
   while _steps_logged(cut) < 9 and p.poll() is None and time.time() < deadline:
     time.sleep(0.02)
@@ -58,7 +61,7 @@ def test_kill_and_resume_equals_uninterrupted(model, tmp_path):
   assert not (cut / "run.json").exists(), "the run finished before it could be killed"
   killed_at = _steps_logged(cut)
   assert 9 <= killed_at < 24
-  p = _train(_args(model, cut))
+  p = _train(_args(model, cut, **TWO_LANGS))
   assert p.wait(timeout=600) == 0, p.stderr.read()
   assert (cut / "run.json").exists()
 
@@ -75,7 +78,7 @@ def test_kill_and_resume_equals_uninterrupted(model, tmp_path):
   train = [r for r in records if r.get("event") == "train"]
   assert train[-1]["step"] == 24 and {"loss_x_x_mono", "loss_x_y", "x_x_mono_batches", "pairs_per_s"} <= train[-1].keys()
   meta = json.loads((cut / "export" / "jaxir.json").read_text())
-  assert meta["train_langs"] == ["ar", "de", "en", "es", "hi", "vi", "zh"]
+  assert meta["train_langs"] == ["de", "en"]
 
 
 def test_rerun_of_a_finished_run_is_a_no_op_and_other_config_is_refused(model, tmp_path, capsys):

@@ -1,15 +1,17 @@
 """Regenerate docs/scale.md: `jaxir plan` for every (model, global batch, topology) cell, resumably.
 
-    PYTHONPATH=. nice -n 19 python tools/scale_table.py [--cells docs/scale] [--out docs/scale.md] [--only N]
+    PYTHONPATH=. nice -n 19 python tools/scale_table.py [--cells docs/scale] [--out docs/scale.md] [--only N] [--jobs N]
     python tools/scale_table.py --table-only     # rewrite the markdown from the cells computed so far
 
 Each cell runs `python -m jaxir.cli plan --topology T --model-config M batch.batch_size=B ... --json CELL`
 in a subprocess and keeps its JSON (`--cells`/<topology>_<model>_<batch>.json); a cell with a JSON is never
-recomputed, so an interrupted run resumes. The batch is rounded up to a multiple of the data axis (all
+recomputed, so an interrupted run resumes. `--jobs 2` compiles two cells at once: a cell's first minute or two
+(tracing, lowering, XLA's first passes) runs on one thread, so two cells keep both cores of a 2-core host busy. The batch is rounded up to a multiple of the data axis (all
 chips: mesh.model=1); 16384 uses GradCache (chunk 8 per chip, padded batches). Cells not yet computed
 are marked so in the table.
 """
 import argparse
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -155,6 +157,7 @@ def main(argv=None):
   ap.add_argument("--out", default=str(ROOT / "docs" / "scale.md"))
   ap.add_argument("--only", type=int, help="compute at most this many missing cells, then write the table")
   ap.add_argument("--table-only", action="store_true")
+  ap.add_argument("--jobs", type=int, default=1, help="cells compiled at once (default 1)")
   ap.add_argument("--topologies", help="comma-separated: compute only these (e.g. h100x8,v4:2x2x1)")
   args = ap.parse_args(argv)
   todo = 0 if args.table_only else args.only
@@ -163,18 +166,24 @@ def main(argv=None):
   if not cuda and not args.table_only:
     print("scale_table: the CUDA plugin is not installed (pip install -r requirements-gpu-plan.txt): GPU cells skipped",
           flush=True)
+  todo_cells = []
   for topo, label, chips, model, name, b in cells():
-    if todo is not None and todo <= 0:
-      break
     path = cell_path(args.cells, topo, model, b)
     if path.is_file() or (only and topo not in only) or (is_gpu(topo) and not cuda):
       continue
+    todo_cells.append((topo, label, chips, model, name, b, path))
+  if todo is not None:
+    todo_cells = todo_cells[:max(todo, 0)]
+
+  def one(cell):
+    topo, label, chips, model, name, b, path = cell
     print(f"scale_table: {label} {name} batch {b} ...", flush=True)
-    r = run_cell(topo, chips, model, b, path)
-    print(f"scale_table: {label} {name} batch {b}: {row(r, b)} ({r['wall_seconds']} s)", flush=True)
-    if todo is not None:
-      todo -= 1
-    write(args)
+    return cell, run_cell(topo, chips, model, b, path)
+
+  with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+    for (topo, label, chips, model, name, b, path), r in pool.map(one, todo_cells):
+      print(f"scale_table: {label} {name} batch {b}: {row(r, b)} ({r['wall_seconds']} s)", flush=True)
+      write(args)
   write(args)
 
 

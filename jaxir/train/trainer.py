@@ -9,14 +9,17 @@
      through tf.data (`jaxir.data.pipeline`); the batch of step t is a pure function of (seed, t)
   4. mesh and sharded state (`jaxir.train.mesh`, `state`); the jitted step (`jaxir.train.step`)
   5. resume: orbax restores the state and the next step; the input restarts at that step
-  6. loop: log (JSONL), checkpoint, dev evaluation on the dev split (`pairs.evaluate_dev`)
+  6. loop: log (JSONL), checkpoint, dev evaluation on the dev split (`pairs.evaluate_dev`); SIGTERM (a TPU VM's
+     preemption notice, `kill`, a scheduler) stops it at the next step with a checkpoint of that step
   7. end: final checkpoint, dev evaluation, exported Hugging Face directory, `run.json`
 """
 import functools
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -26,7 +29,7 @@ from jaxir import storage
 from jaxir.data import hybrid
 from jaxir.data import packed
 from jaxir.data import pipeline
-from jaxir.errors import JaxirError, some
+from jaxir.errors import JaxirError, Stopped, some
 
 ARRAYS = pipeline.PADDED + packed.KEYS
 # Peak dense bf16 FLOP/s per device, for the utilisation estimate (None: unknown, e.g. CPU).
@@ -302,6 +305,34 @@ def _move_aside(ckpt, steps, jax):
     ckpt.manager.reload()
 
 
+class _StopSignal:
+  """SIGTERM while training: the loop finishes the step it is in, saves a checkpoint and stops (`Stopped`), so a
+  preempted or killed run loses no step. One process: a handler notes the signal. Several (a pod): JAX's
+  preemption service notes it (jax.distributed installs it) and `reached_preemption_sync_point` makes every
+  process stop at the same step, as orbax's and MaxText's preemption checkpoints do."""
+
+  def __init__(self, jax):
+    self.several = jax.process_count() > 1
+    self.noted = False
+    self.previous = None
+    if not self.several and threading.current_thread() is threading.main_thread():
+      self.previous = signal.signal(signal.SIGTERM, self._note)
+
+  def _note(self, signum, frame):
+    self.noted = True
+
+  def reached(self, step):
+    if self.several:
+      from jax.experimental import multihost_utils
+      return multihost_utils.reached_preemption_sync_point(step)
+    return self.noted
+
+  def close(self):
+    if self.previous is not None:
+      signal.signal(signal.SIGTERM, self.previous)
+      self.previous = None
+
+
 def _reached(record, start, last):
   """Whether a log record belongs to the history of a state restored at step `start`: not the steps
   after it, nor the final dev evaluation when resuming at the last step (both are run and logged again)."""
@@ -438,30 +469,44 @@ def train(cfg, progress=True):
       stop(*bad)
 
   step = start
-  for batch in batches:
-    step = int(batch["step"])
-    arrays = {k: batch[k] for k in ARRAYS if k in batch}
-    state, metrics = train_step(state, mesh_lib.host_batch_to_global(arrays, mesh))
-    n_tokens = _real_tokens(arrays) * jax.process_count()
-    done = step + 1
-    window.add(done, metrics,
-               {"kind": int(batch["kind"]), "mono_share": float(batch["mono_share"]), "skipped": int(batch["skipped"])},
-               cfg.batch.batch_size, n_tokens)
-    log_now = done % cfg.log_every == 0 or done == cfg.steps
-    save_now = done % cfg.checkpoint_every == 0 and done < cfg.steps
-    eval_now = cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps
-    if log_now or save_now or eval_now:
-      check_metrics()
-    if log_now:
-      flops = encoder_flops_per_token(pretrained.config, mean_len)
-      log.write({"event": "train", "step": done, "alpha": cfg.batch.alpha, **window.summary(flops, peak)})
-      window.reset()
-    if save_now:
-      check_state(done)
-      ckpt.save(done, state, {"next_step": done})
-    if eval_now:
-      check_state(done)
-      dev_eval(done)
+  stop_signal = _StopSignal(jax)
+  try:
+    for batch in batches:
+      step = int(batch["step"])
+      arrays = {k: batch[k] for k in ARRAYS if k in batch}
+      state, metrics = train_step(state, mesh_lib.host_batch_to_global(arrays, mesh))
+      n_tokens = _real_tokens(arrays) * jax.process_count()
+      done = step + 1
+      window.add(done, metrics, {"kind": int(batch["kind"]), "mono_share": float(batch["mono_share"]),
+                                 "skipped": int(batch["skipped"])}, cfg.batch.batch_size, n_tokens)
+      log_now = done % cfg.log_every == 0 or done == cfg.steps
+      save_now = done % cfg.checkpoint_every == 0 and done < cfg.steps
+      eval_now = cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps
+      if log_now or save_now or eval_now:
+        check_metrics()
+      if log_now:
+        flops = encoder_flops_per_token(pretrained.config, mean_len)
+        log.write({"event": "train", "step": done, "alpha": cfg.batch.alpha, **window.summary(flops, peak)})
+        window.reset()
+      if save_now:
+        check_state(done)
+        ckpt.save(done, state, {"next_step": done})
+      if eval_now:
+        check_state(done)
+        dev_eval(done)
+      if stop_signal.reached(done) and done < cfg.steps:
+        check_metrics()
+        check_state(done)
+        if not save_now:
+          ckpt.save(done, state, {"next_step": done})
+        ckpt.wait()
+        log.write({"event": "stopped", "step": done, "why": "SIGTERM"})
+        ckpt.close()
+        log.close()
+        raise Stopped(f"stopped by SIGTERM at step {done} of {cfg.steps}, after saving a checkpoint of that step "
+                      f"in {out / 'checkpoints'}")
+  finally:
+    stop_signal.close()
   check_metrics()
   check_state(cfg.steps)
   if ckpt.latest_step() != cfg.steps:
