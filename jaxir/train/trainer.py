@@ -312,7 +312,9 @@ class _StopSignal:
   process stop at the same step, as orbax's and MaxText's preemption checkpoints do."""
 
   def __init__(self, jax):
+    from jax._src import distributed
     self.several = jax.process_count() > 1
+    self.synced = self.several and getattr(distributed.global_state, "preemption_sync_manager", None) is not None
     self.noted = False
     self.previous = None
     if not self.several and threading.current_thread() is threading.main_thread():
@@ -322,9 +324,9 @@ class _StopSignal:
     self.noted = True
 
   def reached(self, step):
-    if self.several:
+    if self.several:        # without the preemption service (jax_enable_preemption_service off): as before
       from jax.experimental import multihost_utils
-      return multihost_utils.reached_preemption_sync_point(step)
+      return self.synced and multihost_utils.reached_preemption_sync_point(step)
     return self.noted
 
   def close(self):
