@@ -34,10 +34,11 @@ CHUNK_PER_CHIP = 8
 
 
 def cells():
-  """(topology, label, chips, model, model label, asked batch) in the order they are computed."""
-  for topo, label, chips in TOPOLOGIES:
-    for model, name in MODELS:
-      for b in BATCHES:
+  """(topology, label, chips, model, model label, asked batch) in the order they are computed: each (model, batch)
+  on every topology before the next, so a table cut short has rows in every section."""
+  for model, name in MODELS:
+    for b in BATCHES:
+      for topo, label, chips in TOPOLOGIES:
         yield topo, label, chips, model, name, b
 
 
@@ -125,7 +126,8 @@ mesh.data = all chips) for that TPU slice or GPU set on a CPU host (libtpu's com
 plugin's deviceless topology). HBM per chip is XLA's
 memory analysis (arguments + temporaries + outputs - aliases); the predicted step is the roofline
 max(FLOPs / peak, bytes / HBM bandwidth) per chip (see `jaxir/plan.py` CHIPS for the figures and their sources), a
-lower bound that ignores collective latency and input. A batch that does not divide over the chips is rounded up
+lower bound that ignores collective latency and input. Compile s is the wall time of `jaxir plan` on the 2-core
+host here, often beside another job (a second cell with `--jobs 2`), so a generous figure. A batch that does not divide over the chips is rounded up
 (the cell names the batch used); 16,384 uses GradCache (`loss.grad_cache_chunk` = 8 per chip, padded batches); XLA's cost analysis counts a loop
 body once, so the FLOPs and bytes of GradCache's other chunks are estimated (`jaxir.plan.grad_cache_loop_cost`).
 
@@ -144,9 +146,10 @@ here (`PYTHONPATH=. python benchmarks/plan_vs_measured.py`: e5-small, batch 32, 
 with other jobs, load ~8): predicted 6.27 s/step (0.961 TFLOP at a measured 153 GFLOP/s; 63 GB at 11.5 GB/s),
 measured 26.3 s/step, ratio 4.2. Read the predicted steps as lower bounds.
 
-Regenerate (resumable: each cell's JSON is kept under `docs/scale/`; hours of CPU for the full table):
+Regenerate (resumable: each cell's JSON is kept under `docs/scale/`; hours of CPU for the full table; `--jobs 2`
+compiles two cells at once, `--topologies h100x8` only that section):
 
-    PYTHONPATH=. nice -n 19 python tools/scale_table.py
+    PYTHONPATH=. nice -n 19 python tools/scale_table.py --jobs 2
 
 """
 
