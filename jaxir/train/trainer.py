@@ -315,10 +315,9 @@ class _StopSignal:
     from jax._src import distributed
     self.several = jax.process_count() > 1
     self.synced = self.several and getattr(distributed.global_state, "preemption_sync_manager", None) is not None
-    self.noted = False
-    self.previous = None
+    self.noted = self.installed = False
     if not self.several and threading.current_thread() is threading.main_thread():
-      self.previous = signal.signal(signal.SIGTERM, self._note)
+      self.previous, self.installed = signal.signal(signal.SIGTERM, self._note), True
 
   def _note(self, signum, frame):
     self.noted = True
@@ -330,9 +329,9 @@ class _StopSignal:
     return self.noted
 
   def close(self):
-    if self.previous is not None:
-      signal.signal(signal.SIGTERM, self.previous)
-      self.previous = None
+    if self.installed:     # None: a handler set outside Python, which Python cannot put back
+      signal.signal(signal.SIGTERM, signal.SIG_DFL if self.previous is None else self.previous)
+      self.installed = False
 
 
 def _reached(record, start, last):
