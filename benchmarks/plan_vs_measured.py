@@ -9,6 +9,7 @@ one that runs, so prediction and measurement see the same program. Not part of t
 import argparse
 import time
 
+import jaxir  # noqa: F401  (first: settles the backend, so a host with libtpu runs on its CPU quietly)
 import jax
 import numpy as np
 

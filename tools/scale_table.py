@@ -142,9 +142,10 @@ The GPU section is `jaxir plan --gpu h100x8`: deviceless compilation through the
 (`pip install -r requirements-gpu-plan.txt`, no GPU or NVIDIA libraries needed) for XLA's own H100 target config
 (`jaxir/gpu_targets.py`), with the memory JAX gets under `tools/launch_gpu.sh` (90% of the device's 79.1 GiB); its
 FLOPs and bytes are XLA's cost analysis of the optimized GPU module. How far the roofline is from a real step on the one machine
-here (`PYTHONPATH=. python benchmarks/plan_vs_measured.py`: e5-small, batch 32, float32, 2 CPU cores shared
-with other jobs, load ~8): predicted 6.27 s/step (0.961 TFLOP at a measured 153 GFLOP/s; 63 GB at 11.5 GB/s),
-measured 26.3 s/step, ratio 4.2. Read the predicted steps as lower bounds.
+here (`PYTHONPATH=. python benchmarks/plan_vs_measured.py`: e5-small, batch 32, float32, 2 CPU cores, nothing
+else running): predicted 5.05 s/step (0.961 TFLOP at a measured 190 GFLOP/s; 63 GB at 23.7 GB/s), measured 10.2 s/step,
+ratio 2.0 (with other jobs on the cores, load ~8: 6.27 against 26.3 s, ratio 4.2). Read the predicted steps as lower
+bounds.
 
 Regenerate (resumable: each cell's JSON is kept under `docs/scale/`; hours of CPU for the full table; `--jobs 2`
 compiles two cells at once, `--topologies h100x8` only that section):
