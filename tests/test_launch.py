@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import DATA, tiny_model
+from conftest import DATA, steps_logged, tiny_model
 from jaxir import cli, launch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,13 +110,6 @@ def _overrides(model, data, out):
   return [f"{k}={v}" for k, v in args.items()]
 
 
-def _steps_logged(out):
-  log = Path(out) / "log.jsonl"
-  if not log.exists():
-    return 0
-  return max((json.loads(l).get("step", 0) for l in log.read_text().splitlines() if l.strip()), default=0)
-
-
 def _launch(env, overrides, *extra):
   cmd = [sys.executable, "-m", "jaxir.cli", "launch", "pod1", "--zone", "z", *extra, "train", *overrides]
   return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -136,12 +129,12 @@ def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
   p = _launch(env, overrides)
   deadline = time.time() + 300
   t0 = time.time()
-  while _steps_logged(out) <= EVERY and p.poll() is None and time.time() < deadline:
+  while steps_logged(out) <= EVERY and p.poll() is None and time.time() < deadline:
     time.sleep(0.02)
   os.killpg(p.pid, signal.SIGKILL)                   # the launcher, the fake gcloud and both workers
   log = p.communicate()[0]
   assert not (out / "run.json").exists(), "the run finished before it could be killed:\n" + log[-3000:]
-  assert EVERY < _steps_logged(out) < STEPS, log[-3000:]
+  assert EVERY < steps_logged(out) < STEPS, log[-3000:]
   print(f"killed after {time.time() - t0:.0f} s")
 
   # Every worker got the checkout, the data and the model; one shared run directory, no per-worker one.

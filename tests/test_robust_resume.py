@@ -14,7 +14,7 @@ import yaml
 
 from jaxir import cli
 from jaxir.errors import JaxirError
-from conftest import DATA, tiny_model
+from conftest import DATA, TWO_LANGS, free_port, steps_logged, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +112,6 @@ def test_train_resumes_from_the_previous_readable_checkpoint(model, tmp_path, ca
     checkpoint_model(out, 4)
 
 
-TWO_LANGS = {"data.langs": "[de,en]"}       # less data to load than MLQA-R's seven
-
-
 def _sigterm_at_call(n):
   """A stand-in for trainer._real_tokens that sends this process SIGTERM on its n-th call (during step n)."""
   import signal
@@ -176,7 +173,6 @@ def test_sigterm_to_one_of_two_processes_stops_both_at_one_saved_step(model, tmp
   import subprocess
   import sys
   import time
-  from conftest import free_port
   out = tmp_path / "run"
   args = _train_args(model, out, steps=40, checkpoint_every=100, **TWO_LANGS)
   port = free_port()
@@ -187,7 +183,7 @@ def test_sigterm_to_one_of_two_processes_stops_both_at_one_saved_step(model, tmp
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
   try:
     deadline = time.time() + 240
-    while not _logged_step(out) and time.time() < deadline and all(p.poll() is None for p in procs):
+    while not steps_logged(out) and time.time() < deadline and all(p.poll() is None for p in procs):
       time.sleep(0.05)
     procs[1].send_signal(signal.SIGTERM)
     errs = [p.communicate(timeout=120)[1] for p in procs]
@@ -202,17 +198,6 @@ def test_sigterm_to_one_of_two_processes_stops_both_at_one_saved_step(model, tmp
                    f"that step in {out / 'checkpoints'}; finished work is kept, rerun to resume"}, errs
   assert [p.name for p in (out / "checkpoints").iterdir() if p.name.isdigit()] == [str(last["step"])]
   assert not (out / "run.json").exists()
-
-
-def _logged_step(out):
-  """The highest step in the run's log so far (a line still being written is skipped)."""
-  steps = []
-  for line in (out / "log.jsonl").read_text().splitlines() if (out / "log.jsonl").exists() else []:
-    try:
-      steps.append(json.loads(line).get("step", 0))
-    except json.JSONDecodeError:
-      pass
-  return max(steps, default=0)
 
 
 # ------------------------------------------------------------------ encode chunks and shards

@@ -12,7 +12,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from jaxir import cli
-from conftest import DATA, tiny_model
+from conftest import DATA, TWO_LANGS, steps_logged, tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,17 +36,6 @@ def _train(args, env=None, **popen):
                           stderr=subprocess.PIPE, text=True, **popen)
 
 
-def _steps_logged(out):
-  log = Path(out) / "log.jsonl"
-  if not log.exists():
-    return 0
-  steps = [json.loads(l).get("step", 0) for l in log.read_text().splitlines() if l.strip()]
-  return max(steps, default=0)
-
-
-TWO_LANGS = {"data.langs": "[de,en]"}       # less data to load than MLQA-R's seven
-
-
 def test_kill_and_resume_equals_uninterrupted(model, tmp_path):
   full, cut = tmp_path / "full", tmp_path / "cut"
   p = _train(_args(model, full, **TWO_LANGS))
@@ -54,12 +43,12 @@ def test_kill_and_resume_equals_uninterrupted(model, tmp_path):
 
   p = _train(_args(model, cut, **TWO_LANGS))
   deadline = time.time() + 600
-  while _steps_logged(cut) < 9 and p.poll() is None and time.time() < deadline:
+  while steps_logged(cut) < 9 and p.poll() is None and time.time() < deadline:
     time.sleep(0.02)
   os.kill(p.pid, signal.SIGKILL)
   p.wait()
   assert not (cut / "run.json").exists(), "the run finished before it could be killed"
-  killed_at = _steps_logged(cut)
+  killed_at = steps_logged(cut)
   assert 9 <= killed_at < 24
   p = _train(_args(model, cut, **TWO_LANGS))
   assert p.wait(timeout=600) == 0, p.stderr.read()

@@ -313,8 +313,10 @@ class _StopSignal:
 
   def __init__(self, jax):
     from jax._src import distributed
+    from jax.experimental import multihost_utils
     self.several = jax.process_count() > 1
     self.synced = self.several and getattr(distributed.global_state, "preemption_sync_manager", None) is not None
+    self.sync_point = multihost_utils.reached_preemption_sync_point
     self.noted = self.installed = False
     if not self.several and threading.current_thread() is threading.main_thread():
       self.previous, self.installed = signal.signal(signal.SIGTERM, self._note), True
@@ -324,8 +326,7 @@ class _StopSignal:
 
   def reached(self, step):
     if self.several:        # without the preemption service (jax_enable_preemption_service off): as before
-      from jax.experimental import multihost_utils
-      return self.synced and multihost_utils.reached_preemption_sync_point(step)
+      return self.synced and self.sync_point(step)
     return self.noted
 
   def close(self):
