@@ -55,6 +55,11 @@ def device_memory(kind):
   return SPECS[kind][6]
 
 
+def bandwidth(kind):
+  """The device's HBM bandwidth in bytes/s, as XLA's spec gives it."""
+  return SPECS[kind][3]
+
+
 def topology(count, per_host=8):
   """The CUDA topology string (slices x hosts x GPUs per host) of `count` GPUs: one host up to `per_host`,
   else whole hosts of `per_host` (a multi-node job); None for a count that does not split so."""

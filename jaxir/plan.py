@@ -20,8 +20,9 @@ Figures (per chip, from `compiled.memory_analysis()` / `cost_analysis()`):
   flops_per_step, bytes_per_step  XLA's cost analysis of one step on one chip
   step_seconds_roofline  max(FLOPs / peak FLOP/s, bytes / HBM bandwidth): a lower bound on the step time
   pairs_per_second, tokens_per_second  global batch (pairs; tokens incl. padding) / roofline step time
-Peaks come from `CHIPS` (public vendor figures, dense bf16); on `--topology cpu` they are measured at
-start-up (a float32 matmul and a large copy) unless given (`--peak-flops`, `--hbm-bandwidth`).
+Peaks come from `CHIPS` and `GPU_PEAK_FLOPS` (public vendor figures, dense bf16; a GPU's bandwidth is XLA's
+spec, `gpu_targets`); on `--topology cpu` they are measured at start-up (a float32 matmul and a large copy)
+unless given (`--peak-flops`, `--hbm-bandwidth`).
 
 With GradCache, XLA counts each chunk loop's body once; `grad_cache_loop_cost` adds an estimate of the
 other chunks (`grad_cache_loop_estimate` in the record, XLA's own count in `cost_counted_by_xla`).
@@ -39,16 +40,19 @@ from jaxir import backends, gpu_targets
 from jaxir.errors import JaxirError
 
 GiB = 2 ** 30
-# kind: (peak dense bf16 FLOP/s, HBM bytes, HBM bytes/s) per chip.
+# TPU kind: (peak dense bf16 FLOP/s, HBM bytes, HBM bytes/s) per chip.
 CHIPS = {
     "v4": (275e12, 32 * GiB, 1.2e12),      # https://cloud.google.com/tpu/docs/v4
     "v5e": (197e12, 16 * GiB, 819e9),      # https://cloud.google.com/tpu/docs/v5e
     "v5p": (459e12, 95 * GiB, 2.765e12),   # https://cloud.google.com/tpu/docs/v5p
     "v6e": (918e12, 32 * GiB, 1.64e12),    # https://cloud.google.com/tpu/docs/v6e
-    # GPUs: HBM is the device memory XLA's target config gives (jaxir.gpu_targets), times JAX's allocator share
-    "h100": (989e12, 80e9, 3.35e12),       # https://www.nvidia.com/en-us/data-center/h100/ (SXM, dense bf16)
-    "h200": (989e12, 141e9, 4.8e12),       # https://www.nvidia.com/en-us/data-center/h200/ (SXM, dense bf16)
-    "a100": (312e12, 80e9, 2.0e12),        # https://www.nvidia.com/en-us/data-center/a100/ (80GB SXM, dense bf16)
+}
+# GPU kind: peak dense bf16 FLOP/s. Memory and HBM bandwidth are XLA's own figures for the device
+# (`gpu_targets.SPECS`, the target config the compile uses), so the roofline and the compiler agree.
+GPU_PEAK_FLOPS = {
+    "h100": 989e12,     # https://www.nvidia.com/en-us/data-center/h100/ (SXM, dense bf16)
+    "h200": 989e12,     # https://www.nvidia.com/en-us/data-center/h200/ (SXM, dense bf16)
+    "a100": 312e12,     # https://www.nvidia.com/en-us/data-center/a100/ (80GB SXM, dense bf16)
 }
 TPU_KINDS = ("v4", "v5e", "v5p", "v6e")
 GPU_KINDS = gpu_targets.KINDS
@@ -127,9 +131,8 @@ def _gpu_target(name):
     fraction = math.nan
   if not 0 < fraction <= 1:
     raise JaxirError(f"XLA_PYTHON_CLIENT_MEM_FRACTION={raw!r} must be a number in (0, 1]")
-  peak, _, bandwidth = CHIPS[kind]
-  return Target(name, devices, kind, count, len({d.process_index for d in devices}), peak,
-                int(gpu_targets.device_memory(kind) * fraction), bandwidth, memory_fraction=fraction)
+  return Target(name, devices, kind, count, len({d.process_index for d in devices}), GPU_PEAK_FLOPS[kind],
+                int(gpu_targets.device_memory(kind) * fraction), gpu_targets.bandwidth(kind), memory_fraction=fraction)
 
 
 def measure_cpu(seconds=0.5):

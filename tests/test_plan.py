@@ -196,7 +196,8 @@ def test_tiny_encoder_compiles_for_h100x8(tiny, tmp_path, capsys, monkeypatch):
   tokens = r["tokens_per_step"] / 8
   assert r["flops_per_step"] > 2 * tokens * (4 * 16 * 16 + 2 * 16 * 32) and r["bytes_per_step"] > 0
   assert r["cost_source"] in ("xla", "hlo module, on the host")
-  assert r["step_seconds_roofline"] == pytest.approx(max(r["flops_per_step"] / 989e12, r["bytes_per_step"] / 3.35e12))
+  # peak: NVIDIA's dense bf16 figure; bandwidth: XLA's H100 spec (the target config the compile used)
+  assert r["step_seconds_roofline"] == pytest.approx(max(r["flops_per_step"] / 989e12, r["bytes_per_step"] / 3.35232e12))
   assert r["collectives"]["all-reduce"] > 0 or r["collectives"]["reduce-scatter"] > 0   # gradients over 8 GPUs
   assert r["encode"]["fits"] and r["encode"]["rows"] % 8 == 0
   t = plan.target(gpu="a100x16")                                    # two hosts of 8

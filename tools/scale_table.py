@@ -125,7 +125,7 @@ bfloat16, packed batches of worst-case lengths: every query 64 tokens and passag
 mesh.data = all chips) for that TPU slice or GPU set on a CPU host (libtpu's compile-only devices; the CUDA
 plugin's deviceless topology). HBM per chip is XLA's
 memory analysis (arguments + temporaries + outputs - aliases); the predicted step is the roofline
-max(FLOPs / peak, bytes / HBM bandwidth) per chip (see `jaxir/plan.py` CHIPS for the figures and their sources), a
+max(FLOPs / peak, bytes / HBM bandwidth) per chip (see `jaxir/plan.py` CHIPS and GPU_PEAK_FLOPS for the figures and their sources), a
 lower bound that ignores collective latency and input. Compile s is the wall time of `jaxir plan` on the 2-core
 host here, often beside another job (a second cell with `--jobs 2`), so a generous figure. A batch that does not divide over the chips is rounded up
 (the cell names the batch used); 16,384 uses GradCache (`loss.grad_cache_chunk` = 8 per chip, padded batches); XLA's cost analysis counts a loop
