@@ -29,6 +29,7 @@ other chunks (`grad_cache_loop_estimate` in the record, XLA's own count in `cost
 The roofline ignores collectives' latency and the host input pipeline; `collectives` counts the
 all-reduce / all-gather / reduce-scatter / all-to-all / collective-permute ops of the compiled HLO.
 """
+import contextlib
 import math
 import os
 import re
@@ -328,6 +329,22 @@ def _abstract(shapes, sharding):
   return {k: jax.ShapeDtypeStruct(s, jnp.int32, sharding=sharding) for k, s in shapes.items()}
 
 
+@contextlib.contextmanager
+def _compiled_afresh():
+  """JAX's persistent compilation cache off for the block: `compile_seconds` is a compile's time, never a cache
+  read's (a user's JAX_COMPILATION_CACHE_DIR would otherwise turn a second plan of a cell into a lookup)."""
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+  was = jax.config.jax_enable_compilation_cache
+  jax.config.update("jax_enable_compilation_cache", False)
+  compilation_cache.reset_cache()            # JAX decides once whether the cache is on: make it decide again
+  try:
+    yield
+  finally:
+    jax.config.update("jax_enable_compilation_cache", was)
+    compilation_cache.reset_cache()
+
+
 def compile_train(cfg, encoder_config, t, query_tokens=None, passage_tokens=None, keep=None):
   """The compiled train step's figures for `cfg` on target `t` (no roofline yet); `keep` (a dict), when
   given, receives the compiled step, its mesh, encoder and batch shapes (benchmarks run it)."""
@@ -343,7 +360,8 @@ def compile_train(cfg, encoder_config, t, query_tokens=None, passage_tokens=None
   state = state_lib.sharded_abstract_state(encoder, cfg, mesh)
   start = time.perf_counter()
   try:
-    compiled = step_lib.make_train_step(encoder, cfg, mesh).lower(state, batch).compile()
+    with _compiled_afresh():
+      compiled = step_lib.make_train_step(encoder, cfg, mesh).lower(state, batch).compile()
   except Exception as e:   # XLA's TPU compiler refuses a program that cannot fit in HBM
     if "RESOURCE_EXHAUSTED" not in str(e):
       raise
@@ -417,7 +435,8 @@ def compile_encode(encoder_config, dtype_name, t, tokens_per_batch=8192):
   segments = packed_lib.segments(row)
   start = time.perf_counter()
   fn = jax.jit(encode.packed_embed_fn(model), static_argnums=4)
-  compiled = fn.lower(params, batch["ids"], batch["seg"], batch["pos"], segments).compile()
+  with _compiled_afresh():
+    compiled = fn.lower(params, batch["ids"], batch["seg"], batch["pos"], segments).compile()
   fig = _figures(compiled)
   fig["compile_seconds"] = round(time.perf_counter() - start, 2)
   fig["rows"], fig["row_length"] = rows, row
