@@ -17,8 +17,7 @@ backends.settle()     # libtpu installed (the [tpu] extra, for `jaxir plan`) on 
 # starts inherit it, so the tiny models' steps compile once instead of once per process (a 24-step train spends
 # ~20 of its ~45 s compiling). A size limit turns on the cache's file lock, so a process never reads an entry
 # another one is still writing.
-_CACHE = {"jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persistent_cache_min_entry_size_bytes": 0,
-          "jax_compilation_cache_max_size": 8 << 30}
+_CACHE = {"jax_persistent_cache_min_compile_time_secs": 0.0, "jax_compilation_cache_max_size": 8 << 30}
 
 
 def pytest_configure(config):

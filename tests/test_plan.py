@@ -52,7 +52,6 @@ def test_cpu_plan_writes_the_record(tiny, tmp_path, capsys):
   assert f"encode {r['encode']['rows']}x128 tokens: fits" in stdout
 
 
-
 def test_plan_compiles_even_with_a_persistent_cache(tiny, tmp_path, capsys):
   """A user's persistent compilation cache is neither read nor written by `jaxir plan`: its compile_seconds is
   a compile's time, never a cache lookup's."""
@@ -74,6 +73,7 @@ def test_plan_compiles_even_with_a_persistent_cache(tiny, tmp_path, capsys):
     cc.set_cache_dir(was[0])
     jax.config.update("jax_persistent_cache_min_compile_time_secs", was[1])
     cc.reset_cache()
+
 
 def test_scale_table_marks_missing_cells(tmp_path):
   spec = importlib.util.spec_from_file_location("scale_table", Path(__file__).parent.parent / "tools" / "scale_table.py")
