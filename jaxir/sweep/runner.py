@@ -16,7 +16,7 @@ has already run is refused before anything is written.
 Each cell is run under its lock (`jaxir.sweep.lock`): processes that share the directory split the
 grid, each skipping the cells another holds; `--cells` (`select`) picks cells and their order.
 Cells share a persistent XLA compilation cache (`SWEEP/.jax_cache`, unless one is configured; for a gs://
-sweep, one in this host's temporary directory):
+sweep, one in this host's temporary directory; at most 8 GiB, file-locked):
 every training cell compiles the same step, so only the first pays for it.
 """
 import contextlib
@@ -99,23 +99,33 @@ def _extend(path, old, record):
   return new
 
 
+CACHE_MAX_BYTES = 8 << 30
+
+
 @contextlib.contextmanager
 def compilation_cache(path):
-  """Points JAX's persistent compilation cache at `path` for the block (unless the user set one)."""
+  """Points JAX's persistent compilation cache at `path` for the block (unless the user set one), at most
+  CACHE_MAX_BYTES (least recently used entries go first). With a size limit JAX's cache takes a file lock for
+  every read and write; without one it writes entries in place, unlocked, and a process sharing the sweep could
+  read an entry another is still writing."""
   import jax
   from jax.experimental.compilation_cache import compilation_cache as cc
   if jax.config.jax_compilation_cache_dir:
     yield
     return
-  min_time = jax.config.jax_persistent_cache_min_compile_time_secs
+  keys = ("jax_persistent_cache_min_compile_time_secs", "jax_compilation_cache_max_size")
+  was = {k: getattr(jax.config, k) for k in keys}
   cc.set_cache_dir(str(path))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)   # the encoder's many small shapes too
+  if was["jax_compilation_cache_max_size"] == -1:                        # JAX's default: no limit, no lock
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
   cc.reset_cache()
   try:
     yield
   finally:
     cc.set_cache_dir(None)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_time)
+    for k, v in was.items():
+      jax.config.update(k, v)
     cc.reset_cache()
 
 
