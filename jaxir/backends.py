@@ -9,6 +9,7 @@ libraries and print a traceback on every command. On such a host, unless the use
 jaxir runs on the CPU (a TPU VM or a host with GPUs keeps JAX's own choice) and lets several processes
 load libtpu for compiling.
 """
+import contextlib
 import glob
 import importlib.util
 import os
@@ -51,3 +52,22 @@ def settle():
   # the CPU; a CUDA plugin still registers its 'cuda' topology for deviceless compiles, without checking for
   # CUDA libraries it will not use
   os.environ["JAX_PLATFORMS"] = "cpu"
+
+
+@contextlib.contextmanager
+def jax_cache_settings(**settings):
+  """JAX's persistent-compilation-cache `settings` (config keys: jax_compilation_cache_dir, ...) for the block,
+  their former values after it. JAX decides once per process whether and where its cache is used, so the cache
+  is reset on entry and on exit for the settings to take effect."""
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+  was = {k: getattr(jax.config, k) for k in settings}
+  for k, v in settings.items():
+    jax.config.update(k, v)
+  compilation_cache.reset_cache()
+  try:
+    yield
+  finally:
+    for k, v in was.items():
+      jax.config.update(k, v)
+    compilation_cache.reset_cache()

@@ -29,7 +29,6 @@ other chunks (`grad_cache_loop_estimate` in the record, XLA's own count in `cost
 The roofline ignores collectives' latency and the host input pipeline; `collectives` counts the
 all-reduce / all-gather / reduce-scatter / all-to-all / collective-permute ops of the compiled HLO.
 """
-import contextlib
 import math
 import os
 import re
@@ -329,20 +328,10 @@ def _abstract(shapes, sharding):
   return {k: jax.ShapeDtypeStruct(s, jnp.int32, sharding=sharding) for k, s in shapes.items()}
 
 
-@contextlib.contextmanager
 def _compiled_afresh():
   """JAX's persistent compilation cache off for the block: `compile_seconds` is a compile's time, never a cache
   read's (a user's JAX_COMPILATION_CACHE_DIR would otherwise turn a second plan of a cell into a lookup)."""
-  import jax
-  from jax.experimental.compilation_cache import compilation_cache
-  was = jax.config.jax_enable_compilation_cache
-  jax.config.update("jax_enable_compilation_cache", False)
-  compilation_cache.reset_cache()            # JAX decides once whether the cache is on: make it decide again
-  try:
-    yield
-  finally:
-    jax.config.update("jax_enable_compilation_cache", was)
-    compilation_cache.reset_cache()
+  return backends.jax_cache_settings(jax_enable_compilation_cache=False)
 
 
 def compile_train(cfg, encoder_config, t, query_tokens=None, passage_tokens=None, keep=None):

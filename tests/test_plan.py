@@ -56,23 +56,15 @@ def test_plan_compiles_even_with_a_persistent_cache(tiny, tmp_path, capsys):
   """A user's persistent compilation cache is neither read nor written by `jaxir plan`: its compile_seconds is
   a compile's time, never a cache lookup's."""
   import jax
-  from jax.experimental.compilation_cache import compilation_cache as cc
-  cache, was = tmp_path / "xla", (jax.config.jax_compilation_cache_dir,
-                                  jax.config.jax_persistent_cache_min_compile_time_secs)
-  cc.set_cache_dir(str(cache))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-  cc.reset_cache()
-  try:
+  from jaxir import backends
+  cache = tmp_path / "xla"
+  with backends.jax_cache_settings(jax_compilation_cache_dir=str(cache), jax_persistent_cache_min_compile_time_secs=0.0):
     rc, _, _ = _plan(["--topology", "cpu", "--model-config", tiny] + CPU_PEAKS + SMALL, capsys)
     assert rc == 0
     written = sorted(p.name for p in cache.glob("*")) if cache.exists() else []
     assert not [n for n in written if not n.startswith(".")], written
     jax.jit(lambda x: x * 3 + 1).lower(jax.ShapeDtypeStruct((7,), "float32")).compile()   # the cache is live
     assert any(not p.name.startswith(".") for p in cache.glob("*"))
-  finally:
-    cc.set_cache_dir(was[0])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", was[1])
-    cc.reset_cache()
 
 
 def test_scale_table_marks_missing_cells(tmp_path):

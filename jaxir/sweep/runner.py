@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from jaxir import storage
+from jaxir import backends, storage
 from jaxir.errors import JaxirError, some
 from jaxir.sweep import cell as cell_lib
 from jaxir.sweep import lock
@@ -109,24 +109,15 @@ def compilation_cache(path):
   every read and write; without one it writes entries in place, unlocked, and a process sharing the sweep could
   read an entry another is still writing."""
   import jax
-  from jax.experimental.compilation_cache import compilation_cache as cc
   if jax.config.jax_compilation_cache_dir:
     yield
     return
-  keys = ("jax_persistent_cache_min_compile_time_secs", "jax_compilation_cache_max_size")
-  was = {k: getattr(jax.config, k) for k in keys}
-  cc.set_cache_dir(str(path))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)   # the encoder's many small shapes too
-  if was["jax_compilation_cache_max_size"] == -1:                        # JAX's default: no limit, no lock
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
-  cc.reset_cache()
-  try:
+  settings = {"jax_compilation_cache_dir": str(path),
+              "jax_persistent_cache_min_compile_time_secs": 0.0}    # the encoder's many small shapes too
+  if jax.config.jax_compilation_cache_max_size == -1:                # JAX's default: no limit, no lock
+    settings["jax_compilation_cache_max_size"] = CACHE_MAX_BYTES
+  with backends.jax_cache_settings(**settings):
     yield
-  finally:
-    cc.set_cache_dir(None)
-    for k, v in was.items():
-      jax.config.update(k, v)
-    cc.reset_cache()
 
 
 def select(cells, patterns):
