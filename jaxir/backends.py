@@ -13,6 +13,7 @@ import contextlib
 import glob
 import importlib.util
 import os
+import sys
 
 _TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/[0-9]*")      # v2-v4 chips; v5e / v5p / v6e chips
 _GPU_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin", "jax_rocm7_plugin")
@@ -71,3 +72,44 @@ def jax_cache_settings(**settings):
     for k, v in was.items():
       jax.config.update(k, v)
     compilation_cache.reset_cache()
+
+
+CACHE_MAX_BYTES = 8 << 30
+
+
+def host_cache_dir():
+  """jaxir's persistent compilation cache on this host (`jaxir train`'s): $XDG_CACHE_HOME/jaxir/xla, by default
+  ~/.cache/jaxir/xla."""
+  root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return os.path.join(root, "jaxir", "xla")
+
+
+@contextlib.contextmanager
+def compilation_cache(path):
+  """Points JAX's persistent compilation cache at `path` for the block, at most CACHE_MAX_BYTES (least recently
+  used entries go first), unless the user chose a cache (JAX_COMPILATION_CACHE_DIR) or turned JAX's off
+  (JAX_ENABLE_COMPILATION_CACHE=false). With a size limit JAX's cache takes a file lock for every read and write;
+  without one it writes entries in place, unlocked, and a process sharing the directory could read an entry
+  another is still writing. A local `path` that cannot be written leaves the block without a cache (one line
+  on stderr): the cache saves compile time, it is never needed."""
+  import jax
+  if jax.config.jax_compilation_cache_dir or not jax.config.jax_enable_compilation_cache:
+    yield
+    return
+  if "://" not in str(path):
+    try:
+      os.makedirs(path, exist_ok=True)
+      usable = os.access(path, os.W_OK | os.X_OK)
+    except OSError:
+      usable = False
+    if not usable:
+      print(f"jaxir: no compilation cache ({path} cannot be written; set JAX_COMPILATION_CACHE_DIR to choose one)",
+            file=sys.stderr)
+      yield
+      return
+  settings = {"jax_compilation_cache_dir": str(path),
+              "jax_persistent_cache_min_compile_time_secs": 0.0}    # the encoder's many small shapes too
+  if jax.config.jax_compilation_cache_max_size == -1:                # JAX's default: no limit, no lock
+    settings["jax_compilation_cache_max_size"] = CACHE_MAX_BYTES
+  with jax_cache_settings(**settings):
+    yield

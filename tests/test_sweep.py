@@ -361,8 +361,8 @@ def test_sweep_compilation_cache_is_size_limited_locked_and_put_back(tmp_path):
   defaults = {"jax_compilation_cache_dir": None, "jax_persistent_cache_min_compile_time_secs": 1.0,
               "jax_compilation_cache_max_size": -1}                 # not conftest's cache for the test run
   with backends.jax_cache_settings(**defaults):
-    with runner.compilation_cache(tmp_path / "sw" / ".jax_cache"):
-      assert jax.config.jax_compilation_cache_max_size == runner.CACHE_MAX_BYTES
+    with backends.compilation_cache(runner._cache_dir(tmp_path / "sw")):
+      assert jax.config.jax_compilation_cache_max_size == backends.CACHE_MAX_BYTES
       jax.jit(lambda x: x * 5 - 2).lower(jax.ShapeDtypeStruct((11,), "float32")).compile()
     names = [p.name for p in (tmp_path / "sw" / ".jax_cache").iterdir()]
     assert ".lockfile" in names and any(n.endswith("-cache") for n in names), names

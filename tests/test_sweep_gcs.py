@@ -156,8 +156,8 @@ def _config(path, model, out):
 
 
 def test_gcs_sweep_is_interrupted_resumes_and_equals_a_local_one(gcs, model, tmp_path, capsys, monkeypatch):
-  from jaxir.sweep import runner
-  with runner.compilation_cache(tmp_path / "xla"):       # one cache for both sweeps: the local one compiles nothing
+  from jaxir import backends
+  with backends.compilation_cache(tmp_path / "xla"):       # one cache for both sweeps: the local one compiles nothing
     _interrupt_resume_and_compare(model, tmp_path, capsys, monkeypatch, gcs)
 
 

@@ -147,6 +147,12 @@ else running): predicted 5.05 s/step (0.961 TFLOP at a measured 190 GFLOP/s; 63 
 ratio 2.0 (with other jobs on the cores, load ~8: 6.27 against 26.3 s, ratio 4.2). Read the predicted steps as lower
 bounds.
 
+HBM is not always monotone in the batch: on v4-8, e5-small needs 2.19 GiB at batch 32 and 2.08 GiB at 100 (XLM-R
+base 4.85 and 4.59). The arguments (parameters, AdamW state, batch) are the same 1.31 GiB in both; the difference is
+XLA's temporaries (0.88 against 0.77 GiB), that is, the buffers its fusion and scheduling choose for that shape
+(8 against 25 examples per chip). Each cell's JSON under `docs/scale/` keeps the breakdown (`memory`: argument,
+output, alias and temp bytes). A batch that fits is what XLA compiled, not an interpolation: plan the batch you run.
+
 Regenerate (resumable: each cell's JSON is kept under `docs/scale/`; hours of CPU for the full table; `--jobs 2`
 compiles two cells at once, `--topologies h100x8` only that section):
 

@@ -19,7 +19,6 @@ Cells share a persistent XLA compilation cache (`SWEEP/.jax_cache`, unless one i
 sweep, one in this host's temporary directory; at most 8 GiB, file-locked):
 every training cell compiles the same step, so only the first pays for it.
 """
-import contextlib
 import fnmatch
 import json
 import sys
@@ -99,27 +98,6 @@ def _extend(path, old, record):
   return new
 
 
-CACHE_MAX_BYTES = 8 << 30
-
-
-@contextlib.contextmanager
-def compilation_cache(path):
-  """Points JAX's persistent compilation cache at `path` for the block (unless the user set one), at most
-  CACHE_MAX_BYTES (least recently used entries go first). With a size limit JAX's cache takes a file lock for
-  every read and write; without one it writes entries in place, unlocked, and a process sharing the sweep could
-  read an entry another is still writing."""
-  import jax
-  if jax.config.jax_compilation_cache_dir:
-    yield
-    return
-  settings = {"jax_compilation_cache_dir": str(path),
-              "jax_persistent_cache_min_compile_time_secs": 0.0}    # the encoder's many small shapes too
-  if jax.config.jax_compilation_cache_max_size == -1:                # JAX's default: no limit, no lock
-    settings["jax_compilation_cache_max_size"] = CACHE_MAX_BYTES
-  with backends.jax_cache_settings(**settings):
-    yield
-
-
 def select(cells, patterns):
   """The cells whose names match `patterns` (fnmatch globs), in the patterns' order and each pattern's
   matches in grid order; JaxirError for a pattern that matches no cell."""
@@ -171,7 +149,7 @@ def run_sweep(spec, progress=True, verbose=False, stream=None, only=None):
     if (not spec.models_from and cell_lib.is_finished(cdir, spec.eval.benchmarks)
         and not (cell.kind == "wise" and cell_lib.wise_is_stale(cell, cdir, spec))):
       status[cell.name] = _skip(cell, cdir, display)       # no lock needed to read a finished cell
-  with compilation_cache(_cache_dir(out)):
+  with backends.compilation_cache(_cache_dir(out)):
     for cell in [c for c in todo if c.name not in status]:
       cdir = out / "cells" / cell.name
       holder = lock.acquire(cdir)

@@ -10,9 +10,13 @@ def register(sub):
 
 
 def _run(args):
-  from jaxir import api
+  from jaxir import api, backends
   cfg = api.train_config(args.config, args.overrides)        # a bad setting is refused before waiting on peers
   from jaxir.train.trainer import maybe_initialize_distributed
   maybe_initialize_distributed()
-  out = api.train(cfg, progress=not args.quiet)
+  # JAX's persistent compilation cache, on this host: a resumed run (a TPU VM after preemption) or a run of the
+  # same shapes loads its compiled steps instead of compiling them again. JAX_COMPILATION_CACHE_DIR chooses
+  # another directory; JAX_ENABLE_COMPILATION_CACHE=false turns it off.
+  with backends.compilation_cache(backends.host_cache_dir()):
+    out = api.train(cfg, progress=not args.quiet)
   print(f"train: finished {out}")
