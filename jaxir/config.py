@@ -47,6 +47,7 @@ class DataConfig:
   hard_negatives: int = 0            # other sentences of the positive's paragraph, per pair
   extra_mono: list = dataclasses.field(default_factory=list)  # [{path, lang, weight}] -R files, mono only
   extra_mix: str = "size"            # "size" | "weights": how extra sources mix with the main one
+  extra_pairs: list = dataclasses.field(default_factory=list)  # pair files (data.source=pairs format), train only
   max_query_length: int = 64
   max_passage_length: int = 128
 
@@ -309,6 +310,21 @@ def check_extra_mono(entries):
   return out
 
 
+def check_extra_pairs(entries, source):
+  """Raises one JaxirError unless `entries` is a list of file paths (pair files of `data.source=pairs`'s
+  formats) given beside an -R source; returns them as strings."""
+  if entries and source == "pairs":
+    raise JaxirError("data.extra_pairs works with -R sources; with data.source=pairs add those rows to the pairs file")
+  if not isinstance(entries, (list, tuple)):
+    raise JaxirError(f"data.extra_pairs must be a list of pair files, got {entries!r}")
+  out = []
+  for i, path in enumerate(entries):
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
+      raise JaxirError(f"data.extra_pairs[{i}] must be a file path, got {path!r}")
+    out.append(os.fspath(path))
+  return out
+
+
 def validate(cfg):
   """Raises one JaxirError for the first setting of `cfg` outside its range (types first; number
   strings become numbers). Nothing here reads data or touches JAX: the trainer and the sweep call it
@@ -347,6 +363,7 @@ def validate(cfg):
   _range("data.hard_negatives", d.hard_negatives, 0)
   d.extra_mono = check_extra_mono(d.extra_mono)
   _choice("data.extra_mix", d.extra_mix, EXTRA_MIX)
+  d.extra_pairs = check_extra_pairs(d.extra_pairs, d.source)
   _range("data.max_query_length", d.max_query_length, 1)
   _range("data.max_passage_length", d.max_passage_length, 1)
   # batch

@@ -208,6 +208,73 @@ def test_extra_mono_sources(tmp_path, mlqa):
     pairs.load_pairs(DataConfig(**{**cfg.__dict__, "extra_mix": "random"}))
 
 
+def test_extra_pair_files_feed_the_train_side_only(tmp_path, mlqa):
+  """data.extra_pairs: x_y rows join the train x_y pool, x_x rows the x_x pool of their language, a row with a
+  dev text is dropped, each pair gets its hard negatives, and nothing reaches the dev side."""
+  dev_q = mlqa.corpora["dev"]["de"].questions[0].text
+  rows = [{"query": "sawasdee", "positive": "hello", "query_lang": "th", "positive_lang": "en", "group": 1},
+          {"query": "hello", "positive": "sawasdee", "query_lang": "en", "positive_lang": "th", "group": 1},
+          {"query": "khob khun", "positive": "thank you", "query_lang": "th", "positive_lang": "en"},
+          {"query": "good night", "positive": "ratree sawat", "query_lang": "en", "positive_lang": "th"},
+          {"query": "wer?", "positive": "wer da.", "query_lang": "de", "positive_lang": "de", "negatives": ["wo?"]},
+          {"query": dev_q, "positive": "a dev question", "query_lang": "de", "positive_lang": "en"}]
+  path = tmp_path / "tatoeba-th.jsonl"
+  path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+  cfg = DataConfig(data_dir=str(DATA), langs=["de", "en"], hard_negatives=1, extra_pairs=[str(path)])
+  data = pairs.load_pairs(cfg)
+  base = pairs.load_pairs(DataConfig(data_dir=str(DATA), langs=["de", "en"], hard_negatives=1))
+  assert data.extras["tatoeba-th"] == {"lang": "de,en,th", "weight": 1.0, "pairs": 5, "cross": 4, "dropped": 1,
+                                       "path": str(path)}
+  extra = [p for p in data.train.cross_pairs() if p.source == "tatoeba-th"]
+  assert sorted((p.query_lang, p.positive_lang) for p in extra) == [("en", "th"), ("en", "th"), ("th", "en"), ("th", "en")]
+  assert len(data.train.cross_pairs()) == len(base.train.cross_pairs()) + 4
+  assert [p.query for p in data.train.mono_pairs("de") if p.source == "tatoeba-th"] == ["wer?"]
+  assert extra[0].cluster == extra[1].cluster != extra[2].cluster            # one group: never in one batch
+  for p in extra:                                                             # negatives: the file's other positives
+    assert len(p.negatives) == 1 and p.negatives[0] != p.positive
+  assert data.train.all_langs == ["de", "en", "th"]
+  assert all(p.source == "mlqa-r" for p in data.dev.cross_pairs() + data.dev.mono_pairs("de"))
+  assert len(data.dev.cross_pairs()) == len(base.dev.cross_pairs())
+  assert "extra pairs tatoeba-th (de,en,th): 5 train pairs, 4 of them x_y (1 rows with a dev text dropped)" in \
+      pairs.format_pair_stats(pairs.pair_stats(data))
+  with pytest.raises(JaxirError, match="none.jsonl"):
+    pairs.load_pairs(DataConfig(data_dir=str(DATA), langs=["de", "en"], extra_pairs=[str(tmp_path / "none.jsonl")]))
+  lonely = tmp_path / "lonely.jsonl"
+  lonely.write_text(json.dumps(rows[4] | {"negatives": None}) + "\n", encoding="utf-8")
+  with pytest.raises(JaxirError, match="lonely.jsonl:1: cannot find 1 distinct hard negatives in de"):
+    pairs.load_pairs(DataConfig(data_dir=str(DATA), langs=["de", "en"], hard_negatives=1, extra_pairs=[str(lonely)]))
+  with pytest.raises(JaxirError, match="extra_pairs works with -R sources"):
+    from jaxir import config as config_lib
+    config_lib.validate(config_lib.from_dict({"data": {"source": "pairs", "path": str(path), "extra_pairs": [str(path)]}}))
+
+
+def test_tatoeba_pairs_tool_writes_one_half(tmp_path, capsys):
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("tatoeba_pairs", Path(__file__).parents[1] / "tools" / "tatoeba_pairs.py")
+  tool = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(tool)
+  from jaxir.data import tatoeba
+  first, second = tatoeba.halves(1000)
+  assert len(first) == len(second) == 500 and not set(first) & set(second) and tatoeba.halves(1000) == (first, second)
+  out = tmp_path / "th.jsonl"
+  assert tool.main(["--langs", "th,el", "--out", str(out), "--data-dir", str(DATA)]) == 0
+  rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+  src, eng = tatoeba.load_tatoeba(str(DATA), ["th"])["th"]
+  assert len(src) == 548 and len(rows) == 2 * (548 // 2 + 1000 // 2)     # half of th and of el, both directions
+  first, second = tatoeba.halves(len(src))
+  th = [r for r in rows if r["query_lang"] == "th"]
+  assert [r["query"] for r in th] == [src[i] for i in first] and [r["positive"] for r in th] == [eng[i] for i in first]
+  assert tool.main(["--langs", "th", "--out", str(out), "--half", "1", "--directions", "en-xx", "--data-dir", str(DATA)]) == 0
+  rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+  assert [r["positive"] for r in rows] == [src[i] for i in second] and {r["query_lang"] for r in rows} == {"en"}
+  mine = tmp_path / "mine.jsonl"
+  mine.write_text("not written by the tool\n")
+  capsys.readouterr()
+  assert tool.main(["--langs", "th", "--out", str(mine), "--data-dir", str(DATA)]) == 2
+  assert "was not written by this tool" in capsys.readouterr().err and mine.read_text() == "not written by the tool\n"
+  assert tool.main(["--langs", "xx", "--out", str(tmp_path / "x.jsonl"), "--data-dir", str(DATA)]) == 2
+
+
 # --------------------------------------------------------------------------------------------- CLI
 
 

@@ -377,6 +377,29 @@ def load(cfg):
                             {s: counts[s] for s in pool_lib.SIDES}, {}, cfg.extra_mix, info)
 
 
+def extra(path, name, cfg, held_out=frozenset()):
+  """The pairs of one `data.extra_pairs` file, all on the train side of an -R source: ({lang: [x_x Pair]},
+  [x_y Pair], info). Rows whose query or positive is a text of `held_out` (the source's dev split) are
+  dropped, so no dev text is trained on; rows are joined into clusters as in a pairs source, and each pair
+  gets `data.hard_negatives` negatives (its own, topped up from the file's other positives of its language)."""
+  rows, info = read_rows(path, cfg.on_bad_rows)
+  kept = [r for r in rows if r.query not in held_out and r.positive not in held_out]
+  if not kept:
+    raise JaxirError(f"{path}: every pair shares a text with the dev split; no pairs to train on")
+  comp = components(kept)
+  pairs = [pool_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, f"{name}:{r.where}", "", r.negatives,
+                         f"{name}:{c}", name) for r, c in zip(kept, comp)]
+  pairs = _with_negatives(pairs, cfg.hard_negatives, cfg.split_seed)
+  mono = collections.defaultdict(list)
+  for p in pairs:
+    if p.mono:
+      mono[p.query_lang].append(p)
+  cross = [p for p in pairs if not p.mono]
+  langs = sorted({l for p in pairs for l in (p.query_lang, p.positive_lang)})
+  return dict(mono), cross, {"lang": ",".join(langs), "weight": 1.0, "pairs": len(pairs), "cross": len(cross),
+                             "dropped": len(rows) - len(kept), "path": str(path)}
+
+
 # ---------------------------------------------------------------------------------------------
 # Dev evaluation
 

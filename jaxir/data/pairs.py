@@ -25,6 +25,13 @@ Extra monolingual sources (`DataConfig.extra_mono`, -R files such as `jaxir data
 of `mono-qa/`) only feed the x_x pools of the training side: concatenated with the main source's
 pairs of their language (`extra_mix="size"`), or kept as separate streams drawn per example in
 proportion to `weight` (`extra_mix="weights"`; the main source weighs 1.0).
+
+Extra pair files (`DataConfig.extra_pairs`: JSONL / Parquet / CSV / TSV in `data.source=pairs`'s format, read by
+`jaxir.data.own_pairs.extra`) also feed the training side only, taken whole (`data.langs` selects the main
+source's languages): their x_x rows join the x_x pools of their language as an extra source (weight 1.0 with
+`extra_mix="weights"`), their x_y rows join the x_y pool. A row with a text of the dev split (a question or a
+candidate sentence) is dropped, so nothing of the dev split is trained on. Translation pairs (e.g. half of a
+Tatoeba language, `tools/tatoeba_pairs.py`) give a language the MLQA-R train split lacks x_y training.
 """
 import collections
 import dataclasses
@@ -252,10 +259,7 @@ def _extras(cfg):
   for spec in check_extra_mono(cfg.extra_mono):
     weight = spec.get("weight", 1.0)
     path = _extra_path(spec["path"], cfg.data_dir)
-    name = Path(spec["path"]).stem
-    while name in names:
-      name += "+"
-    names.add(name)
+    name = _unique_name(Path(spec["path"]).stem, names)
     out.append((name, str(spec["lang"]), float(weight), squad_r.read_r_file(path, str(spec["lang"]))))
   return out
 
@@ -294,9 +298,31 @@ def load_pairs(cfg):
     extras.append((src, lang, weight, mono[lang]))
     info[src] = {"lang": lang, "weight": weight, "pairs": len(mono[lang]),
                  "dropped": len(corpus.questions) - len(kept.questions)}
-  train = build_pools(*pools["train"], extras, cfg.extra_mix, "train")
+  train_mono, train_cross = pools["train"]
+  if cfg.extra_pairs:
+    from jaxir.data import own_pairs
+    held_out = _texts(sides["dev"])
+    names = {cfg.source, *info}
+    for path in cfg.extra_pairs:
+      name = _unique_name(Path(path).stem, names)
+      mono, cross, info[name] = own_pairs.extra(_extra_path(path, cfg.data_dir), name, cfg, held_out)
+      extras += [(name, lang, 1.0, ps) for lang, ps in sorted(mono.items())]
+      train_cross = list(train_cross) + cross
+  train = build_pools(train_mono, train_cross, extras, cfg.extra_mix, "train")
   dev = build_pools(*pools["dev"], (), cfg.extra_mix, "dev")
   return PairData(train, dev, sides, groups, info, cfg.extra_mix)
+
+
+def _unique_name(name, taken):
+  while name in taken:
+    name += "+"
+  taken.add(name)
+  return name
+
+
+def _texts(corpora):
+  """Every question and candidate sentence of {lang: RCorpus}."""
+  return frozenset(t for c in corpora.values() for t in [q.text for q in c.questions] + list(c.candidates))
 
 
 def evaluate_dev(pretrained, data, train_langs=None, tokens_per_batch=8192):
@@ -357,6 +383,10 @@ def format_pair_stats(s):
   lines.append(f"{'total':<6} {s['train']['mono_total']:>7} {s['dev']['mono_total']:>6}")
   for src, e in s["extras"].items():
     weight = f", weight {e['weight']:g}" if s["extra_mix"] == "weights" else ""
+    if "cross" in e:                                   # a data.extra_pairs file
+      lines.append(f"  extra pairs {src} ({e['lang']}): {e['pairs']} train pairs, {e['cross']} of them x_y"
+                   + (f" ({e['dropped']} rows with a dev text dropped)" if e["dropped"] else ""))
+      continue
     lines.append(f"  extra {src} ({e['lang']}{weight}): {e['pairs']} train pairs"
                  + (f" ({e['dropped']} questions of dev articles dropped)" if e["dropped"] else ""))
   pairs = sorted(set(s["train"]["cross"]) | set(s["dev"]["cross"]))

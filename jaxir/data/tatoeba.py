@@ -69,3 +69,11 @@ def load_tatoeba(data_dir=None, langs=None):
       raise JaxirError(f"{folder}/tatoeba.{code}-eng.*: {len(src)} and {len(eng)} lines; expected the same non-zero number")
     out[lang] = (src, eng)
   return out
+
+
+def halves(n, seed=0):
+  """Two disjoint halves of the line indices 0..n-1, seeded ((first, second), each sorted): one half of a
+  language's pairs to train on (`data.extra_pairs`, tools/tatoeba_pairs.py), the other to evaluate on."""
+  import numpy as np
+  order = np.random.default_rng([seed & 0xFFFFFFFF, 0x7A70EBA]).permutation(n)
+  return sorted(int(i) for i in order[: n // 2]), sorted(int(i) for i in order[n // 2:])
