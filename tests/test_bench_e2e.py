@@ -123,6 +123,20 @@ def test_tatoeba_both_directions_with_the_query_prompt(model, tmp_path):
   with pytest.raises(JaxirError, match="different export"):
     encode_sets.encode_spec(model, tatoeba.sets(tmp_path / "data", tatoeba.Options(["de"], max_pairs=10)),
                             tmp_path / "emb", progress=False)
+  # A half (eval.tatoeba.half, the other half trained on): its own export of exactly those line pairs.
+  from jaxir.data.tatoeba import halves
+  pipeline.encode(str(model), "tatoeba", tmp_path / "half", tmp_path / "data", {"langs": ["de"], "half": 2},
+                  progress=False)
+  h, _ = pipeline.evaluate(tmp_path / "half")
+  second = halves(60)[1]
+  assert h["half"] == 2 and h["per"]["de"]["n"] == 30
+  np.testing.assert_allclose(Store(tmp_path / "half" / "de" / "eng").read(),
+                             Store(tmp_path / "emb" / "de" / "eng").read()[second], atol=1e-5)
+  with pytest.raises(JaxirError, match="different export"):
+    encode_sets.encode_spec(model, tatoeba.sets(tmp_path / "data", tatoeba.Options(["de"], half=1)),
+                            tmp_path / "half", progress=False)
+  with pytest.raises(JaxirError, match="half must be 1 or 2"):
+    tatoeba.check(tatoeba.Options(["de"], half=3), tmp_path / "data")
 
 
 def test_bitext_accuracy_by_hand():

@@ -264,7 +264,7 @@ def test_tatoeba_pairs_tool_writes_one_half(tmp_path, capsys):
   first, second = tatoeba.halves(len(src))
   th = [r for r in rows if r["query_lang"] == "th"]
   assert [r["query"] for r in th] == [src[i] for i in first] and [r["positive"] for r in th] == [eng[i] for i in first]
-  assert tool.main(["--langs", "th", "--out", str(out), "--half", "1", "--directions", "en-xx", "--data-dir", str(DATA)]) == 0
+  assert tool.main(["--langs", "th", "--out", str(out), "--half", "2", "--directions", "en-xx", "--data-dir", str(DATA)]) == 0
   rows = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
   assert [r["positive"] for r in rows] == [src[i] for i in second] and {r["query_lang"] for r in rows} == {"en"}
   mine = tmp_path / "mine.jsonl"

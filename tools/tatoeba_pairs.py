@@ -1,13 +1,13 @@
 """Half of some Tatoeba languages' bitext as a pair file for `data.extra_pairs`: x_y training for languages the
 MLQA-R train split lacks (el, ru, th, tr are XQuAD-R's zero-shot languages).
 
-  PYTHONPATH=. python tools/tatoeba_pairs.py --langs th,el,ru,tr --out runs/tatoeba-half0.jsonl
-  jaxir train ... 'data.extra_pairs=[runs/tatoeba-half0.jsonl]'
+  PYTHONPATH=. python tools/tatoeba_pairs.py --langs th,el,ru,tr --out runs/tatoeba-half1.jsonl
+  jaxir train ... 'data.extra_pairs=[runs/tatoeba-half1.jsonl]'
 
-Each language's 1000 line pairs are split into two seeded halves (`jaxir.data.tatoeba.halves`, `--seed`);
-`--half 0` (the default) writes the first. The other half is the one to evaluate Tatoeba on afterwards: a model
-trained on a half has seen those sentences, and the languages it adds are no longer zero-shot, so report them
-apart. Rows go both ways (`--directions both`: xx -> en and en -> xx, one group per line pair so a batch never holds
+Each language's line pairs (1000; Thai 548) are split into two seeded halves (`jaxir.data.tatoeba.halves`);
+`--half 1` (the default) writes the first. Evaluate Tatoeba on the other half afterwards (`eval.tatoeba.half=2`):
+a model trained on a half has seen those sentences, and the languages it adds are no longer zero-shot, so
+report them apart. Rows go both ways (`--directions both`: xx -> en and en -> xx, one group per line pair so a batch never holds
 both), or one way (`xx-en`, `en-xx`). The file is written atomically and never over a file jaxir did not write.
 """
 import argparse
@@ -22,11 +22,11 @@ from jaxir.errors import JaxirError
 MARK = "tatoeba_pairs"
 
 
-def rows(langs, half=0, seed=0, directions="both", data_dir=None):
+def rows(langs, half=1, directions="both", data_dir=None):
   """The pair rows (dicts in `data.source=pairs` format) of one half of each language's Tatoeba bitext."""
   out = []
   for lang, (src, eng) in tatoeba.load_tatoeba(data_dir, langs).items():
-    for i in tatoeba.halves(len(src), seed)[half]:
+    for i in tatoeba.halves(len(src))[half - 1]:
       group = f"tatoeba:{lang}:{i}"
       if directions in ("both", "xx-en"):
         out.append({"query": src[i], "positive": eng[i], "query_lang": lang, "positive_lang": "en", "group": group})
@@ -39,8 +39,7 @@ def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--langs", required=True, help="comma-separated ISO 639-1 codes (th,el,ru,tr)")
   ap.add_argument("--out", required=True, help="the JSONL pair file to write")
-  ap.add_argument("--half", type=int, choices=(0, 1), default=0)
-  ap.add_argument("--seed", type=int, default=0)
+  ap.add_argument("--half", type=int, choices=(1, 2), default=1)
   ap.add_argument("--directions", choices=("both", "xx-en", "en-xx"), default="both")
   ap.add_argument("--data-dir", help="default: $JAXIR_DATA, else ../shared/data")
   args = ap.parse_args(argv)
@@ -48,7 +47,7 @@ def main(argv=None):
     out = Path(args.out)
     if out.exists() and not _ours(out):
       raise JaxirError(f"{out} exists and was not written by this tool; choose another --out")
-    found = rows(args.langs.split(","), args.half, args.seed, args.directions, args.data_dir)
+    found = rows(args.langs.split(","), args.half, args.directions, args.data_dir)
     text = "".join(json.dumps({**r, MARK: args.half}, ensure_ascii=False) + "\n" for r in found)
     storage.write_text(out, text)
   except JaxirError as e:

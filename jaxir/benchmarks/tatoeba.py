@@ -3,6 +3,8 @@
 Options (sweep `eval.tatoeba.*`, `jaxir encode --langs / --max-pairs`, `jaxir eval --langs`):
   langs       None: jaxir.data.tatoeba.DEFAULT_LANGS (the XQuAD-R / MLQA-R languages but English)
   max_pairs   the first N pairs of every language (a subset: the report says so); None: all
+  half        1 or 2: only that seeded half of every language's pairs (`jaxir.data.tatoeba.halves`), the
+              other half having been trained on (`data.extra_pairs`, tools/tatoeba_pairs.py); None: all
 """
 import dataclasses
 
@@ -14,6 +16,7 @@ from jaxir.errors import JaxirError
 class Options:
   langs: list | None = None
   max_pairs: int | None = None
+  half: int | None = None
 
 
 def check(opts, root):
@@ -25,20 +28,24 @@ def check(opts, root):
   if missing:
     raise JaxirError(f"language(s) {', '.join(missing)} not in {folder}")
   opts.langs = langs
+  if opts.half not in (None, 1, 2):
+    raise JaxirError(f"tatoeba half must be 1 or 2 (a seeded half of every language's pairs), got {opts.half!r}")
 
 
 def sets(data_dir, opts):
   """Both sides of every language, with the query prompt (the task is symmetric)."""
-  from jaxir.data.tatoeba import load_tatoeba
+  from jaxir.data.tatoeba import halves, load_tatoeba
   from jaxir.encode_sets import Spec, TextSet
   data = load_tatoeba(data_dir, opts.langs)
   out = []
   for lang, (src, eng) in data.items():
-    src, eng = src[:opts.max_pairs], eng[:opts.max_pairs]
+    rows = halves(len(src))[opts.half - 1] if opts.half else range(len(src))
+    rows = list(rows)[:opts.max_pairs]
     for side, lines in (("src", src), ("eng", eng)):
-      out.append(TextSet(f"{lang}/{side}", lambda lines=lines: [(str(i), t) for i, t in enumerate(lines)],
-                         "query", len(lines)))
-  return Spec("tatoeba", out, {"langs": list(data), "max_pairs": int(opts.max_pairs) if opts.max_pairs else None})
+      out.append(TextSet(f"{lang}/{side}", lambda lines=lines, rows=rows: [(str(i), lines[i]) for i in rows],
+                         "query", len(rows)))
+  return Spec("tatoeba", out, {"langs": list(data), "max_pairs": int(opts.max_pairs) if opts.max_pairs else None,
+                               **({"half": int(opts.half)} if opts.half else {})})
 
 
 def evaluate(path, out, opts, **knobs):
@@ -53,6 +60,9 @@ def table(summary):
 
 def notes(s):
   what = f"Tatoeba: {' '.join(s['langs'])} ↔ English"
+  if s.get("half"):
+    what += (f", half {s['half']} of each language's pairs (the seeded split of tools/tatoeba_pairs.py; fewer "
+             "candidates per search than the full test, so not comparable to it)")
   return what + (f", a subset: the first {s['max_pairs']} pairs of each language (fewer candidates per search, so "
                  "accuracies are higher than, and not comparable to, the full test's)" if s.get("max_pairs")
                  else ", all pairs")

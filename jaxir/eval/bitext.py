@@ -43,7 +43,8 @@ def evaluate_export(path, langs=None):
     per[lang] = {"xx2en": xx2en, "en2xx": en2xx, "acc": (xx2en + en2xx) / 2, "n": len(src)}
   mean = lambda k: float(np.mean([p[k] for p in per.values()]))
   summary = {"benchmark": "tatoeba", "langs": langs, "per": per, "acc@1": mean("acc"), "xx2en": mean("xx2en"),
-             "en2xx": mean("en2xx"), "max_pairs": manifest.get("max_pairs"), "model": manifest.get("model"),
+             "en2xx": mean("en2xx"), "max_pairs": manifest.get("max_pairs"), "half": manifest.get("half"),
+             "model": manifest.get("model"),
              "fingerprint": manifest.get("fingerprint")}
   summary["headline"] = {"mean_acc@1": summary["acc@1"]}
   return summary

@@ -27,6 +27,7 @@ A sweep config (`experiments/*.py` with `get_config()`, or `*.yaml`) is a mappin
                        <benchmark>.<option>  each one's options (its module in jaxir/benchmarks/ says them), e.g.
                        tatoeba.langs       default: the XQuAD-R / MLQA-R languages but English
                        tatoeba.max_pairs   the first N pairs per language (a quick subset, so labelled)
+                       tatoeba.half        1 or 2: one seeded half per language (the other trained on)
                        beir.datasets       default: every dataset under <data>/beir
                        miracl.langs        default: every language under <data>/miracl
                        xnli.langs          test languages, English always added (default: all)
