@@ -89,7 +89,21 @@ def test_a_folder_of_shards_reads_like_one_file(tmp_path):
   data = pairs.load_pairs(_cfg(shards))
   assert _content(data) == _content(ref) and data.source_info["files"] == 3
   first = data.train.cross_pairs()[0].id
-  assert "part-0" in first   # pairs name their shard and line
+  assert first.startswith("shards/part-0")   # pairs name their shard and line, not where the folder lies
+
+
+def test_hard_negatives_do_not_depend_on_where_the_file_lies(tmp_path):
+  """Negatives topped up from other positives are seeded by the pair's id: the file name and line, so the
+  same file in another folder (another machine, a pod worker's staging folder) trains the same."""
+  rows = _rows(negatives=False)
+  a, b = tmp_path / "here", tmp_path / "else" / "where"
+  b.mkdir(parents=True)
+  a.mkdir()
+  one = pairs.load_pairs(_cfg(_write(a / "p.jsonl", rows), hard_negatives=1))
+  two = pairs.load_pairs(_cfg(_write(b / "p.jsonl", rows), hard_negatives=1))
+  assert _content(one) == _content(two)
+  assert all(len(p.negatives) == 1 for p in one.train.cross_pairs())
+  assert {p.id for p in one.train.cross_pairs()} == {p.id for p in two.train.cross_pairs()}
 
 
 # --------------------------------------------------------------------------------------------- groups, languages

@@ -299,6 +299,13 @@ def read_rows(path, on_bad_rows="error"):
 # Pairs
 
 
+def pair_id(where, path):
+  """A row's id (what seeds its hard negatives): its location with the folder holding `path` left out
+  (`pairs.jsonl:12`, `shards/part-01.csv:3`), so the same file trains the same wherever it lies."""
+  prefix = str(Path(path).parent) + "/"
+  return where[len(prefix):] if where.startswith(prefix) else where
+
+
 def components(rows):
   """[component key] per row: rows joined by `group` and by a shared query or positive text."""
   uf = pool_lib._UnionFind()
@@ -362,7 +369,7 @@ def load(cfg):
   sides = pool_lib.split_keys(sorted(set(comp)), cfg.dev_fraction, cfg.split_seed, "groups")
   by_side = {s: [] for s in pool_lib.SIDES}
   for r, c in zip(rows, comp):
-    by_side[sides[c]].append(pool_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, r.where, "",
+    by_side[sides[c]].append(pool_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, pair_id(r.where, cfg.path), "",
                                             r.negatives, f"pairs:{c}", "pairs"))
   pools = {}
   for side, ps in by_side.items():
@@ -387,7 +394,7 @@ def extra(path, name, cfg, held_out=frozenset()):
   if not kept:
     raise JaxirError(f"{path}: every pair shares a text with the dev split; no pairs to train on")
   comp = components(kept)
-  pairs = [pool_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, f"{name}:{r.where}", "", r.negatives,
+  pairs = [pool_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, f"{name}:{pair_id(r.where, path)}", "", r.negatives,
                          f"{name}:{c}", name) for r, c in zip(kept, comp)]
   pairs = _with_negatives(pairs, cfg.hard_negatives, cfg.split_seed)
   mono = collections.defaultdict(list)
