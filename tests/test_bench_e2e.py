@@ -136,7 +136,8 @@ def test_tatoeba_both_directions_with_the_query_prompt(model, tmp_path):
     encode_sets.encode_spec(model, tatoeba.sets(tmp_path / "data", tatoeba.Options(["de"], half=1)),
                             tmp_path / "half", progress=False)
   with pytest.raises(JaxirError, match="half must be 1 or 2"):
-    tatoeba.check(tatoeba.Options(["de"], half=3), tmp_path / "data")
+    from jaxir.benchmarks.registry import validate_options
+    validate_options(tatoeba.Options(["de"], half=3), lambda f: f"eval.tatoeba.{f}")
 
 
 def test_bitext_accuracy_by_hand():

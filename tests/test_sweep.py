@@ -137,7 +137,7 @@ def test_report_of_the_sweep(sweep, tmp_path):
     (["grid.alphas_by_type=0.5"], "grid.alphas_by_type must map batch types to alphas"),
     (["eval.benchmarks=[xquad-r, tatoba]"], "unknown eval benchmark 'tatoba'; did you mean tatoeba?"),
     (["eval.tatoeba.max_pairs=0"], "eval.tatoeba.max_pairs must be a positive integer"),
-    (["eval.benchmarks=[xquad-r, tatoeba]", "eval.tatoeba.half=3"], "tatoeba half must be 1 or 2"),
+    (["eval.benchmarks=[xquad-r, tatoeba]", "eval.tatoeba.half=3"], "eval.tatoeba.half must be 1 or 2"),
     (["eval.beir.dataset=[x]"], "did you mean eval.beir.datasets"),
     (["train.batch.alpah=0.5"], "did you mean batch.alpha"),
 ])

@@ -154,6 +154,8 @@ def validate_options(opts, key):
         raise JaxirError(f"{key_f} must be a positive integer, got {value!r}")
     elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
       raise JaxirError(f"{key_f} must be a positive finite number, got {value!r}")
+  if hasattr(opts, "check_values"):              # a benchmark's own ranges (e.g. tatoeba's half: 1 or 2)
+    opts.check_values(key)
 
 
 def all_names(opts):

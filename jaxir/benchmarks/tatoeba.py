@@ -18,6 +18,10 @@ class Options:
   max_pairs: int | None = None
   half: int | None = None
 
+  def check_values(self, key):
+    if self.half not in (None, 1, 2):
+      raise JaxirError(f"{key('half')} must be 1 or 2 (a seeded half of every language's pairs), got {self.half!r}")
+
 
 def check(opts, root):
   from jaxir.data.tatoeba import DEFAULT_LANGS, ISO3, available, tatoeba_dir
@@ -28,8 +32,6 @@ def check(opts, root):
   if missing:
     raise JaxirError(f"language(s) {', '.join(missing)} not in {folder}")
   opts.langs = langs
-  if opts.half not in (None, 1, 2):
-    raise JaxirError(f"tatoeba half must be 1 or 2 (a seeded half of every language's pairs), got {opts.half!r}")
 
 
 def sets(data_dir, opts):

@@ -77,11 +77,12 @@ def _is_datasets_dir(path):
   return any((path / m).is_file() for m in DATASETS_MARKERS)
 
 
-def pair_files(path):
-  """[(format, path)] of `data.path`: the file, the sorted shards of a folder, or a `datasets` folder."""
+def pair_files(path, key="data.path"):
+  """[(format, path)] of `data.path` (or the setting `key`): the file, the sorted shards of a folder, or a
+  `datasets` folder."""
   p = Path(path).expanduser()
   if not p.exists():
-    raise JaxirError(f"data.path not found: {p}")
+    raise JaxirError(f"{key} not found: {p}")
   if p.is_dir():
     if _is_datasets_dir(p):
       return [("datasets", p)]
@@ -261,11 +262,11 @@ def parse_row(obj, where):
   return Row(query, positive, query_lang, positive_lang, group, negatives, where)
 
 
-def read_rows(path, on_bad_rows="error"):
+def read_rows(path, on_bad_rows="error", key="data.path"):
   """([Row] in file order, info): info has path, files, rows, bad_rows, bad_examples, duplicates."""
   if on_bad_rows not in ("error", "skip"):
     raise JaxirError(f"unknown data.on_bad_rows {on_bad_rows!r}; choose from error, skip")
-  files = pair_files(path)
+  files = pair_files(path, key)
   rows, bad, seen, duplicates = [], [], {}, 0
   for fmt, f in files:
     for where, obj in _records(fmt, f):
@@ -389,7 +390,7 @@ def extra(path, name, cfg, held_out=frozenset()):
   [x_y Pair], info). Rows whose query or positive is a text of `held_out` (the source's dev split) are
   dropped, so no dev text is trained on; rows are joined into clusters as in a pairs source, and each pair
   gets `data.hard_negatives` negatives (its own, topped up from the file's other positives of its language)."""
-  rows, info = read_rows(path, cfg.on_bad_rows)
+  rows, info = read_rows(path, cfg.on_bad_rows, "data.extra_pairs")
   kept = [r for r in rows if r.query not in held_out and r.positive not in held_out]
   if not kept:
     raise JaxirError(f"{path}: every pair shares a text with the dev split; no pairs to train on")
