@@ -92,7 +92,7 @@ def test_a_folder_of_shards_reads_like_one_file(tmp_path):
   assert first.startswith("shards/part-0")   # pairs name their shard and line, not where the folder lies
 
 
-def test_hard_negatives_do_not_depend_on_where_the_file_lies(tmp_path):
+def test_hard_negatives_do_not_depend_on_where_the_file_lies(tmp_path, monkeypatch):
   """Negatives topped up from other positives are seeded by the pair's id: the file name and line, so the
   same file in another folder (another machine, a pod worker's staging folder) trains the same."""
   rows = _rows(negatives=False)
@@ -104,6 +104,9 @@ def test_hard_negatives_do_not_depend_on_where_the_file_lies(tmp_path):
   assert _content(one) == _content(two)
   assert all(len(p.negatives) == 1 for p in one.train.cross_pairs())
   assert {p.id for p in one.train.cross_pairs()} == {p.id for p in two.train.cross_pairs()}
+  monkeypatch.setenv("HOME", str(b))                                           # a ~ path names the same file
+  home = pairs.load_pairs(_cfg("~/p.jsonl", hard_negatives=1))
+  assert {p.id for p in home.train.cross_pairs()} == {p.id for p in one.train.cross_pairs()}
 
 
 # --------------------------------------------------------------------------------------------- groups, languages

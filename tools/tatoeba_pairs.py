@@ -59,8 +59,10 @@ def main(argv=None):
 
 def _ours(path):
   try:
-    first = path.read_text(encoding="utf-8").splitlines()[:1]
-    return bool(first) and MARK in json.loads(first[0])
+    with open(path, encoding="utf-8") as f:
+      first = f.readline()                       # the first row carries the mark; no need to read the rest
+    row = json.loads(first) if first.strip() else None
+    return isinstance(row, dict) and MARK in row
   except (OSError, ValueError, UnicodeDecodeError):
     return False
 

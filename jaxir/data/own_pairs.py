@@ -303,7 +303,7 @@ def read_rows(path, on_bad_rows="error", key="data.path"):
 def pair_id(where, path):
   """A row's id (what seeds its hard negatives): its location with the folder holding `path` left out
   (`pairs.jsonl:12`, `shards/part-01.csv:3`), so the same file trains the same wherever it lies."""
-  prefix = str(Path(path).parent) + "/"
+  prefix = str(Path(path).expanduser().parent) + "/"             # as pair_files names the files
   return where[len(prefix):] if where.startswith(prefix) else where
 
 
@@ -375,11 +375,7 @@ def load(cfg):
   pools = {}
   for side, ps in by_side.items():
     ps = _with_negatives(ps, cfg.hard_negatives, cfg.split_seed)
-    mono = collections.defaultdict(list)
-    for p in ps:
-      if p.mono:
-        mono[p.query_lang].append(p)
-    pools[side] = pool_lib.build_pools(dict(mono), [p for p in ps if not p.mono], (), cfg.extra_mix, side)
+    pools[side] = pool_lib.build_pools(*pool_lib.by_kind(ps), (), cfg.extra_mix, side)
   counts = collections.Counter(sides.values())
   return pool_lib.PairData(pools["train"], pools["dev"], {s: {} for s in pool_lib.SIDES},
                             {s: counts[s] for s in pool_lib.SIDES}, {}, cfg.extra_mix, info)
@@ -398,13 +394,9 @@ def extra(path, name, cfg, held_out=frozenset()):
   pairs = [pool_lib.Pair(r.query, r.positive, r.query_lang, r.positive_lang, f"{name}:{pair_id(r.where, path)}", "", r.negatives,
                          f"{name}:{c}", name) for r, c in zip(kept, comp)]
   pairs = _with_negatives(pairs, cfg.hard_negatives, cfg.split_seed)
-  mono = collections.defaultdict(list)
-  for p in pairs:
-    if p.mono:
-      mono[p.query_lang].append(p)
-  cross = [p for p in pairs if not p.mono]
+  mono, cross = pool_lib.by_kind(pairs)
   langs = sorted({l for p in pairs for l in (p.query_lang, p.positive_lang)})
-  return dict(mono), cross, {"lang": ",".join(langs), "weight": 1.0, "pairs": len(pairs), "cross": len(cross),
+  return mono, cross, {"lang": ",".join(langs), "weight": 1.0, "pairs": len(pairs), "cross": len(cross),
                              "dropped": len(rows) - len(kept), "path": str(path)}
 
 

@@ -50,9 +50,7 @@ class Pools:
   @classmethod
   def from_pairs(cls, pairs, name="pairs"):
     """Pools of a flat list of pairs: one x_x stream per language, the rest in one x_y stream."""
-    mono, cross = collections.defaultdict(list), []
-    for p in pairs:
-      (mono[p.query_lang] if p.mono else cross).append(p)
+    mono, cross = by_kind(pairs)
     return cls({l: (Stream(f"{name}/mono/{l}", tuple(v)),) for l, v in sorted(mono.items())},
                Stream(f"{name}/cross", tuple(cross)) if cross else None)
 
@@ -70,6 +68,14 @@ class Pools:
 
   def cross_pairs(self):
     return list(self.cross.pairs) if self.cross else []
+
+
+def by_kind(pairs):
+  """({lang: [x_x pairs]}, [x_y pairs]) of a flat list of pairs, each in input order."""
+  mono, cross = collections.defaultdict(list), []
+  for p in pairs:
+    (mono[p.query_lang] if p.mono else cross).append(p)
+  return dict(mono), cross
 
 
 @dataclasses.dataclass
