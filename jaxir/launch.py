@@ -16,6 +16,11 @@ In order (each a `gcloud compute tpus tpu-vm` command on `--worker=all`; `--dry-
      `sweep`: one `jaxir sweep` per worker (no JAXIR_DISTRIBUTED), each training whole cells on its own
      chips; the workers share the cells through the sweep's cell locks: files on the shared filesystem
      (`--shared-fs`), or objects in a gs:// sweep directory (google-cloud-storage, which `--setup` installs).
+     `--compile-cache DIR` (a gs:// path, or with `--shared-fs` an absolute shared path): every worker's
+     JAX persistent compilation cache is that one directory (JAX_COMPILATION_CACHE_DIR on the command).
+     JAX writes cache entries from process 0 only, so with each worker's own cache (the default) a
+     relaunched multi-worker run still compiles on every worker but the first; with one shared cache
+     every worker loads what process 0 compiled.
 A killed launch is resumed by running it again: the run directory holds the checkpoints.
 """
 import argparse
@@ -97,10 +102,32 @@ def _remote_config(config, stager):
     return stager.override(path, "config")
 
 
-def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=False, stage=True, shared_fs=False):
+def _cache_env(cache, shared_fs):
+  """The environment prefix that points every worker's JAX compilation cache at `cache` (None: none). The
+  entries of the encoder's small shapes are cached too (no minimum compile time), as `jaxir train`'s own
+  cache does; a shared filesystem gets `jaxir train`'s size limit, under which JAX file-locks every read and
+  write (without a limit it writes entries in place, unlocked). A gs:// cache has no limit and no lock (JAX's
+  file lock cannot lock an object): each entry is written as one object, which GCS shows only whole."""
+  if cache is None:
+    return ""
+  if is_uri(cache):
+    if not str(cache).startswith("gs://"):
+      raise JaxirError(f"--compile-cache {cache}: give a gs:// path or, with --shared-fs, a shared directory")
+  elif not shared_fs or not Path(cache).is_absolute():
+    raise JaxirError(f"--compile-cache {cache} would be a different directory on every worker: use a gs://bucket/path,"
+                     " or the absolute path of a filesystem every worker mounts with --shared-fs")
+  from jaxir.backends import CACHE_MAX_BYTES
+  env = {"JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+  env["JAX_COMPILATION_CACHE_MAX_SIZE"] = "-1" if is_uri(cache) else str(CACHE_MAX_BYTES)  # -1: no limit, no lock
+  return "".join(f"{k}={shlex.quote(v)} " for k, v in env.items())
+
+
+def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=False, stage=True, shared_fs=False,
+         compile_cache=None):
   """The gcloud commands (argv lists) that launch `jaxir COMMAND --config CONFIG OVERRIDES` on every worker
   of `tpu`; CHECKOUT in them stands for the local copy of the checkout. JaxirError, one line, for a
-  config, output or staged path no worker could use."""
+  config, output or staged path no worker could use. `compile_cache`: one JAX compilation cache directory
+  for all workers (gs://, or a shared path with `shared_fs`); None leaves each worker its own."""
   from jaxir import api
   overrides = list(overrides)
   stager = _Stager(tpu, zone, project)
@@ -137,6 +164,7 @@ def plan(tpu, zone, command, config=None, overrides=(), *, project=None, setup=F
   elif not Path(out).is_absolute():
     raise JaxirError(f"out_dir {out} is relative to each worker's checkout; with --shared-fs give the absolute"
                      " path of the shared directory")
+  prefix = _cache_env(compile_cache, shared_fs) + prefix
   remote_config = _remote_config(config, stager)
   staged = {e.split("=", 1)[0] for e in extra}          # the worker's paths replace the local ones
   overrides = [o for o in overrides if o.split("=", 1)[0].strip() not in staged]
@@ -197,6 +225,8 @@ def register(sub):
                  " data and model (same paths as the last launch)")
   p.add_argument("--shared-fs", action="store_true", help="out_dir is on a filesystem every worker mounts"
                  " (not needed for a gs:// out_dir)")
+  p.add_argument("--compile-cache", metavar="DIR", help="one JAX compilation cache for all workers (gs://bucket/path,"
+                 " or a shared path with --shared-fs): a relaunch loads the steps process 0 compiled on every worker")
   p.add_argument("--dry-run", action="store_true", help="print the gcloud commands, run nothing")
   p.add_argument("what", choices=("train", "sweep"), metavar="train|sweep")
   p.add_argument("rest", nargs=argparse.REMAINDER, metavar="[--config CFG] [KEY=VALUE ...]",
@@ -210,5 +240,5 @@ def _run(args):
   inner.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
   rest = inner.parse_intermixed_args(args.rest)
   cmds = plan(args.tpu, args.zone, args.what, rest.config, rest.overrides, project=args.project,
-              setup=args.setup, stage=args.stage, shared_fs=args.shared_fs)
+              setup=args.setup, stage=args.stage, shared_fs=args.shared_fs, compile_cache=args.compile_cache)
   run(cmds, args.dry_run)

@@ -101,6 +101,7 @@ def pod(tmp_path):
 
 
 STEPS, EVERY = 12, 3
+HIT_STEP = "Persistent compilation cache hit for 'jit_train_step'"
 
 
 def _overrides(model, data, out):
@@ -110,29 +111,37 @@ def _overrides(model, data, out):
   return [f"{k}={v}" for k, v in args.items()]
 
 
-def _launch(env, overrides, *extra):
+def _launch(env, overrides, *extra, log):
+  """The launcher, its output (and the workers') to the file `log`: a pipe nobody reads until the end would
+  fill and stall the workers."""
   cmd = [sys.executable, "-m", "jaxir.cli", "launch", "pod1", "--zone", "z", *extra, "train", *overrides]
-  return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True)
+  with open(log, "w") as f:
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
-  """The pod's one run directory is gs://bucket/pod-run: every worker runs jaxir on the same fake bucket."""
+  """The pod's one run directory is gs://bucket/pod-run: every worker runs jaxir on the same fake bucket. The
+  workers share one compilation cache, gs://bucket/xla (--compile-cache), and each has its own home (its own
+  ~/.cache): process 0 writes the train step there, and the relaunch loads it from there. JAX_LOG_COMPILES
+  makes JAX log each persistent-cache hit."""
   env, pod_dir = pod
-  env = {**env, "FAKE_GCS_ROOT": str(tmp_path / "gcs"), "FAKE_JAXIR": f'exec {sys.executable} tests/fake_gcs.py "$@"'}
+  env = {**env, "FAKE_GCS_ROOT": str(tmp_path / "gcs"), "FAKE_JAXIR": f'exec {sys.executable} tests/fake_gcs.py "$@"',
+         "JAX_LOG_COMPILES": "1"}
   data = tmp_path / "data"
   data.mkdir()
   (data / "mlqa-r").symlink_to(DATA / "mlqa-r")        # the training data only (copied to every worker)
   out, one = tmp_path / "gcs" / "bucket" / "pod-run", tmp_path / "one"   # out: the objects of gs://bucket/pod-run
   overrides = _overrides(model, data, "gs://bucket/pod-run")
+  cache = ("--compile-cache", "gs://bucket/xla")
 
-  p = _launch(env, overrides)
+  p = _launch(env, overrides, *cache, log=tmp_path / "launch1.log")
   deadline = time.time() + 300
   t0 = time.time()
   while steps_logged(out) <= EVERY and p.poll() is None and time.time() < deadline:
     time.sleep(0.02)
   os.killpg(p.pid, signal.SIGKILL)                   # the launcher, the fake gcloud and both workers
-  log = p.communicate()[0]
+  p.wait()
+  log = (tmp_path / "launch1.log").read_text()
   assert not (out / "run.json").exists(), "the run finished before it could be killed:\n" + log[-3000:]
   assert EVERY < steps_logged(out) < STEPS, log[-3000:]
   print(f"killed after {time.time() - t0:.0f} s")
@@ -146,6 +155,8 @@ def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
     assert not list(home.glob("jaxir/runs")) and not list(home.glob("jaxir/gs:"))
   saved = json.loads((out / "config.json").read_text())
   assert saved["data"]["data_dir"] == "../jaxir-stage/data" and saved["model"]["name"] == "../jaxir-stage/tiny"
+  assert HIT_STEP not in log                          # a cold cache: both workers compiled the train step
+  assert list((tmp_path / "gcs" / "bucket" / "xla").glob("*-cache")), "process 0 wrote nothing to the shared cache"
 
   # Single-process reference, while the pod is down.
   ref = subprocess.Popen([sys.executable, "-m", "jaxir.cli", "train", "--quiet", *_overrides(model, data, one)],
@@ -154,10 +165,16 @@ def test_pod_launch_killed_resumes_and_equals_one_process(model, pod, tmp_path):
   assert ref.wait(timeout=300) == 0, ref.stdout.read()[-3000:]
   print(f"one process done after {time.time() - t0:.0f} s")
 
-  p = _launch(env, overrides)
-  log = p.communicate(timeout=300)[0]
+  p = _launch(env, overrides, *cache, log=tmp_path / "launch2.log")
+  p.wait(timeout=300)
+  log = (tmp_path / "launch2.log").read_text()
   assert p.returncode == 0, log[-3000:]
   assert "resumed" in log and (out / "run.json").exists()
+  # Process 0 loads the step it compiled before the kill from gs://bucket/xla (its home's cache is empty). On
+  # the CPU the other worker compiles again: XLA:CPU's topology fingerprint, part of JAX's cache key, differs
+  # between processes; a TPU slice's is the same on every worker, so there every worker loads it.
+  assert log.count(HIT_STEP) >= 1, log[-3000:]
+  assert not list((pod_dir / "worker0").glob(".cache/jaxir/xla/*-cache"))
   records = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
   start = [r for r in records if r["event"] == "start"]
   assert len(start) == 1 and start[0]["processes"] == WORKERS
@@ -217,6 +234,10 @@ def test_overrides_reach_the_worker_verbatim(pod, tmp_path):
     (["train", "out_dir=s3://b/run"], "s3://b/run: jaxir writes to local paths and gs://bucket/path URIs only"),
     (["--shared-fs", "train", "out_dir=/nfs/r", "model.name=s3://b/m"], "model.name s3://b/m: only gs:// URIs are staged"),
     (["--shared-fs", "train", "--config", "nowhere.py", "out_dir=/nfs/r"], "config not found"),
+    (["--compile-cache", "/nfs/xla", "train", "out_dir=gs://b/r"], "--compile-cache /nfs/xla would be a different"
+     " directory on every worker"),
+    (["--shared-fs", "--compile-cache", "xla", "train", "out_dir=/nfs/r"], "--compile-cache xla would be a different"),
+    (["--compile-cache", "s3://b/xla", "train", "out_dir=gs://b/r"], "--compile-cache s3://b/xla: give a gs:// path"),
 ])
 def test_bad_launch_is_one_line(argv, message, capsys):
   assert cli.main(["launch", "pod1", "--zone", "z", "--dry-run", *argv]) == 2
@@ -233,6 +254,21 @@ def test_dry_run_with_a_gcs_run_directory(model, capsys):
   assert lines[0].startswith("gcloud compute tpus tpu-vm ssh pod1 --command 'cd jaxir && JAXIR_DISTRIBUTED=1 "
                              "jaxir train ")
   assert "out_dir=gs://bucket/runs/r1" in lines[0]
+
+
+@pytest.mark.parametrize("cache, shared, env", [
+    ("gs://bucket/xla", [], "JAX_COMPILATION_CACHE_DIR=gs://bucket/xla JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 "
+     "JAX_COMPILATION_CACHE_MAX_SIZE=-1 "),
+    ("/nfs/x la", ["--shared-fs"], "JAX_COMPILATION_CACHE_DIR='\"'\"'/nfs/x la'\"'\"' "
+     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_COMPILATION_CACHE_MAX_SIZE=8589934592 ")])
+def test_dry_run_with_a_shared_compilation_cache(model, capsys, cache, shared, env):
+  """--compile-cache points every worker's JAX cache at one directory, on the command the dry run prints; a
+  shared filesystem gets a size limit (JAX then file-locks the cache), a bucket none (no lock on an object)."""
+  rc = cli.main(["launch", "pod1", "--zone", "us-z", "--dry-run", "--no-stage", *shared, "--compile-cache", cache,
+                 "train", f"model.name={model}", "out_dir=gs://bucket/runs/r1"])
+  lines = capsys.readouterr().out.splitlines()
+  assert rc == 0 and len(lines) == 1
+  assert f"--command 'cd jaxir && {env}JAXIR_DISTRIBUTED=1 jaxir train " in lines[0], lines[0]
 
 
 def test_dry_run_of_a_gcs_sweep(model, capsys):

@@ -8,7 +8,7 @@
 # Rerun the same line to resume. --dry-run prints the commands.
 set -euo pipefail
 if [ $# -lt 3 ]; then
-  echo "usage: $0 TPU_NAME ZONE [--setup] [--dry-run] [--shared-fs] train|sweep [--config CFG] [key=value ...]" >&2; exit 2
+  echo "usage: $0 TPU_NAME ZONE [--setup] [--dry-run] [--shared-fs] [--compile-cache DIR] train|sweep [--config CFG] [key=value ...]" >&2; exit 2
 fi
 tpu=$1 zone=$2; shift 2
 exec python -m jaxir.cli launch "$tpu" --zone "$zone" "$@"
