@@ -411,3 +411,53 @@ def test_report_of_an_ablation_at_one_alpha(tmp_path):
   assert not list((out / "figures").glob("*pareto*"))
   assert "No paired tests (hybrid)" in md
   assert "| hybrid α=0.5 − mixed α=0.5 |" in md and "paired t-tests over seeds" in md
+
+
+def _recorded_figures():
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("recorded_figures", Path(__file__).parents[1] / "tools" / "recorded_figures.py")
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  return mod
+
+
+def test_recorded_figures_draw_the_alpha_axis_from_an_expected_file(tmp_path, capsys):
+  """tools/recorded_figures.py: means and t-intervals over the recorded seeds of each (λ, α), the paper's XLM-R
+  rows at α = 0, 0.5, 1, the untrained model as λ = 0; bad input is one line and exit 2."""
+  import yaml
+  tool = _recorded_figures()
+
+  def scores(mo, mul, rd):
+    return {"xquad-r": {"Mo": mo, "Cr": 70.0, "Mul": mul, "RD": rd}}
+  cells = {"zero-shot": {"kind": "zero-shot", **scores(80.0, 29.8, 1214.0)},
+           "hybrid_a0_s0": {"kind": "train", **scores(78.0, 59.0, 310.0)},
+           "hybrid_a0_s1": {"kind": "train", **scores(79.0, 60.0, 320.0)},
+           "hybrid_a0_w0.75_s0": {"kind": "wise", **scores(80.0, 60.0, 290.0)},
+           "hybrid_a1_s0": {"kind": "train", **scores(80.5, 57.0, 360.0)}}
+  path = tmp_path / "e.yaml"
+  path.write_text(yaml.safe_dump({"sweep": "runs/x", "cells": cells}))
+  curves, means, untrained = tool.series(path, "xquad-r")
+  (a0, mo, lo, hi), (a1, mo1, lo1, hi1) = curves["trained (λ = 1)"]["Mo"]
+  half = 12.706204736174707 * 0.5                      # t(0.975, 1 dof) · sem of (78, 79), 0.5
+  assert (a0, mo, a1, mo1) == (0.0, 78.5, 1.0, 80.5)
+  assert lo == pytest.approx(78.5 - half) and hi == pytest.approx(78.5 + half)
+  assert np.isnan(lo1) and np.isnan(hi1)                # one seed: no interval
+  assert curves["WiSE-FT λ = 0.75"]["RD"] == [(0.0, 290.0, pytest.approx(np.nan, nan_ok=True),
+                                                pytest.approx(np.nan, nan_ok=True))]
+  assert means[0.75] == {0.0: {"Mo": 80.0, "Cr": 70.0, "Mul": 60.0, "RD": 290.0}} and untrained["RD"] == 1214.0
+  rows = tool.paper_rows("xquad-r")["paper XLM-R"]
+  assert [(a, v) for a, v, *_ in rows["Mul"]] == [(0.0, pytest.approx(59.3)), (0.5, pytest.approx(59.3)),
+                                                  (1.0, pytest.approx(54.7))]
+  assert [(a, v) for a, v, *_ in rows["RD"]] == [(0.0, 295.0), (0.5, 287.0), (1.0, 410.0)]
+
+  assert tool.main([str(path), "--out", str(tmp_path / "fig"), "--goal", "80,71,60,285"]) == 0
+  assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == ["xquad-r_recorded_alpha.png",
+                                                                   "xquad-r_recorded_mixing.png"]
+  capsys.readouterr()
+  assert tool.main([str(path), "--out", str(tmp_path / "fig"), "--goal", "80,71"]) == 2
+  assert capsys.readouterr().err.count("\n") == 1
+  other = tmp_path / "other.yaml"
+  other.write_text(yaml.safe_dump({"sweep": "runs/y", "cells": {"zero-shot": cells["zero-shot"]}}))
+  assert tool.main([str(other), "--out", str(tmp_path / "fig2")]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith("recorded_figures: ") and "no hybrid_a<α>" in err and err.count("\n") == 1

@@ -33,9 +33,10 @@ def on_scale(value, low, high, room=1.5):
   return low - room * span <= value <= high + room * span
 
 
-def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", "RD"), panels=None):
+def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", "RD"), panels=None, dashed=()):
   """series: {label: {metric: [(alpha, mean, low, high)]}}; references: {label: {metric: value}};
-  panels: {metric: (scale, y label)} (default: the LAReQA metrics' PANELS); one panel per metric."""
+  panels: {metric: (scale, y label)} (default: the LAReQA metrics' PANELS); one panel per metric;
+  dashed: labels of series drawn dashed with open markers (published numbers beside ours)."""
   plt = _plt()
   panels = panels or PANELS
   fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4), squeeze=False)
@@ -54,7 +55,8 @@ def curves(path, series, references=None, title="", metrics=("Mo", "Cr", "Mul", 
                     fmt="none", ecolor=f"C{i}", capsize=4)
       elif ok.any():
         ax.fill_between(a[ok], lo[ok] * scale, hi[ok] * scale, color=f"C{i}", alpha=0.2, linewidth=0)
-      ax.plot(a, mean * scale, marker="o", color=f"C{i}", label=label)
+      style = dict(linestyle="--", markerfacecolor="none") if label in dashed else {}
+      ax.plot(a, mean * scale, marker="o", color=f"C{i}", label=label, **style)
       shown += [mean * scale, lo[ok] * scale, hi[ok] * scale]
     shown = np.concatenate(shown)
     shown = shown[np.isfinite(shown)]
