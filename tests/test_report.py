@@ -436,7 +436,7 @@ def test_recorded_figures_draw_the_alpha_axis_from_an_expected_file(tmp_path, ca
            "hybrid_a1_s0": {"kind": "train", **scores(80.5, 57.0, 360.0)}}
   path = tmp_path / "e.yaml"
   path.write_text(yaml.safe_dump({"sweep": "runs/x", "cells": cells}))
-  curves, means, untrained = tool.series(path, "xquad-r")
+  curves, means, untrained = tool.series(yaml.safe_load(path.read_text()), "xquad-r")
   (a0, mo, lo, hi), (a1, mo1, lo1, hi1) = curves["trained (λ = 1)"]["Mo"]
   half = 12.706204736174707 * 0.5                      # t(0.975, 1 dof) · sem of (78, 79), 0.5
   assert (a0, mo, a1, mo1) == (0.0, 78.5, 1.0, 80.5)

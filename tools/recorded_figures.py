@@ -19,37 +19,37 @@ import sys
 from pathlib import Path
 
 from jaxir.errors import JaxirError
-from jaxir.report import baseline, expected, figures, paper, stats
+from jaxir.report import expected, figures, paper, stats
 
 METRICS = ("Mo", "Cr", "Mul", "RD")
 PANELS = {m: (1, figures.PANELS[m][1]) for m in METRICS}     # recorded scores are already x100 / ranks
 
 
-def _configs(doc, batch_type):
-  """{λ (1 for the trained models): {α: config}} of the file's cells `<batch_type>_a<α>[_w<λ>]_s<seed>`."""
+def _groups(doc, batch_type):
+  """{λ (1 for the trained models): {α: [the seeds' recorded cells]}} of the file's cells
+  `<batch_type>_a<α>[_w<λ>]_s<seed>`."""
   out = {}
-  for name in doc["cells"]:
-    if m := re.fullmatch(re.escape(batch_type) + r"_a([0-9.]+)(?:_w([0-9.]+))?_s\d+", name):
+  for name, cell in doc["cells"].items():
+    if isinstance(cell, dict) and (m := re.fullmatch(re.escape(batch_type) + r"_a([0-9.]+)(?:_w([0-9.]+))?_s\d+", name)):
       lam = float(m.group(2)) if m.group(2) else 1.0
-      config = name.rsplit("_s", 1)[0]
-      out.setdefault(lam, {})[float(m.group(1))] = config
+      out.setdefault(lam, {}).setdefault(float(m.group(1)), []).append(cell)
   return out
 
 
-def series(path, bench, batch_type="hybrid"):
-  """({label: {metric: [(α, mean, low, high)]}}, {λ: {α: {metric: mean}}}, untrained {metric: value})."""
-  doc = expected.read(path)
+def series(doc, bench, batch_type="hybrid"):
+  """({label: {metric: [(α, mean, low, high)]}}, {λ: {α: {metric: mean}}}, untrained {metric: value}) of the
+  expected-scores document `doc`."""
   curves, means = {}, {}
-  for lam, configs in sorted(_configs(doc, batch_type).items(), reverse=True):
+  for lam, groups in sorted(_groups(doc, batch_type).items(), reverse=True):
     label = "trained (λ = 1)" if lam == 1.0 else f"WiSE-FT λ = {lam:g}"
-    for alpha, config in sorted(configs.items()):
-      seeds = baseline.read(f"{path}:{config}")[2]
-      scored = [s[bench] for s in seeds.values() if bench in s]
+    for alpha, cells in sorted(groups.items()):
+      scored = [c[bench] for c in cells if bench in c]
       if not scored:
         continue
-      for m in METRICS:
-        curves.setdefault(label, {}).setdefault(m, []).append((alpha, *stats.t_interval([s[m] for s in scored])))
-      means.setdefault(lam, {})[alpha] = {m: stats.t_interval([s[m] for s in scored])[0] for m in METRICS}
+      points = {m: (alpha, *stats.t_interval([s[m] for s in scored])) for m in METRICS}
+      for m, point in points.items():
+        curves.setdefault(label, {}).setdefault(m, []).append(point)
+      means.setdefault(lam, {})[alpha] = {m: point[1] for m, point in points.items()}
   zero = doc["cells"].get("zero-shot")
   untrained = zero.get(bench) if isinstance(zero, dict) else None
   return curves, means, untrained
@@ -58,19 +58,14 @@ def series(path, bench, batch_type="hybrid"):
 def paper_rows(bench):
   """{'paper XLM-R': {metric: [(α, value, nan, nan)]}} on our scale (mAP x100, RD in ranks). The paper's LaBSE
   rows are left out: another, stronger starting model (its Cr is 5 points above everything else drawn)."""
-  theirs = paper.PAPER_BENCHMARK.get(bench)
-  out = {}
-  for model, rows in [("XLM-R", paper.TABLE1["XLM-R"])]:
-    pts = {m: [] for m in METRICS}
-    for batching, alpha in sorted(paper.BATCHINGS, key=lambda b: b[1]):
-      if theirs not in rows[batching]:
-        continue
+  theirs, nan = paper.PAPER_BENCHMARK.get(bench), float("nan")
+  rows, pts = paper.TABLE1["XLM-R"], {m: [] for m in METRICS}
+  for batching, alpha in sorted(paper.BATCHINGS, key=lambda b: b[1]):
+    if theirs in rows[batching]:
       for m, v in zip(("Mo", "Cr", "Mul"), rows[batching][theirs]):
-        pts[m].append((alpha, 100 * v, float("nan"), float("nan")))
-      pts["RD"].append((alpha, float(paper.TABLE2_RD[model][batching][theirs]), float("nan"), float("nan")))
-    if pts["Mo"]:
-      out[f"paper {model}"] = pts
-  return out
+        pts[m].append((alpha, 100 * v, nan, nan))
+      pts["RD"].append((alpha, float(paper.TABLE2_RD["XLM-R"][batching][theirs]), nan, nan))
+  return {"paper XLM-R": pts} if pts["Mo"] else {}
 
 
 def draw(path, out, goal=None, batch_type="hybrid"):
@@ -79,7 +74,7 @@ def draw(path, out, goal=None, batch_type="hybrid"):
                     if isinstance(v, dict)})
   written = []
   for bench in benches:
-    curves, means, untrained = series(path, bench, batch_type)
+    curves, means, untrained = series(doc, bench, batch_type)
     if not curves:
       continue
     refs = {}
