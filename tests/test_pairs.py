@@ -167,6 +167,37 @@ def test_positive_modes_and_hard_negatives():
   assert a == b and a != d
 
 
+def test_query_language_hard_negatives():
+  """hard_negative_lang=query: an x_y pair's negatives are the other sentences of the query's own paragraph."""
+  corpora = _toy(2)
+  mono_p, cross_p = pairs.corpus_pairs(corpora, hard_negatives=3, seed=5)
+  mono_q, cross_q = pairs.corpus_pairs(corpora, hard_negatives=3, seed=5, hard_negative_lang="query")
+  assert mono_q == mono_p  # one language on both sides: unchanged
+  assert len(cross_q) == len(cross_p) > 0
+  for p, ref in zip(cross_q, cross_p):
+    assert (p.query, p.positive, p.id, p.cluster) == (ref.query, ref.positive, ref.id, ref.cluster)
+    c = corpora[p.query_lang]
+    q = next(q for q in c.questions if q.id == p.id)
+    ctx = c.candidate_context[q.answer]
+    own = {t for t, k in zip(c.candidates, c.candidate_context) if k == ctx}
+    assert set(p.negatives) == own - {c.candidates[q.answer]}  # the query language's wrong sentences
+    assert all(n.startswith(f"{p.query_lang} ") for n in p.negatives)
+    assert all(n.startswith(f"{p.positive_lang} ") for n in ref.negatives)
+  with pytest.raises(JaxirError, match="hard_negative_lang"):
+    pairs.corpus_pairs(corpora, hard_negatives=1, hard_negative_lang="passage")
+
+
+def test_query_language_hard_negatives_config(tmp_path):
+  from jaxir import config
+  (tmp_path / "x.jsonl").write_text("")
+  assert config.build(None, ["data.hard_negatives=1", "data.hard_negative_lang=query"]).data.hard_negative_lang == "query"
+  with pytest.raises(JaxirError, match="data.hard_negative_lang"):
+    config.build(None, ["data.hard_negative_lang=passage"])
+  with pytest.raises(JaxirError, match="needs parallel -R data"):
+    config.build(None, ["data.source=pairs", f"data.path={tmp_path / 'x.jsonl'}",
+                         "data.hard_negative_lang=query"])
+
+
 def test_clusters_join_shared_answers():
   arts = [("t", [(["s0.", "s1.", "s2."], [("a", "qa?", 0), ("b", "qb?", 0), ("c", "qc?", 1)])])]
   arts_de = [("t-de", [(["d0.", "d1.", "d2."], [("c", "qc de?", 1), ("d", "qd de?", 1)])])]

@@ -15,7 +15,11 @@ the answer sentence (`sentence`, what the evaluation ranks), `sentence+paragraph
 newline, its paragraph) or the `paragraph`. Hard negatives (`hard_negatives` per pair, a seeded
 choice per pair) are other positives of the positive's language and format: other sentences of
 its paragraph (`paragraph` mode: other paragraphs of its article), topped up from its article,
-then from the whole language side when the paragraph is short.
+then from the whole language side when the paragraph is short. With `hard_negative_lang="query"` an x_y pair's
+hard negatives are drawn the same way from the query's side instead: other sentences of the paragraph that
+answers the question in its own language (the parallel of the positive's paragraph), so each is a wrong answer in
+the query's language, the same-language distractor that language bias ranks above the right answer in another
+language (LAReQA, arXiv 2004.05484). An x_x pair's two sides are one language, so it is unchanged.
 
 Each pair carries `cluster`: the connected component of "id shares an answer unit (sentence, or
 paragraph in `paragraph` mode) with id" over all languages. Two pairs of one cluster have the
@@ -215,16 +219,20 @@ def _clusters(corpora, positives, prefix):
   return {q.id: f"{prefix}:{uf.find(('q', q.id))[1]}" for c in corpora.values() for q in c.questions}
 
 
-def corpus_pairs(corpora, positive="sentence", hard_negatives=0, seed=0, source="mlqa-r", cross=True, id_prefix=""):
+def corpus_pairs(corpora, positive="sentence", hard_negatives=0, seed=0, source="mlqa-r", cross=True, id_prefix="",
+                 hard_negative_lang="positive"):
   """({lang: [x_x Pair]}, [x_y Pair]) of one side of a source, in file order (x_y: by id, then language pair)."""
+  if hard_negative_lang not in ("positive", "query"):
+    raise JaxirError(f"unknown data.hard_negative_lang {hard_negative_lang!r}; choose from positive, query")
   positives = {l: _Positives(c, positive) for l, c in corpora.items()}
   cluster = _clusters(corpora, positives, source)
 
   def pair(q, a):  # question q, answer a (the same id)
     pos = positives[a.lang]
+    neg = q if hard_negative_lang == "query" else a  # whose paragraph the negatives come from
     rng = np.random.default_rng(_seed(seed, source, q.id, q.lang, a.lang))
     return Pair(q.text, pos.text(pos.unit(a.answer)), q.lang, a.lang, id_prefix + q.id, a.title,
-                pos.negatives(a.answer, hard_negatives, rng), cluster[q.id], source)
+                positives[neg.lang].negatives(neg.answer, hard_negatives, rng), cluster[q.id], source)
 
   mono = {l: [pair(q, q) for q in c.questions] for l, c in corpora.items()}
   cross_pairs = []
@@ -288,7 +296,8 @@ def load_pairs(cfg):
   sides, groups = split_benchmark(corpora, cfg.dev_fraction, cfg.split_seed)
   pools = {}
   for side in SIDES:
-    mono, cross = corpus_pairs(sides[side], cfg.positive, cfg.hard_negatives, cfg.split_seed, cfg.source)
+    mono, cross = corpus_pairs(sides[side], cfg.positive, cfg.hard_negatives, cfg.split_seed, cfg.source,
+                               hard_negative_lang=cfg.hard_negative_lang)
     pools[side] = (mono, cross)
   extras, info = [], {}
   for src, lang, weight, corpus in _extras(cfg):
