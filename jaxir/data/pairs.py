@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir.config import check_extra_mono
+from jaxir.config import HARD_NEGATIVE_LANGS, check_extra_mono
 from jaxir.data import squad_r
 from jaxir.data.pools import SIDES, Pair, PairData, _seed, _UnionFind, build_pools, split_keys
 from jaxir.errors import JaxirError
@@ -222,8 +222,8 @@ def _clusters(corpora, positives, prefix):
 def corpus_pairs(corpora, positive="sentence", hard_negatives=0, seed=0, source="mlqa-r", cross=True, id_prefix="",
                  hard_negative_lang="positive"):
   """({lang: [x_x Pair]}, [x_y Pair]) of one side of a source, in file order (x_y: by id, then language pair)."""
-  if hard_negative_lang not in ("positive", "query"):
-    raise JaxirError(f"unknown data.hard_negative_lang {hard_negative_lang!r}; choose from positive, query")
+  if hard_negative_lang not in HARD_NEGATIVE_LANGS:
+    raise JaxirError(f"unknown data.hard_negative_lang {hard_negative_lang!r}; choose from {', '.join(HARD_NEGATIVE_LANGS)}")
   positives = {l: _Positives(c, positive) for l, c in corpora.items()}
   cluster = _clusters(corpora, positives, source)
 
