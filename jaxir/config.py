@@ -31,7 +31,7 @@ SCHEDULES = ("linear", "cosine")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 MIN_TEMPERATURE = 0.01               # a learnt temperature is clipped below (CLIP's logit-scale cap of 100)
 EXTRA_MONO_KEYS = ("path", "lang", "weight")
-HARD_NEGATIVE_LANGS = ("positive", "query")
+HARD_NEGATIVE_LANGS = ("positive", "query", "both")
 
 
 @dataclasses.dataclass
@@ -47,7 +47,8 @@ class DataConfig:
   positive: str = "sentence"         # one of POSITIVES
   hard_negatives: int = 0            # other sentences of the positive's paragraph, per pair
   hard_negative_lang: str = "positive"  # "positive": in the positive's language; "query": an x_y pair's hard
-                                     # negatives are the wrong sentences of the query's own (parallel) paragraph
+                                     # negatives are the wrong sentences of the query's own (parallel) paragraph;
+                                     # "both": half from each (needs hard_negatives >= 2)
   extra_mono: list = dataclasses.field(default_factory=list)  # [{path, lang, weight}] -R files, mono only
   extra_mix: str = "size"            # "size" | "weights": how extra sources mix with the main one
   extra_pairs: list = dataclasses.field(default_factory=list)  # pair files (data.source=pairs format), train only
@@ -365,9 +366,12 @@ def validate(cfg):
   _choice("data.positive", d.positive, POSITIVES)
   _range("data.hard_negatives", d.hard_negatives, 0)
   _choice("data.hard_negative_lang", d.hard_negative_lang, HARD_NEGATIVE_LANGS)
-  if d.hard_negative_lang == "query" and (d.source == "pairs" or d.extra_pairs):
-    raise JaxirError("data.hard_negative_lang=query needs parallel -R data (data.source=mlqa-r or squad-r) and no "
-                     "data.extra_pairs: pair files carry no query-language paragraph")
+  if d.hard_negative_lang != "positive" and (d.source == "pairs" or d.extra_pairs):
+    raise JaxirError(f"data.hard_negative_lang={d.hard_negative_lang} needs parallel -R data (data.source=mlqa-r or "
+                     "squad-r) and no data.extra_pairs: pair files carry no query-language paragraph")
+  if d.hard_negative_lang == "both" and d.hard_negatives < 2:
+    raise JaxirError(f"data.hard_negative_lang=both needs data.hard_negatives >= 2 (half from each language's "
+                     f"paragraph), got {d.hard_negatives}")
   d.extra_mono = check_extra_mono(d.extra_mono)
   _choice("data.extra_mix", d.extra_mix, EXTRA_MIX)
   d.extra_pairs = check_extra_pairs(d.extra_pairs, d.source)

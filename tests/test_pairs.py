@@ -187,15 +187,42 @@ def test_query_language_hard_negatives():
     pairs.corpus_pairs(corpora, hard_negatives=1, hard_negative_lang="passage")
 
 
+def test_both_language_hard_negatives():
+  """hard_negative_lang=both: an x_y pair's first ceil(k/2) negatives are the positive's, the rest the query's."""
+  corpora = _toy(2)
+  mono_p, cross_p = pairs.corpus_pairs(corpora, hard_negatives=3, seed=5)
+  for k in (2, 3):
+    mono_b, cross_b = pairs.corpus_pairs(corpora, hard_negatives=k, seed=5, hard_negative_lang="both")
+    assert mono_b == pairs.corpus_pairs(corpora, hard_negatives=k, seed=5)[0]  # x_x: unchanged
+    assert len(cross_b) == len(cross_p) > 0
+    for p, ref in zip(cross_b, cross_p):
+      assert (p.query, p.positive, p.id, p.cluster) == (ref.query, ref.positive, ref.id, ref.cluster)
+      n_pos = k - k // 2
+      assert len(p.negatives) == k == len(set(p.negatives))
+      assert all(n.startswith(f"{p.positive_lang} ") for n in p.negatives[:n_pos])
+      assert all(n.startswith(f"{p.query_lang} ") for n in p.negatives[n_pos:])
+      for n, side in zip(p.negatives, [p.positive_lang] * n_pos + [p.query_lang] * (k - n_pos)):
+        c = corpora[side]
+        q = next(q for q in c.questions if q.id == p.id)
+        ctx = c.candidate_context[q.answer]
+        assert n in {t for t, j in zip(c.candidates, c.candidate_context) if j == ctx} - {c.candidates[q.answer]}
+  with pytest.raises(JaxirError, match="needs data.hard_negatives >= 2"):
+    pairs.corpus_pairs(corpora, hard_negatives=1, hard_negative_lang="both")
+
+
 def test_query_language_hard_negatives_config(tmp_path):
   from jaxir import config
   (tmp_path / "x.jsonl").write_text("")
   assert config.build(None, ["data.hard_negatives=1", "data.hard_negative_lang=query"]).data.hard_negative_lang == "query"
   with pytest.raises(JaxirError, match="data.hard_negative_lang"):
     config.build(None, ["data.hard_negative_lang=passage"])
-  with pytest.raises(JaxirError, match="needs parallel -R data"):
-    config.build(None, ["data.source=pairs", f"data.path={tmp_path / 'x.jsonl'}",
-                         "data.hard_negative_lang=query"])
+  for lang in ("query", "both"):
+    with pytest.raises(JaxirError, match=f"hard_negative_lang={lang} needs parallel -R data"):
+      config.build(None, ["data.source=pairs", f"data.path={tmp_path / 'x.jsonl'}", "data.hard_negatives=2",
+                          f"data.hard_negative_lang={lang}"])
+  assert config.build(None, ["data.hard_negatives=2", "data.hard_negative_lang=both"]).data.hard_negative_lang == "both"
+  with pytest.raises(JaxirError, match="needs data.hard_negatives >= 2"):
+    config.build(None, ["data.hard_negatives=1", "data.hard_negative_lang=both"])
 
 
 def test_clusters_join_shared_answers():

@@ -19,7 +19,9 @@ then from the whole language side when the paragraph is short. With `hard_negati
 hard negatives are drawn the same way from the query's side instead: other sentences of the paragraph that
 answers the question in its own language (the parallel of the positive's paragraph), so each is a wrong answer in
 the query's language, the same-language distractor that language bias ranks above the right answer in another
-language (LAReQA, arXiv 2004.05484). An x_x pair's two sides are one language, so it is unchanged.
+language (LAReQA, arXiv 2004.05484). With `hard_negative_lang="both"` (`hard_negatives` >= 2) an x_y pair's
+first ceil(k/2) negatives come from the positive's paragraph and the other floor(k/2) from the query's. An x_x
+pair's two sides are one language, so it is the same in every mode.
 
 Each pair carries `cluster`: the connected component of "id shares an answer unit (sentence, or
 paragraph in `paragraph` mode) with id" over all languages. Two pairs of one cluster have the
@@ -224,15 +226,21 @@ def corpus_pairs(corpora, positive="sentence", hard_negatives=0, seed=0, source=
   """({lang: [x_x Pair]}, [x_y Pair]) of one side of a source, in file order (x_y: by id, then language pair)."""
   if hard_negative_lang not in HARD_NEGATIVE_LANGS:
     raise JaxirError(f"unknown data.hard_negative_lang {hard_negative_lang!r}; choose from {', '.join(HARD_NEGATIVE_LANGS)}")
+  if hard_negative_lang == "both" and hard_negatives < 2:
+    raise JaxirError(f"data.hard_negative_lang=both needs data.hard_negatives >= 2, got {hard_negatives}")
   positives = {l: _Positives(c, positive) for l, c in corpora.items()}
   cluster = _clusters(corpora, positives, source)
 
   def pair(q, a):  # question q, answer a (the same id)
     pos = positives[a.lang]
-    neg = q if hard_negative_lang == "query" else a  # whose paragraph the negatives come from
     rng = np.random.default_rng(_seed(seed, source, q.id, q.lang, a.lang))
-    return Pair(q.text, pos.text(pos.unit(a.answer)), q.lang, a.lang, id_prefix + q.id, a.title,
-                positives[neg.lang].negatives(neg.answer, hard_negatives, rng), cluster[q.id], source)
+    # how many negatives come from the positive's paragraph and how many from the query's (an x_x pair: all one)
+    from_query = 0 if q.lang == a.lang else {"positive": 0, "query": hard_negatives,
+                                             "both": hard_negatives // 2}[hard_negative_lang]
+    negs = pos.negatives(a.answer, hard_negatives - from_query, rng)
+    negs += positives[q.lang].negatives(q.answer, from_query, rng)
+    return Pair(q.text, pos.text(pos.unit(a.answer)), q.lang, a.lang, id_prefix + q.id, a.title, negs,
+                cluster[q.id], source)
 
   mono = {l: [pair(q, q) for q in c.questions] for l, c in corpora.items()}
   cross_pairs = []

@@ -24,7 +24,7 @@ class Pair:
   positive_lang: str
   id: str                 # parallel id; "<source>:<id>" for extra sources
   title: str              # article title of the positive, in the positive's language
-  negatives: tuple = ()   # hard negatives, same language and format as the positive
+  negatives: tuple = ()   # hard negatives, the positive's format; language: data.hard_negative_lang
   cluster: str = ""       # answers shared or translated across ids: at most one pair per batch
   source: str = "mlqa-r"
 
