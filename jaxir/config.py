@@ -288,6 +288,15 @@ def check_grad_cache(chunk, pack):
     raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
 
 
+def check_hard_negative_lang(lang, k):
+  """One JaxirError unless `lang` is one of HARD_NEGATIVE_LANGS and `k` hard negatives per pair can be split as it
+  asks ("both": at least one from each language's paragraph)."""
+  _choice("data.hard_negative_lang", lang, HARD_NEGATIVE_LANGS)
+  if lang == "both" and k < 2:
+    raise JaxirError(f"data.hard_negative_lang=both needs data.hard_negatives >= 2 (half from each language's "
+                     f"paragraph), got {k}")
+
+
 def check_extra_mono(entries):
   """Raises one JaxirError unless `entries` is a list of {path, lang[, weight]} with a language code
   and a positive finite weight; returns them with number strings as numbers."""
@@ -365,13 +374,10 @@ def validate(cfg):
   _range("data.split_seed", d.split_seed, 0)
   _choice("data.positive", d.positive, POSITIVES)
   _range("data.hard_negatives", d.hard_negatives, 0)
-  _choice("data.hard_negative_lang", d.hard_negative_lang, HARD_NEGATIVE_LANGS)
+  check_hard_negative_lang(d.hard_negative_lang, d.hard_negatives)
   if d.hard_negative_lang != "positive" and (d.source == "pairs" or d.extra_pairs):
     raise JaxirError(f"data.hard_negative_lang={d.hard_negative_lang} needs parallel -R data (data.source=mlqa-r or "
                      "squad-r) and no data.extra_pairs: pair files carry no query-language paragraph")
-  if d.hard_negative_lang == "both" and d.hard_negatives < 2:
-    raise JaxirError(f"data.hard_negative_lang=both needs data.hard_negatives >= 2 (half from each language's "
-                     f"paragraph), got {d.hard_negatives}")
   d.extra_mono = check_extra_mono(d.extra_mono)
   _choice("data.extra_mix", d.extra_mix, EXTRA_MIX)
   d.extra_pairs = check_extra_pairs(d.extra_pairs, d.source)

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxir.config import HARD_NEGATIVE_LANGS, check_extra_mono
+from jaxir.config import check_extra_mono, check_hard_negative_lang
 from jaxir.data import squad_r
 from jaxir.data.pools import SIDES, Pair, PairData, _seed, _UnionFind, build_pools, split_keys
 from jaxir.errors import JaxirError
@@ -224,19 +224,16 @@ def _clusters(corpora, positives, prefix):
 def corpus_pairs(corpora, positive="sentence", hard_negatives=0, seed=0, source="mlqa-r", cross=True, id_prefix="",
                  hard_negative_lang="positive"):
   """({lang: [x_x Pair]}, [x_y Pair]) of one side of a source, in file order (x_y: by id, then language pair)."""
-  if hard_negative_lang not in HARD_NEGATIVE_LANGS:
-    raise JaxirError(f"unknown data.hard_negative_lang {hard_negative_lang!r}; choose from {', '.join(HARD_NEGATIVE_LANGS)}")
-  if hard_negative_lang == "both" and hard_negatives < 2:
-    raise JaxirError(f"data.hard_negative_lang=both needs data.hard_negatives >= 2, got {hard_negatives}")
+  check_hard_negative_lang(hard_negative_lang, hard_negatives)
   positives = {l: _Positives(c, positive) for l, c in corpora.items()}
   cluster = _clusters(corpora, positives, source)
+  # how many of an x_y pair's negatives come from the query's paragraph (the rest: the positive's; x_x: none)
+  x_y_from_query = {"positive": 0, "query": hard_negatives, "both": hard_negatives // 2}[hard_negative_lang]
 
   def pair(q, a):  # question q, answer a (the same id)
     pos = positives[a.lang]
     rng = np.random.default_rng(_seed(seed, source, q.id, q.lang, a.lang))
-    # how many negatives come from the positive's paragraph and how many from the query's (an x_x pair: all one)
-    from_query = 0 if q.lang == a.lang else {"positive": 0, "query": hard_negatives,
-                                             "both": hard_negatives // 2}[hard_negative_lang]
+    from_query = 0 if q.lang == a.lang else x_y_from_query
     negs = pos.negatives(a.answer, hard_negatives - from_query, rng)
     negs += positives[q.lang].negatives(q.answer, from_query, rng)
     return Pair(q.text, pos.text(pos.unit(a.answer)), q.lang, a.lang, id_prefix + q.id, a.title, negs,
