@@ -6,6 +6,7 @@ read-only or full disk, a file where a folder should be): the path and the syste
 SIGTERM stop a command cleanly (locks released, partial files left for the rerun), in one line; `jaxir train`
 first saves a checkpoint of the step it is at (`jaxir.train.trainer`).
 """
+import _thread
 import argparse
 import contextlib
 import importlib
@@ -58,18 +59,37 @@ def _raise_stopped(signum, frame):
   raise Stopped("stopped by SIGTERM")
 
 
+def _deliver_again(previous_hook):
+  """A `sys.unraisablehook`. Python runs a signal's handler wherever the main thread is, and an exception
+  raised inside a garbage-collector callback (JAX registers one), a `__del__` or a weakref callback is
+  printed and dropped: the stop would be lost and the command would run on to the end. So such a dropped
+  `Stopped` (or Ctrl-C's KeyboardInterrupt) is not printed; a moment later another thread marks its signal
+  pending again, and the handler runs where the main thread is then, outside the callback (were it dropped
+  again, this repeats). Marked from here, the handler would run inside this hook and be dropped again."""
+  def hook(unraisable):
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+      signum = signal.SIGTERM if isinstance(unraisable.exc_value, Stopped) else signal.SIGINT
+      threading.Timer(0.01, _thread.interrupt_main, (signum,)).start()
+    else:
+      previous_hook(unraisable)
+  return hook
+
+
 @contextlib.contextmanager
 def sigterm_stops():
   """While inside: SIGTERM raises `Stopped` (as Ctrl-C raises KeyboardInterrupt) instead of killing the process
-  on the spot. Only the main thread can set a signal handler; elsewhere this does nothing."""
+  on the spot, and neither is lost where Python drops exceptions (`_deliver_again`). Only the main thread can
+  set a signal handler; elsewhere this does nothing."""
   if threading.current_thread() is not threading.main_thread():
     yield
     return
-  previous = signal.signal(signal.SIGTERM, _raise_stopped)
+  previous, previous_hook = signal.signal(signal.SIGTERM, _raise_stopped), sys.unraisablehook
+  sys.unraisablehook = _deliver_again(previous_hook)
   try:
     yield
   finally:
     signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)   # None: set outside Python
+    sys.unraisablehook = previous_hook
 
 
 def os_error(e):
