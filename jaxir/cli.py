@@ -69,7 +69,9 @@ def _deliver_again(previous_hook):
   def hook(unraisable):
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
       signum = signal.SIGTERM if isinstance(unraisable.exc_value, Stopped) else signal.SIGINT
-      threading.Timer(0.01, _thread.interrupt_main, (signum,)).start()
+      timer = threading.Timer(0.01, _thread.interrupt_main, (signum,))
+      timer.daemon = True          # never holds the process open
+      timer.start()
     else:
       previous_hook(unraisable)
   return hook
