@@ -79,10 +79,25 @@ def rmtree(path):
 def load(path, mmap_mode=None):
   """`np.load` of a .npy / .npz file: a local one (memory-mapped with `mmap_mode`), or a `gs://` object read
   whole into memory (objects cannot be mapped)."""
-  if not is_cloud(path):
+  if is_cloud(path):
+    import io
+    return np.load(io.BytesIO(as_path(path).read_bytes()))
+  if mmap_mode is not None:
     return np.load(path, mmap_mode=mmap_mode)
-  import io
-  return np.load(io.BytesIO(as_path(path).read_bytes()))
+  # Opened here, not by np.load: np.load hands its own file to NpzFile before that reads the zip directory, so a
+  # damaged .npz leaked the open file (closed only by garbage collection). An NpzFile takes this one over
+  # (its close(), and so `with`, closes `fid`); anything else is read whole and the file closed.
+  f = open(path, "rb")
+  try:
+    out = np.load(f)
+  except BaseException:
+    f.close()
+    raise
+  if isinstance(out, np.lib.npyio.NpzFile):
+    out.fid = f
+  else:
+    f.close()
+  return out
 
 
 def local_copy(path, what="directory"):

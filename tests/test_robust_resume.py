@@ -377,6 +377,29 @@ def test_os_error_line():
       f"/ro/x: {os.strerror(errno.EROFS)}"
 
 
+@pytest.mark.parametrize("how", ["truncated", "garbage", "empty"])
+def test_a_damaged_npz_is_an_error_and_its_file_is_closed(tmp_path, how):
+  """`storage.load` of a damaged .npz raises, and leaves no open file behind (np.load alone leaks it: a
+  ResourceWarning once garbage collection closes it). A sound one is closed by `with`."""
+  import gc
+  import warnings
+  import zipfile
+  from jaxir import storage
+  path = tmp_path / "a.npz"
+  np.savez(path, emb=np.arange(6.0).reshape(2, 3), members=np.asarray(["a", "b"]))
+  with storage.load(path) as z:
+    assert z["members"].tolist() == ["a", "b"]
+    fid = z.fid
+  assert fid.closed
+  _garbage(path, how)
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", ResourceWarning)
+    with pytest.raises((zipfile.BadZipFile, EOFError, ValueError, OSError)):
+      storage.load(path)
+    gc.collect()
+  assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
 # ------------------------------------------------------------------ sweep cells and locks
 
 def test_finished_means_readable(tmp_path):
