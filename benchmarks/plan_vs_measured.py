@@ -1,6 +1,10 @@
 """Predicted (`jaxir plan --topology cpu`) vs measured train-step time on this CPU.
 
-    PYTHONPATH=. python benchmarks/plan_vs_measured.py [--model e5-small] [--batch 32] [--steps 3]
+    PYTHONPATH=. python benchmarks/plan_vs_measured.py [--model e5-small] [--batch 32] [--steps 3] [--gpu h200x1]
+
+With `--gpu KINDxN` (on a host with N such GPUs) the prediction is `jaxir plan --gpu KINDxN`'s (compiled
+deviceless, for the chip's datasheet figures), and the same step is compiled again for this host's real GPUs and
+timed there: the check of the GPU roofline that the CPU cannot give.
 
 The model is a random init from its config.json (`jaxir.model.known_configs`); the batch is the plan's
 worst case (packed, every query 64 and passage 128 tokens, random ids). The plan's compiled step is the
@@ -27,15 +31,27 @@ def main(argv=None):
   ap.add_argument("--model", default="e5-small")
   ap.add_argument("--batch", type=int, default=32)
   ap.add_argument("--steps", type=int, default=3)
+  ap.add_argument("--gpu", help="KINDxN: predict for that GPU (deviceless) and measure on this host's GPUs")
   args = ap.parse_args(argv)
   cfg = config_lib.build(overrides=[f"batch.batch_size={args.batch}"])
   enc = EncoderConfig.from_hf(known_config(args.model), args.model)
-  t = plan.target("cpu")
   keep = {}
-  r = plan.plan(cfg, t, enc, args.model, encode=False, keep=keep)
+  if args.gpu:
+    t = plan.target(gpu=args.gpu)
+    r = plan.plan(cfg, t, enc, args.model, encode=False)
+    real = [d for d in jax.devices() if d.platform == "gpu"]
+    if len(real) < t.chips:
+      raise SystemExit(f"--gpu {args.gpu}: this host has {len(real)} GPUs ({jax.devices()[0].device_kind})")
+    print(f"measuring on {t.chips} x {real[0].device_kind}")
+    t.devices = real[:t.chips]                 # the same figures, compiled again for the real devices
+    plan.compile_train(cfg, enc, t, keep=keep)
+    peaks = f"datasheet peaks: {t.peak_flops / 1e12:.0f} TFLOP/s, {t.hbm_bandwidth / 1e12:.2f} TB/s"
+  else:
+    t = plan.target("cpu")
+    r = plan.plan(cfg, t, enc, args.model, encode=False, keep=keep)
+    peaks = f"CPU peaks (measured): {t.peak_flops / 1e9:.1f} GFLOP/s matmul, {t.hbm_bandwidth / 1e9:.1f} GB/s copy"
   print(f"predicted: {plan.summary(r)}")
-  print(f"  CPU peaks (measured): {t.peak_flops / 1e9:.1f} GFLOP/s matmul, {t.hbm_bandwidth / 1e9:.1f} GB/s copy; "
-        f"{r['flops_per_step'] / 1e12:.3f} TFLOP and {r['bytes_per_step'] / 1e9:.2f} GB per step")
+  print(f"  {peaks}; {r['flops_per_step'] / 1e12:.3f} TFLOP and {r['bytes_per_step'] / 1e9:.2f} GB per step")
 
   mesh, encoder = keep["mesh"], keep["encoder"]
   d = cfg.data
