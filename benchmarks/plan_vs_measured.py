@@ -76,4 +76,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  main()
+  from jaxir.errors import JaxirError
+  try:
+    main()
+  except JaxirError as e:       # a bad --gpu / --model: the one line, as the jaxir command says it
+    raise SystemExit(f"plan_vs_measured: {e}") from None
