@@ -38,10 +38,10 @@ def main(argv=None):
   keep = {}
   if args.gpu:
     t = plan.target(gpu=args.gpu)
-    r = plan.plan(cfg, t, enc, args.model, encode=False)
     real = [d for d in jax.devices() if d.platform == "gpu"]
-    if len(real) < t.chips:
+    if len(real) < t.chips:      # before the deviceless compile: minutes spent for nothing otherwise
       raise SystemExit(f"--gpu {args.gpu}: this host has {len(real)} GPUs ({jax.devices()[0].device_kind})")
+    r = plan.plan(cfg, t, enc, args.model, encode=False)
     print(f"measuring on {t.chips} x {real[0].device_kind}")
     t.devices = real[:t.chips]                 # the same figures, compiled again for the real devices
     plan.compile_train(cfg, enc, t, keep=keep)
