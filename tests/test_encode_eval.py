@@ -116,6 +116,18 @@ def test_eval_cli_writes_summary_and_per_query(models, tmp_path, capsys):
   rows = {line.split()[0]: line.split() for line in lines[2:]}
   assert set(rows) == {"en", "de", "zh"} and rows["en"][1] == "yes" and rows["zh"][1] != "yes"
   assert sum(float(r[-3].rstrip("%")) for r in rows.values()) >= 100.0 - 1e-6     # every query has a worst answer
+  # --segmentation: the queries with a Chinese answer, split by whether zh's paragraph has fewer sentences than en's
+  tool.main([str(emb), "--segmentation", "zh"])
+  lines = capsys.readouterr().out.splitlines()
+  groups = {line.split()[0]: int(line.split()[1]) for line in lines if line.split()[:1] in (["fewer"], ["others"])}
+  data = {l: json.loads((DATA / "xquad-r" / f"{l}.json").read_text(encoding="utf-8"))["data"][:2] for l in ("en", "zh")}
+  fewer = sum(len(zp["sentences"]) < len(ep["sentences"])
+              for ea, za in zip(data["en"], data["zh"]) for ep, zp in zip(ea["paragraphs"], za["paragraphs"])
+              for _ in ep["qas"])                                  # questions of such paragraphs, per query language
+  n_queries = sum(summary["queries"].values())
+  assert groups == {"fewer": 3 * fewer, "others": n_queries - 3 * fewer}
+  with pytest.raises(JaxirError, match="need both xx and en"):
+    tool.main([str(emb), "--segmentation", "xx"])
 
 
 @pytest.mark.parametrize("argv, message", [

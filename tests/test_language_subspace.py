@@ -28,3 +28,29 @@ def test_the_projection_removes_the_language_means_and_keeps_the_rest():
   # with the language directions gone, a sentence's three translations become one vector (up to the shared mean)
   assert np.allclose(out[rows["ar"]], out[rows["de"]], atol=1e-9) and np.allclose(out[rows["de"]], out[rows["en"]], atol=1e-9)
   assert np.allclose(ls.project(emb, None), emb / np.linalg.norm(emb, axis=1, keepdims=True))   # rank 0: as is
+
+
+def test_tatoeba_offsets_are_the_language_and_not_the_content():
+  """Rows from parallel text: English 0, each language its offset from English whatever the sentences say, so at
+  full rank the projection maps a sentence's translations onto one vector."""
+  rng = np.random.default_rng(1)
+  d, langs = 12, ["th", "el", "ru"]
+  offsets = {"en": rng.normal(size=d), **{l: rng.normal(size=d) for l in langs}}
+  content = {l: rng.normal(size=(7, d)) for l in langs}        # each file its own English sentences
+  code = {}                                                    # a fake encoder: text -> content + language offset
+  for l in langs:
+    for i in range(7):
+      code[f"{l}{i}"] = content[l][i] + offsets[l]
+      code[f"en:{l}{i}"] = content[l][i] + offsets["en"]
+  pairs = [([f"{l}{i}" for i in range(7)], [f"en:{l}{i}" for i in range(7)]) for l in langs]
+  rows = ls.tatoeba_offsets(lambda texts: np.stack([code[t] for t in texts]), pairs)
+  assert rows.shape == (4, d) and not rows[0].any()
+  for j, l in enumerate(langs, 1):
+    assert np.allclose(rows[j], offsets[l] - offsets["en"], atol=1e-12)
+  vt, sv = ls.subspace(rows)
+  assert sv[2] > 1e-6 and sv[-1] < 1e-9                        # 4 languages: 3 directions
+  U = vt[:3].T
+  th = np.stack([code[f"th{i}"] for i in range(7)])
+  th_en = np.stack([code[f"en:th{i}"] for i in range(7)])
+  assert np.allclose(ls.project(th, U), ls.project(th_en, U), atol=1e-9)
+  assert not np.allclose(ls.project(th, vt[:2].T), ls.project(th_en, vt[:2].T), atol=1e-3)   # one short: not yet

@@ -9,9 +9,16 @@ averaged over queries and then over query languages (`jaxir.eval.lareqa`). Per c
   RD −Y   the RD with Y's answers left out of every query (the other languages' spread alone)
 so "RD −Y" far below RD says that Y's answers are what the bias is made of. Prints the overall RD first, which
 equals the summary's RD of `jaxir eval` on the same embeddings.
+
+--segmentation Y (an -R benchmark whose folder holds <lang>.json with `sentences`, as the manifest says) splits
+the queries by whether their paragraph has fewer sentences in Y than in English (Y's sentence splitter merged
+some; XQuAD-R's Thai has 852 candidate sentences to English's 1180) and prints, per group, Y's median pooled rank,
+how often Y's answer is the worst-placed, and RD with and without Y: is Y's low placement made by its segmentation?
 """
 import argparse
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +30,11 @@ def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("embeddings", help="a `jaxir encode` output folder of an -R benchmark")
   ap.add_argument("--train-langs", help="comma-separated: marks the languages seen in training")
+  ap.add_argument("--segmentation", metavar="Y", help="split queries by whether Y's paragraph has fewer sentences "
+                  "than English's")
   args = ap.parse_args(argv)
   from jaxir.encode import load_embeddings
-  _, index_json, emb = load_embeddings(args.embeddings)
+  manifest, index_json, emb = load_embeddings(args.embeddings)
   index = evaluate._index_from_export(index_json)
   ranks = lareqa.rank(index, np.asarray(emb))
   seen = set(args.train_langs.split(",")) if args.train_langs else set()
@@ -47,6 +56,48 @@ def main(argv=None):
     median = np.median(ranks.pooled[mask[:, y], y])
     print(f"{lang:<6}{'yes' if lang in seen else '':<6}{100 * last[:, y].sum() / counted:7.1f}%{median:8.0f}"
           f"{rd(keep):9.1f}")
+  if args.segmentation:
+    segmentation(ranks, index, manifest.get("folder"), args.segmentation)
+
+
+def fewer_sentences(folder, lang, question_ids):
+  """[Q] bool per query id: its paragraph has fewer sentences in `lang`'s -R file than in English's."""
+  def load(l):
+    path = Path(folder or "") / f"{l}.json"
+    try:
+      return json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise JaxirError(f"--segmentation needs {path} (an -R file with sentences): {e}") from None
+  en, other = load("en"), load(lang)
+  where = {q["id"]: (i, j) for i, a in enumerate(en) for j, p in enumerate(a["paragraphs"]) for q in p["qas"]}
+  try:
+    return np.array([len(other[i]["paragraphs"][j]["sentences"]) < len(en[i]["paragraphs"][j]["sentences"])
+                     for i, j in (where[q] for q in question_ids)])
+  except (KeyError, IndexError) as e:
+    raise JaxirError(f"--segmentation: {lang}.json and en.json are not parallel (paragraph or question {e})") from None
+
+
+def segmentation(ranks, index, folder, lang):
+  if lang not in ranks.langs or "en" not in ranks.langs:
+    raise JaxirError(f"--segmentation {lang}: these embeddings need both {lang} and en (they have "
+                     f"{' '.join(ranks.langs)})")
+  y, en = ranks.langs.index(lang), ranks.langs.index("en")
+  merged = fewer_sentences(folder, lang, [q for l in ranks.langs for q in index.question_ids[l]])
+  mask = ranks.mask
+  worst = np.where(mask, ranks.pooled, 0).max(1)
+  keep = mask.copy()
+  keep[:, y] = False
+  spread, spread_without = lareqa.rank_distance(ranks.pooled, mask), lareqa.rank_distance(ranks.pooled, keep)
+  print(f"\n{lang}'s paragraph has fewer sentences than English's (queries pooled over query languages):")
+  print(f"{'':<10}{'queries':>8}{'rank ' + lang:>9}{'rank en':>9}{'worst':>8}{'RD':>8}{'RD -' + lang:>9}")
+  for name, group in (("fewer", merged), ("others", ~merged)):
+    g = group & mask[:, y]
+    if not g.any():
+      print(f"{name:<10}{0:8d}")
+      continue
+    print(f"{name:<10}{g.sum():8d}{np.median(ranks.pooled[g, y]):9.0f}{np.median(ranks.pooled[g & mask[:, en], en]):9.0f}"
+          f"{100 * np.mean(ranks.pooled[g, y] == worst[g]):7.1f}%{np.nanmean(spread[g]):8.1f}"
+          f"{np.nanmean(spread_without[g]):9.1f}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 """Language-subspace removal (LIR; Yang et al. 2021, "A Simple and Effective Method To Eliminate the Self Language
 Bias in Multilingual Representations", EMNLP) measured on the MLQA-R dev split: the linear head P = I - U U^T
-after pooling, U the top-r principal directions of the centered per-language mean embeddings, estimated on the
-MLQA-R TRAIN split only (the data config's split). Optionally applied once, at the rank chosen on dev, to an
-XQuAD-R export of the same model. docs/results/best/README.md (section 3) has what it measured.
+after pooling, U the top-r principal directions of the centered per-language mean embeddings. The means come from
+  --means mlqa-train   the MLQA-R TRAIN split only (the data config's split; its 7 languages), or
+  --means tatoeba      the first seeded half of Tatoeba's x-eng pairs for every language of --tatoeba-langs (default
+                       XQuAD-R's ten besides English, the zero-shot el, ru, th, tr included): the row of x is
+                       mean(x side) - mean(English side) of the same sentences, English's row is 0, so a difference
+                       of rows is a language, not content (the second half stays for Tatoeba's evaluation).
+Optionally applied once, at the rank chosen on dev, to an XQuAD-R export of the same model.
+docs/results/best/README.md (section 3) has what it measured.
 
   PYTHONPATH=. python tools/language_subspace.py MODEL_DIR [--ranks 0,1,2,3,4,5,6] [--max-train 500] \
-      [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-rank R]
+      [--means tatoeba] [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-rank R]
 
 Projecting normalized embeddings and normalizing again equals a Dense head P on the pooled vectors followed by
 the model's normalization (P is linear; normalization undoes any positive scale).
@@ -34,9 +39,24 @@ def lang_rows(index_json):
 
 def language_subspace(emb, rows_by_lang, langs):
   """(U's candidates: right singular vectors of the centered language means, best first; their singular values)."""
-  means = np.stack([np.asarray(emb[rows_by_lang[l]], np.float64).mean(0) for l in langs])
+  return subspace(np.stack([np.asarray(emb[rows_by_lang[l]], np.float64).mean(0) for l in langs]))
+
+
+def subspace(means):
+  """(right singular vectors of the centered rows of `means` [languages, dim], best first; singular values)."""
+  means = np.asarray(means, np.float64)
   _, sv, vt = np.linalg.svd(means - means.mean(0), full_matrices=False)
   return vt, sv
+
+
+def tatoeba_offsets(encode, pairs):
+  """[1 + len(pairs), dim] rows: English's 0, then per language mean(encode(x)) - mean(encode(English)) over its
+  line-aligned (x sentences, English sentences)."""
+  rows = [None]
+  for src, eng in pairs:
+    rows.append(np.asarray(encode(src), np.float64).mean(0) - np.asarray(encode(eng), np.float64).mean(0))
+  rows[0] = np.zeros_like(rows[1])
+  return np.stack(rows)
 
 
 def project(emb, U):
@@ -57,7 +77,9 @@ def main():
   ap.add_argument("--xquad", help="an XQuAD-R export of the same model: evaluated once, at --xquad-rank")
   ap.add_argument("--xquad-rank", type=int, help="the rank chosen on the dev split")
   ap.add_argument("--ranks", default="0,1,2,3,4,5,6")
-  ap.add_argument("--max-train", type=int, default=1500, help="texts per language for the means")
+  ap.add_argument("--max-train", type=int, default=1500, help="mlqa-train: texts per language for the means")
+  ap.add_argument("--means", choices=("mlqa-train", "tatoeba"), default="mlqa-train")
+  ap.add_argument("--tatoeba-langs", default="ar,de,el,es,hi,ru,th,tr,vi,zh")
   a = ap.parse_args()
   try:
     ranks = [int(r) for r in a.ranks.split(",")]
@@ -67,22 +89,33 @@ def main():
     ap.error(f"--max-train must be at least 1, got {a.max_train}")
   cfg = config_lib.build(overrides=["data.hard_negatives=0"])
   data = load_pairs(cfg.data)
-  train_langs = sorted(data.corpora["train"])        # the languages the means are estimated on
+  train_langs = sorted(data.corpora["train"])        # the languages the model was trained on
+  tatoeba_langs = [l for l in a.tatoeba_langs.split(",") if l]
+  mean_langs = train_langs if a.means == "mlqa-train" else ["en"] + tatoeba_langs
   for r in ranks + ([a.xquad_rank] if a.xquad_rank is not None else []):
-    if not 0 <= r < len(train_langs):
-      ap.error(f"a rank must be in 0..{len(train_langs) - 1} ({len(train_langs)} languages), got {r}")
+    if not 0 <= r < len(mean_langs):
+      ap.error(f"a rank must be in 0..{len(mean_langs) - 1} ({len(mean_langs)} languages), got {r}")
   pre = load_pretrained(a.model)
   prompts = effective_prompts(pre.meta)
   t0 = time.time()
-  texts, idx = benchmark_texts(data.corpora["train"], *prompts)
-  rows = lang_rows(idx)
-  rng = np.random.default_rng(0)
-  pick = {l: sorted(rng.choice(r, min(a.max_train, len(r)), replace=False)) for l, r in rows.items()}
-  allrows = sorted(set().union(*pick.values()))
-  emb_tr = embed_texts(pre, [texts[i] for i in allrows], pre.max_length)
-  where = {r: i for i, r in enumerate(allrows)}
-  vt, sv = language_subspace(emb_tr, {l: [where[r] for r in pick[l]] for l in train_langs}, train_langs)
-  print(f"train means from {len(allrows)} texts in {time.time() - t0:.0f}s", flush=True)
+  if a.means == "tatoeba":
+    from jaxir.data import tatoeba
+    bitext = tatoeba.load_tatoeba(cfg.data.data_dir, tatoeba_langs)
+    first = {l: tatoeba.halves(len(bitext[l][0]))[0] for l in tatoeba_langs}
+    pairs = [([bitext[l][0][i] for i in first[l]], [bitext[l][1][i] for i in first[l]]) for l in tatoeba_langs]
+    vt, sv = subspace(tatoeba_offsets(lambda t: embed_texts(pre, [prompts[1] + x for x in t], pre.max_length), pairs))
+    print(f"Tatoeba half-1 offsets of {len(tatoeba_langs)} languages from English, "
+          f"{sum(len(p[0]) for p in pairs)} pairs, in {time.time() - t0:.0f}s", flush=True)
+  else:
+    texts, idx = benchmark_texts(data.corpora["train"], *prompts)
+    rows = lang_rows(idx)
+    rng = np.random.default_rng(0)
+    pick = {l: sorted(rng.choice(r, min(a.max_train, len(r)), replace=False)) for l, r in rows.items()}
+    allrows = sorted(set().union(*pick.values()))
+    emb_tr = embed_texts(pre, [texts[i] for i in allrows], pre.max_length)
+    where = {r: i for i, r in enumerate(allrows)}
+    vt, sv = language_subspace(emb_tr, {l: [where[r] for r in pick[l]] for l in train_langs}, train_langs)
+    print(f"train means from {len(allrows)} texts in {time.time() - t0:.0f}s", flush=True)
   print("singular values of the centered language means:", np.round(sv, 4).tolist(), flush=True)
   texts_d, idx_d = benchmark_texts(data.corpora["dev"], *prompts)
   emb_d = embed_texts(pre, texts_d, pre.max_length)
