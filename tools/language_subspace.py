@@ -91,6 +91,9 @@ def main():
   data = load_pairs(cfg.data)
   train_langs = sorted(data.corpora["train"])        # the languages the model was trained on
   tatoeba_langs = [l for l in a.tatoeba_langs.split(",") if l]
+  if a.means == "tatoeba" and (not tatoeba_langs or "en" in tatoeba_langs or len(set(tatoeba_langs)) < len(tatoeba_langs)):
+    ap.error(f"--tatoeba-langs must name one or more distinct languages other than en (English is the reference), "
+             f"got {a.tatoeba_langs!r}")
   mean_langs = train_langs if a.means == "mlqa-train" else ["en"] + tatoeba_langs
   for r in ranks + ([a.xquad_rank] if a.xquad_rank is not None else []):
     if not 0 <= r < len(mean_langs):
