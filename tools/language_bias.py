@@ -16,12 +16,13 @@ some; XQuAD-R's Thai has 852 candidate sentences to English's 1180) and prints, 
 how often Y's answer is the worst-placed, and RD with and without Y: is Y's low placement made by its segmentation?
 """
 import argparse
-import json
+import collections
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from jaxir.data import squad_r
 from jaxir.errors import JaxirError
 from jaxir.eval import evaluate, lareqa
 
@@ -62,19 +63,15 @@ def main(argv=None):
 
 def fewer_sentences(folder, lang, question_ids):
   """[Q] bool per query id: its paragraph has fewer sentences in `lang`'s -R file than in English's."""
-  def load(l):
-    path = Path(folder or "") / f"{l}.json"
-    try:
-      return json.loads(path.read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-      raise JaxirError(f"--segmentation needs {path} (an -R file with sentences): {e}") from None
-  en, other = load("en"), load(lang)
-  where = {q["id"]: (i, j) for i, a in enumerate(en) for j, p in enumerate(a["paragraphs"]) for q in p["qas"]}
-  try:
-    return np.array([len(other[i]["paragraphs"][j]["sentences"]) < len(en[i]["paragraphs"][j]["sentences"])
-                     for i, j in (where[q] for q in question_ids)])
-  except (KeyError, IndexError) as e:
-    raise JaxirError(f"--segmentation: {lang}.json and en.json are not parallel (paragraph or question {e})") from None
+  def sentences_per_question(l):
+    corpus = squad_r.read_r_file(Path(folder or "") / f"{l}.json", l)
+    count = collections.Counter(corpus.candidate_context)
+    return {q.id: count[corpus.candidate_context[q.answer]] for q in corpus.questions}
+  en, other = sentences_per_question("en"), sentences_per_question(lang)
+  missing = [q for q in question_ids if q not in en or q not in other]
+  if missing:
+    raise JaxirError(f"--segmentation: question {missing[0]} is not in both {lang}.json and en.json")
+  return np.array([other[q] < en[q] for q in question_ids])
 
 
 def segmentation(ranks, index, folder, lang):

@@ -52,11 +52,9 @@ def subspace(means):
 def tatoeba_offsets(encode, pairs):
   """[1 + len(pairs), dim] rows: English's 0, then per language mean(encode(x)) - mean(encode(English)) over its
   line-aligned (x sentences, English sentences)."""
-  rows = [None]
-  for src, eng in pairs:
-    rows.append(np.asarray(encode(src), np.float64).mean(0) - np.asarray(encode(eng), np.float64).mean(0))
-  rows[0] = np.zeros_like(rows[1])
-  return np.stack(rows)
+  offsets = [np.asarray(encode(src), np.float64).mean(0) - np.asarray(encode(eng), np.float64).mean(0)
+             for src, eng in pairs]
+  return np.stack([np.zeros_like(offsets[0])] + offsets)
 
 
 def project(emb, U):
