@@ -399,16 +399,25 @@ def test_report_without_finished_cells_is_one_line(tmp_path, capsys):
 def test_report_of_an_ablation_at_one_alpha(tmp_path):
   """hybrid vs mixed at alpha = 0.5 only: the ablation table with its tests; no Pareto front or
   'best alpha' (one point says nothing), no tests against alpha = 0 / 1 (absent); the figure an
-  earlier report of the directory drew and this one does not is removed."""
+  earlier report of the directory drew (its figure list says so) and this one does not is removed, and a
+  figure nobody listed (a user's, or another tool's) is kept."""
   make_sweep(tmp_path / "sw", alphas=(0.5,), seeds=2)
-  stale = tmp_path / "sw" / "report" / "figures" / "xquad-r_pareto_hybrid.png"   # an earlier report's
-  stale.parent.mkdir(parents=True)
+  figdir = tmp_path / "sw" / "report" / "figures"
+  figdir.mkdir(parents=True)
+  stale = figdir / "xquad-r_pareto_hybrid.png"   # an earlier report's
   stale.write_bytes(b"\x89PNG old")
+  theirs = figdir / "xquad-r_pareto_mine.png"     # not in the earlier report's list: not ours to delete
+  theirs.write_bytes(b"\x89PNG user")
+  (figdir.parent / "report-figures.json").write_text(json.dumps(["xquad-r_pareto_hybrid.png", "xquad-r_curves.png"]))
   out = make_report(tmp_path / "sw", resamples=99)
+  assert theirs.read_bytes() == b"\x89PNG user"
+  listed = json.loads((figdir.parent / "report-figures.json").read_text())
+  assert "xquad-r_curves.png" in listed and "xquad-r_pareto_hybrid.png" not in listed
+  assert set(listed) == {p.name for p in figdir.glob("*.png")} - {theirs.name}
   md = (out / "report.md").read_text()
   assert "Batch type ablation: hybrid vs mixed" in md and "| 0.5 | " in md
   assert "Pareto" not in md and "Best α on the mean" not in md
-  assert not list((out / "figures").glob("*pareto*"))
+  assert [p.name for p in (out / "figures").glob("*pareto*")] == [theirs.name]
   assert "No paired tests (hybrid)" in md
   assert "| hybrid α=0.5 − mixed α=0.5 |" in md and "paired t-tests over seeds" in md
 
@@ -461,3 +470,20 @@ def test_recorded_figures_draw_the_alpha_axis_from_an_expected_file(tmp_path, ca
   assert tool.main([str(other), "--out", str(tmp_path / "fig2")]) == 2
   err = capsys.readouterr().err
   assert err.startswith("recorded_figures: ") and "no hybrid_a<α>" in err and err.count("\n") == 1
+
+
+def test_report_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
+  """--out a folder holding someone's report.md: one line, exit 2, their file and folder untouched; a report's own
+  files are replaced on the next run."""
+  make_sweep(tmp_path / "sw", alphas=(0.5,), seeds=2)
+  out = tmp_path / "docs"
+  out.mkdir()
+  (out / "report.md").write_text("# my notes\n")
+  assert cli.main(["report", str(tmp_path / "sw"), "--out", str(out), "--resamples", "99"]) == 2
+  err = capsys.readouterr().err
+  assert "was not written by jaxir report" in err and len(err.strip().splitlines()) == 1
+  assert (out / "report.md").read_text() == "# my notes\n" and [p.name for p in out.iterdir()] == ["report.md"]
+  (out / "report.md").unlink()
+  for _ in range(2):
+    assert cli.main(["report", str(tmp_path / "sw"), "--out", str(out), "--resamples", "99"]) == 0
+  assert (out / "report.md").read_text().startswith("# α sweep: sw")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxir import benchmarks, storage
+from jaxir.errors import JaxirError
 from jaxir.report import baseline as baseline_lib, beyond, figures, paper, stats, wise
 from jaxir.report.values import ALL, by_alpha, fmt_ci, fmt_num, metric_scale, score, aggregate
 from jaxir.report.load import load_sweep
@@ -436,19 +437,43 @@ class Report:
     self.add(Table(header, rows, "every finished cell (mAP ×100, RD in ranks; beyond LAReQA ×100)"))
 
 
+FIGURES_MANIFEST = "report-figures.json"   # beside report.md: the figures it drew, the only ones a later report removes
+_REPORT_STARTS = {"report.md": "# α sweep: ", "report.html": "<title>α sweep: "}   # how a report's files begin
+
+
+def _check_replaceable(out):
+  """One JaxirError, before anything is written, if `out` holds a report.md or report.html that is not a
+  report's: a report replaces only its own files."""
+  for name, start in _REPORT_STARTS.items():
+    path = out / name
+    if path.is_file() and start not in path.read_text(encoding="utf-8", errors="replace")[:1000]:
+      raise JaxirError(f"{path} exists and was not written by jaxir report: not replaced; choose another --out")
+
+
+def _previous_figures(out):
+  """The names of the figures the last report in `out` drew ([] without its list: none is known to be ours)."""
+  path = out / FIGURES_MANIFEST
+  if not path.is_file():
+    return []
+  names = storage.read_json(path, "report figure list")
+  return [n for n in names if isinstance(n, str) and "/" not in n] if isinstance(names, list) else []
+
+
 def make_report(sweep_dir, out=None, resamples=9999, seed=0, baseline=None):
   """Writes the report of a sweep directory (with `baseline`, FILE.yaml:CONFIG, a comparison with those cells:
   `jaxir.report.baseline`); returns the output directory."""
   base = baseline_lib.read(baseline) if baseline else None    # before anything is written
   res = load_sweep(sweep_dir)
   out = Path(out) if out else Path(sweep_dir) / "report"
+  _check_replaceable(out)
   report = Report(res, out, resamples, seed, base)
+  previous = _previous_figures(out)
   blocks = report.build()
   title = f"α sweep: {res.dir.name}"
   storage.write_text(out / "report.md", to_markdown(blocks, out))
   storage.write_text(out / "report.html", to_html(blocks, title))
-  drawn = {Path(b.path).name for b in blocks if isinstance(b, Figure)}
-  for stale in report.figdir.glob("*.png"):     # an earlier report's figure this one no longer has
-    if stale.name not in drawn:
-      stale.unlink()
+  drawn = sorted({Path(b.path).name for b in blocks if isinstance(b, Figure)})
+  storage.write_json(out / FIGURES_MANIFEST, drawn)
+  for name in set(previous) - set(drawn):      # an earlier report's figure this one no longer has; nobody else's
+    (report.figdir / name).unlink(missing_ok=True)
   return out
