@@ -58,8 +58,9 @@ def _nested(updates, what="train"):
   return out
 
 
-def _raw_config(config, kw, overrides, what):
-  """The config file or dict merged with `overrides` and `kw` (`__` for `.`), as one nested dict."""
+def _raw_config(config, kw, overrides, what, sweep_train=False):
+  """The config file or dict merged with `overrides` and `kw` (`__` for `.`), as one nested dict. A train config
+  read from a sweep preset's file is refused, or with `sweep_train` is the preset's train section."""
   from jaxir import config as config_lib
   if config is None:
     raw = {}
@@ -67,6 +68,14 @@ def _raw_config(config, kw, overrides, what):
     raw = _nested(config, what)
   elif isinstance(config, (str, os.PathLike)):
     raw = config_lib.load_file(config)
+    if what == "train" and config_lib.is_sweep_preset(raw):
+      if not sweep_train:
+        raise JaxirError(f"{config} is a sweep preset (train, grid and eval sections), not a train config: run it "
+                         f"with `jaxir sweep --config {config}`; `jaxir plan --config {config}` plans its training")
+      raw = raw["train"]
+    if what == "sweep" and not config_lib.is_sweep_preset(raw) and config_lib.train_only_keys(raw):
+      raise JaxirError(f"{config} is a train config, not a sweep preset (train, grid and eval sections): run it with "
+                       f"`jaxir train --config {config}`")
   else:
     raise JaxirError(f"{what}: config must be a path to a .py / .yaml file or a dict, got {type(config).__name__}")
   raw = _merge(raw, _nested(overrides, what))
@@ -75,11 +84,21 @@ def _raw_config(config, kw, overrides, what):
 
 def train_config(config=None, overrides=None, **kw):
   """The validated `TrainConfig` that `train` would run (see the module docstring for the arguments)."""
+  return _train_config(config, overrides, kw)
+
+
+def cell_train_config(config=None, overrides=None, **kw):
+  """As `train_config`, and a sweep preset's file gives its train section: the settings every cell of the sweep
+  trains with, but for the grid's batch type, α and seed (what `jaxir plan` plans: they change no shape)."""
+  return _train_config(config, overrides, kw, sweep_train=True)
+
+
+def _train_config(config, overrides, kw, sweep_train=False):
   from jaxir import config as config_lib
   base = {}
   if isinstance(config, config_lib.TrainConfig):
     base, config = config_lib.to_dict(config), None
-  cfg = config_lib.from_dict(_merge(base, _raw_config(config, kw, overrides, "train")))
+  cfg = config_lib.from_dict(_merge(base, _raw_config(config, kw, overrides, "train", sweep_train)))
   config_lib.validate(cfg)
   return cfg
 

@@ -230,6 +230,20 @@ def load_file(path):
   return obj
 
 
+def is_sweep_preset(obj):
+  """Whether a loaded config file is a sweep preset (a `train` section beside the grid) rather than a train config,
+  which has no key named `train`."""
+  return isinstance(obj, dict) and isinstance(obj.get("train"), dict)
+
+
+SWEEP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval", "models_from")  # a sweep preset's top level
+
+
+def train_only_keys(obj):
+  """The top-level keys of a loaded config that only a train config has (steps, data, ...), sorted."""
+  return sorted(set(obj) & {f.name for f in dataclasses.fields(TrainConfig)} - set(SWEEP_KEYS))
+
+
 def build(path=None, overrides=(), base=None):
   """TrainConfig from defaults, then a config file, then `key=value` overrides; validated."""
   cfg = base or TrainConfig()

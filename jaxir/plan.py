@@ -556,7 +556,7 @@ def register(sub):
   p = sub.add_parser("plan", help="compile the train step for a TPU slice / GPU / this CPU: fits? how fast?")
   p.add_argument("--topology", help="cpu, or a TPU slice KIND:AxB[xC] (v5e:2x2, v4:2x2x1, v5p:2x2x2, v6e:4x4)")
   p.add_argument("--gpu", help="KINDxN (h100x8, h200x8, a100x8): deviceless GPU compilation, where jax supports it")
-  p.add_argument("--config", help="experiments/*.py or *.yaml (as for jaxir train)")
+  p.add_argument("--config", help="experiments/*.py or *.yaml (as for jaxir train), or a sweep preset: its training")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. batch.batch_size=1024 mesh.model=2")
   p.add_argument("--model-config", help="a config.json (or model directory), or a known name: e5-small, "
                                          "xlm-roberta-base, xlm-roberta-large, labse, qwen3-embedding-0.6b"
@@ -576,7 +576,7 @@ def register(sub):
 
 def _run(args):
   from jaxir import api, storage
-  cfg = api.train_config(args.config, args.overrides)
+  cfg = api.cell_train_config(args.config, args.overrides)
   encoder_config, source = model_config(cfg, args.model_config)
   for flag in ("chunk_per_device", "max_batch"):
     if getattr(args, flag) < 1:

@@ -113,6 +113,24 @@ def test_sweep_spec_from_a_dict_and_overrides(tmp_path):
     jaxir.sweep({"out_dir": str(tmp_path / "u")}, cells=" , ")
 
 
+def test_a_sweep_preset_and_a_train_config_are_told_apart(tmp_path):
+  preset = ROOT / "experiments/best.py"
+  with pytest.raises(JaxirError, match="experiments/best.py is a sweep preset .*: run it with `jaxir sweep --config"):
+    api.train_config(preset)
+  cfg = api.cell_train_config(preset, ["steps=7"])             # what `jaxir plan` and `jaxir data pairs` read
+  assert (cfg.steps, cfg.data.hard_negatives, cfg.data.hard_negative_lang, cfg.batch.batch_size) == (7, 3, "both", 32)
+  train = tmp_path / "train.yaml"
+  train.write_text("steps: 7\nbatch:\n  batch_size: 4\n")
+  assert api.cell_train_config(train).steps == api.train_config(train).steps == 7
+  with pytest.raises(JaxirError, match="train.yaml is a train config, not a sweep preset .*`jaxir train --config"):
+    api.sweep_spec(train)
+  with pytest.raises(JaxirError, match=r"unknown sweep config key 'steps': a train setting, .* \(train.steps=...\)"):
+    api.sweep_spec(preset, ["steps=3"])
+  sweep = tmp_path / "sweep.yaml"                              # out_dir alone is a sweep key too, not a train setting
+  sweep.write_text(f"out_dir: {tmp_path / 's'}\ngrid:\n  seeds: 1\n  alphas: [0.5]\n  zero_shot: false\n")
+  assert [c.name for c in api.sweep_spec(sweep).cells()] == ["hybrid_a0.5_s0"]
+
+
 def test_evaluate_bad_input(model_dir):
   with pytest.raises(JaxirError, match="evaluate needs one of"):
     jaxir.evaluate()

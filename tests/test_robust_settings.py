@@ -127,6 +127,19 @@ def test_train_refuses_before_the_run_directory_exists(model, tmp_path, capsys, 
   assert not out.exists()
 
 
+def test_a_sweep_preset_given_to_train_and_a_train_config_given_to_sweep_are_one_line(tmp_path, capsys, monkeypatch):
+  monkeypatch.chdir(tmp_path)                              # nothing may appear here
+  assert cli.main(["train", "--config", str(ROOT / "experiments/best.py")]) == 2   # was: unknown config key 'prune_checkpoints'
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and "is a sweep preset" in err and "jaxir sweep --config" in err, err
+  train = tmp_path / "train.yaml"
+  train.write_text("steps: 7\n")
+  assert cli.main(["sweep", "--config", str(train), "--quiet"]) == 2   # was: unknown sweep config key 'steps'
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and "is a train config" in err and "jaxir train --config" in err, err
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["train.yaml"]
+
+
 def test_numbers_as_a_person_writes_them(tmp_path):
   cfg = config.build(None, ["optim.learning_rate=1e10", "optim.weight_decay=1E-5", "batch.alpha=.5",
                             "loss.temperature=5e-2", "steps=1e3", "optim.clip_norm=+2"])

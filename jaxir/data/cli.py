@@ -23,10 +23,10 @@ def _stats(args):
 
 
 def _pairs(args):
-  from jaxir import config
+  from jaxir import api
   from jaxir.data import hybrid, pairs
   overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
-  cfg = config.build(args.config, overrides)
+  cfg = api.cell_train_config(args.config, overrides)
   data = pairs.load_pairs(cfg.data)
   hybrid.check(data.train, cfg.batch)  # e.g. cross-lingual batches from one language
   s = pairs.pair_stats(data)
@@ -94,7 +94,7 @@ def _add_pairs(sub):
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                  help="config overrides, e.g. data.langs=[de,en]; your own pairs: data.source=pairs data.path=FILE|DIR; "
                       "an -R folder: data.source=squad-r data.path=DIR")
-  p.add_argument("--config", help="experiment config (.py with get_config() or .yaml)")
+  p.add_argument("--config", help="experiment config (.py with get_config() or .yaml), or a sweep preset: its training")
   p.add_argument("--data-dir", help="data root (default: data.data_dir, $JAXIR_DATA, else ../shared/data)")
   p.add_argument("--stats", action="store_true", help="print pair counts per language and language pair (the default)")
   p.add_argument("--json", action="store_true", help="print JSON instead of tables")

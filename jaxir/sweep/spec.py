@@ -213,7 +213,7 @@ def _merge(base, updates):
   return out
 
 
-TOP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval", "models_from")
+TOP_KEYS = config_lib.SWEEP_KEYS
 
 
 def build(path=None, overrides=(), out_dir=None):
@@ -221,7 +221,11 @@ def build(path=None, overrides=(), out_dir=None):
   directory; validated."""
   raw = copy.deepcopy(path) if isinstance(path, dict) else config_lib.load_file(path) if path else {}
   raw = _merge(raw, config_lib.parse_overrides(overrides))
+  train_keys = config_lib.train_only_keys(raw)
   for k in raw:
+    if k in train_keys:
+      raise JaxirError(f"unknown sweep config key {k!r}: a train setting, which a sweep config keeps under train "
+                       f"(train.{k}=...)")
     if k not in TOP_KEYS:
       close = difflib.get_close_matches(k, TOP_KEYS, n=1, cutoff=0.5)
       raise JaxirError(f"unknown sweep config key {k!r}" + (f"; did you mean {close[0]}?" if close else "")
