@@ -91,6 +91,7 @@ class LossConfig:
   name: str = "info_nce"             # an entry of the loss table, `jaxir.loss_registry.LOSSES`
   temperature: float = 0.05
   learn_temperature: bool = False
+  temperature_learning_rate: float | None = None  # the learnt log-temperature's own Adam peak rate; None: optim's
   symmetric: bool = False            # add the passage->query direction
   grad_cache_chunk: int | None = None  # embed the global batch in chunks of this size (GradCache)
 
@@ -422,6 +423,11 @@ def validate(cfg):
   if d.hard_negatives and "negatives" not in loss.needs + loss.optional:
     raise JaxirError(f"loss.name={l.name} does not use hard negatives: set data.hard_negatives=0")
   _range("loss.temperature", l.temperature, 0.0, low_open=True)
+  if l.temperature_learning_rate is not None:
+    if not l.learn_temperature:
+      raise JaxirError("loss.temperature_learning_rate needs loss.learn_temperature=true (a fixed temperature "
+                       "has no learning rate)")
+    _range("loss.temperature_learning_rate", l.temperature_learning_rate, 0, low_open=True)
   if l.learn_temperature and l.temperature < MIN_TEMPERATURE:
     raise JaxirError(f"loss.temperature must be at least {MIN_TEMPERATURE:g} with loss.learn_temperature "
                      f"(a learnt temperature is clipped there), got {l.temperature}")

@@ -94,6 +94,12 @@ def test_keep_checkpoints_zero_without_export_says_no_weights_would_be_left():
 def test_learnt_temperature_below_its_clip_is_refused():
   with pytest.raises(JaxirError, match="at least 0.01 with loss.learn_temperature"):
     config.build(None, ["loss.temperature=0.001", "loss.learn_temperature=true"])
+  with pytest.raises(JaxirError, match="loss.temperature_learning_rate needs loss.learn_temperature=true"):
+    config.build(None, ["loss.temperature_learning_rate=0.01"])
+  with pytest.raises(JaxirError, match="loss.temperature_learning_rate must be greater than 0"):
+    config.build(None, ["loss.temperature_learning_rate=0", "loss.learn_temperature=true"])
+  assert config.build(None, ["loss.temperature_learning_rate=1e-2", "loss.learn_temperature=true"]
+                      ).loss.temperature_learning_rate == 0.01
   assert config.build(None, ["loss.temperature=0.001"]).loss.temperature == 0.001
 
 

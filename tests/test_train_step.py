@@ -234,6 +234,39 @@ def test_freeze_embeddings():
   assert int(state.step) == 1 and np.isfinite(float(metrics["grad_norm"]))
 
 
+def test_the_learnt_temperature_has_its_own_learning_rate():
+  """Shared with AdamW the log-temperature moves about the encoder's learning rate a step (so it cannot move at
+  fine-tuning rates); `loss.temperature_learning_rate` gives it its own Adam, outside the encoder's clipping."""
+  from jaxir.config import OptimConfig
+  optim = OptimConfig(learning_rate=1e-3, warmup_steps=0, weight_decay=0.01, clip_norm=1.0)
+  tree = {"params": {"w": jnp.ones((2, 2)), "emb": jnp.ones((3, 2))}, "log_temperature": jnp.asarray(np.log(0.05))}
+  grads = {"params": {"w": jnp.asarray([[5.0, -2.0], [0.5, 1.0]]), "emb": jnp.ones((3, 2))},
+           "log_temperature": jnp.asarray(-30.0)}           # a large gradient: the loss wants a higher temperature
+  def first_update(tx, t=tree, g=grads):
+    return tx.update(g, tx.init(t), t)[0]
+  shared = first_update(state_lib.make_optimizer(optim, 10, frozen=("emb",)))
+  own = first_update(state_lib.make_optimizer(optim, 10, frozen=("emb",), temperature_lr=0.1))
+  # Adam's first step is lr * g / (|g| + eps): the learning rate, whatever the gradient's size
+  assert float(shared["log_temperature"]) == pytest.approx(1e-3, rel=1e-4)
+  assert float(own["log_temperature"]) == pytest.approx(0.1, rel=1e-4)
+  assert not np.any(np.asarray(own["params"]["emb"]))        # still frozen
+  # the encoder's update is what AdamW gives it alone: the temperature's gradient is outside its clipping
+  alone = first_update(state_lib.make_optimizer(optim, 10, frozen=("emb",)),
+                       {"params": tree["params"], "log_temperature": None},
+                       {"params": grads["params"], "log_temperature": None})
+  np.testing.assert_allclose(np.asarray(own["params"]["w"]), np.asarray(alone["params"]["w"]), rtol=1e-6)
+  # through the train step: three steps at 0.05 a step move the temperature, shared at 1e-3 they barely do
+  moved = {}
+  for lr in (None, 0.05):
+    encoder, cfg = tw.tiny_encoder(), tw.tiny_config(learn_temperature=True, temperature_learning_rate=lr)
+    mesh = mesh_lib.make_mesh(cfg.mesh)
+    state, step = state_lib.create_train_state(encoder, cfg, mesh, seed=0), step_lib.make_train_step(encoder, cfg, mesh)
+    for i in range(3):
+      state, metrics = step(state, tw.make_batch(seed=i))
+    moved[lr] = abs(float(state.log_temperature) - np.log(cfg.loss.temperature))
+  assert moved[None] < 3 * 1e-3 * 1.01 and 0.1 < moved[0.05] < 0.15 * 1.01, moved
+
+
 def test_train_state_orbax_round_trip(single, tmp_path):
   import orbax.checkpoint as ocp
   state = single["state"]
