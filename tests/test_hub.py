@@ -88,6 +88,15 @@ def test_card_metadata_training_and_model_index(tiny, tmp_path):
   assert (back.meta["base_model"], back.meta["license"]) == ("intfloat/multilingual-e5-small", "mit")
 
 
+def test_card_says_a_learnt_temperature_was_learnt():
+  rows = lambda loss: card._training({**TRAIN, "loss": loss}, {})
+  assert "| temperature | 0.05 |" in rows({"temperature": 0.05})
+  learnt = rows({"temperature": 0.05, "learn_temperature": True, "temperature_learning_rate": 0.005})
+  assert "| temperature | learnt, from 0.05 |" in learnt and "| temperature learning rate | 0.005 |" in learnt
+  shared = rows({"temperature": 0.05, "learn_temperature": True, "temperature_learning_rate": None})
+  assert "| temperature learning rate | shared with the encoder's |" in shared
+
+
 def test_card_without_training_or_results(tiny, tmp_path):
   from huggingface_hub import ModelCard
   out = hf_io.save_pretrained(hf_io.load_pretrained(tiny), tmp_path / "plain")

@@ -175,7 +175,7 @@ def _training(cfg, meta):
   langs = meta.get("train_langs") or g("data", "langs")
   rows = [("batch type", g("batch", "batch_type")), ("α (P(a batch is X-X mono))", g("batch", "alpha")),
           ("global batch size", g("batch", "batch_size")), ("steps", g("steps")),
-          ("learning rate", g("optim", "learning_rate")), ("temperature", g("loss", "temperature")),
+          ("learning rate", g("optim", "learning_rate")), *_temperature_rows(g),
           ("training data", g("data", "source")), ("languages", " ".join(langs) if langs else "all of the source"),
           ("trained from", g("model", "name")), ("batch seed", g("batch", "seed"))]
   out = ["", "## Training", "", "Contrastive (InfoNCE, in-batch negatives) training with hybrid batches"
@@ -185,6 +185,15 @@ def _training(cfg, meta):
   out += ["", "<details><summary>Full training config (config.json of the run)</summary>", "", "```json",
           json.dumps(cfg, indent=2, ensure_ascii=False), "```", "", "</details>"]
   return out
+
+
+def _temperature_rows(g):
+  """The temperature as the run had it: fixed, or learnt from a starting value (at its own learning rate, if any)."""
+  if not g("loss", "learn_temperature"):
+    return [("temperature", g("loss", "temperature"))]
+  own = g("loss", "temperature_learning_rate")
+  return [("temperature", f"learnt, from {g('loss', 'temperature')}"),
+          ("temperature learning rate", own if own is not None else "shared with the encoder's")]
 
 
 def _fmt(v, scale=100):
