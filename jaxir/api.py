@@ -72,7 +72,7 @@ def _raw_config(config, kw, overrides, what, sweep_train=False):
       if not sweep_train:
         raise JaxirError(f"{config} is a sweep preset (train, grid and eval sections), not a train config: run it "
                          f"with `jaxir sweep --config {config}`; `jaxir plan --config {config}` plans its training")
-      raw = raw["train"]
+      raw = raw.get("train") or {}
     if what == "sweep" and not config_lib.is_sweep_preset(raw) and config_lib.train_only_keys(raw):
       raise JaxirError(f"{config} is a train config, not a sweep preset (train, grid and eval sections): run it with "
                        f"`jaxir train --config {config}`")

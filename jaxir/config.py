@@ -231,13 +231,14 @@ def load_file(path):
   return obj
 
 
-def is_sweep_preset(obj):
-  """Whether a loaded config file is a sweep preset (a `train` section beside the grid) rather than a train config,
-  which has no key named `train`."""
-  return isinstance(obj, dict) and isinstance(obj.get("train"), dict)
-
-
 SWEEP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval", "models_from")  # a sweep preset's top level
+
+
+def is_sweep_preset(obj):
+  """Whether a loaded config file is a sweep preset rather than a train config: it has a top-level key that only a
+  sweep has (train, grid, eval, models_from, prune_checkpoints). A train config has none of them."""
+  train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+  return isinstance(obj, dict) and any(k in SWEEP_KEYS and k not in train_keys for k in obj)
 
 
 def train_only_keys(obj):
