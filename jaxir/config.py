@@ -298,10 +298,11 @@ def check_batch_type(name):
   _choice("batch.batch_type", name, BATCH_TYPES, "batch type")
 
 
-def check_grad_cache(chunk, pack):
-  """GradCache re-runs the encoder on chunks of padded rows: one JaxirError when it meets packed batches."""
-  if chunk and pack:
-    raise JaxirError("loss.grad_cache_chunk needs padded batches: add batch.pack=false")
+def grad_cache_chunks(cfg):
+  """How many chunks GradCache cuts a global batch into: batch_size / grad_cache_chunk (1 without GradCache).
+  A packed batch's rows on each data device are padded to a multiple of it, so every chunk has as many rows."""
+  chunk = cfg.loss.grad_cache_chunk
+  return cfg.batch.batch_size // chunk if chunk else 1
 
 
 def check_hard_negative_lang(lang, k):
@@ -436,7 +437,6 @@ def validate(cfg):
     _range("loss.grad_cache_chunk", l.grad_cache_chunk, 1)
     if b.batch_size % l.grad_cache_chunk:
       raise JaxirError(f"loss.grad_cache_chunk={l.grad_cache_chunk} does not divide batch.batch_size={b.batch_size}")
-    check_grad_cache(l.grad_cache_chunk, b.pack)
   # mesh
   if mesh.data != -1 and mesh.data < 1:
     raise JaxirError(f"mesh.data must be -1 (every device the model axis leaves) or at least 1, got {mesh.data}")

@@ -254,8 +254,10 @@ def batch_shapes(cfg, mesh, hosts, query_tokens=None, passage_tokens=None):
   per_host = n // hosts
   texts = lambda count, length: [np.ones(length, np.int32)] * count
   host = (texts(per_host, qt), texts(per_host, pt), texts(per_host * k, pt))
+  from jaxir import config as config_lib
   local = _local_data_shards(mesh)
-  arrays = packed_lib.pack([host], 0, max(lq, lp), 0, local)   # every host packs the same shapes
+  multiple = local * config_lib.grad_cache_chunks(cfg)        # as the trainer's pipeline pads rows
+  arrays = packed_lib.pack([host], 0, max(lq, lp), 0, multiple)   # every host packs the same shapes
   rows = arrays["packed_ids"].shape[0] * data // local
   out = {key: (rows, max(lq, lp)) for key in packed_lib.KEYS[:3]}
   out.update(query_slot=(n,), passage_slot=(n,))
@@ -377,7 +379,8 @@ def grad_cache_loop_cost(cfg, enc, shapes, devices, model):
   """Per-device FLOPs and bytes of the GradCache chunks XLA's cost analysis leaves out.
 
   XLA counts a while loop's body once, and GradCache embeds (`lax.map`) and back-propagates (`lax.scan`)
-  n chunks per tower: the other n - 1 chunks are added here, estimated: a chunk's forward is the model
+  n chunks per tower (padded batches: rows / chunk; packed: the packed rows in batch / chunk chunks): the other
+  n - 1 chunks are added here, estimated: a chunk's forward is the model
   family's FLOPs per token (`Family.flops_per_token`), and it runs three times (embed, recompute, backward =
   2 forwards); each chunk reads the parameters twice and reads and writes the float32 gradient accumulator
   (5 x the parameter bytes on this device).
@@ -390,13 +393,14 @@ def grad_cache_loop_cost(cfg, enc, shapes, devices, model):
   params = sum(math.prod(x.shape) for x in jax.tree.leaves(jax.eval_shape(lambda: state_lib.init_params(Encoder(enc)))))
   flops_per_token = families.of_config(enc).flops_per_token
   flops = bytes_ = 0.0
-  for ids in ("query_ids", "passage_ids", "negative_ids"):
+  for ids in ("query_ids", "passage_ids", "negative_ids", "packed_ids"):
     if ids not in shapes:
       continue
     rows, length = shapes[ids]
-    loops = rows // c - 1
+    chunks = shapes["query_slot"][0] // c if ids == "packed_ids" else rows // c
+    loops = chunks - 1
     per_token = flops_per_token(enc, length)
-    flops += loops * 4 * per_token * c * length / devices
+    flops += loops * 4 * per_token * (rows // chunks) * length / devices
     bytes_ += loops * 5 * 4 * params / model
   return {"flops": flops, "bytes": bytes_, "note": "XLA counts each GradCache loop body once; the other chunks"
           " are estimated (jaxir.plan.grad_cache_loop_cost)"}
@@ -477,8 +481,6 @@ def largest_fitting(cfg, t, encoder_config, unit, limit, grad_cache_chunk=None, 
   def fits(b):
     if b not in cache:
       c = _with(cfg, batch__batch_size=b, loss__grad_cache_chunk=grad_cache_chunk)
-      if grad_cache_chunk:
-        c = _with(c, batch__pack=False)
       cache[b] = plan(c, t, encoder_config, encode=False, **kw)
       if log:
         r = cache[b]
@@ -522,7 +524,7 @@ def fit(cfg, t, encoder_config, chunk_per_device=8, limit=2 ** 20, log=None, **k
             f"loss.grad_cache_chunk with a smaller chunk than {chunk}, or mesh.model")
     out["hint"] = f"nothing fits in {_gib(t.hbm_bytes)} per chip; try {knob}"
   elif not plain:
-    out["hint"] = f"no plain batch fits; use loss.grad_cache_chunk={chunk} (and batch.pack=false)"
+    out["hint"] = f"no plain batch fits; use loss.grad_cache_chunk={chunk}"
   return out
 
 

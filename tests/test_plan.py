@@ -120,7 +120,7 @@ def test_largest_fitting_doubles_then_bisects(monkeypatch):
   assert [x for x, _, _ in tried][:5] == [4, 8, 16, 32, 64]
   tried.clear()
   assert plan.largest_fitting(cfg, None, None, 8, 1024, grad_cache_chunk=8)[0] == 40
-  assert all(gc == 8 and pack is False for _, gc, pack in tried)
+  assert all(gc == 8 and pack is True for _, gc, pack in tried)      # GradCache runs on the packed rows it is given
   assert plan.largest_fitting(cfg, None, None, 4, 16)[0] == 16       # capped by the limit
   monkeypatch.setattr(plan, "plan", lambda *a, **k: {"fits": False})
   assert plan.largest_fitting(cfg, None, None, 4, 1024)[0] == 0
@@ -252,6 +252,11 @@ def test_grad_cache_adds_the_chunks_xla_counts_once():
   r = plan.grad_cache_loop_cost(cfg, enc, four, 4, 1)
   assert r["flops"] > 0 and r["bytes"] > 0
   assert plan.grad_cache_loop_cost(cfg, enc, four, 8, 2)["flops"] == pytest.approx(r["flops"] / 2)
+  # Packed: the rows are cut into batch / chunk = 4 chunks whatever their count; 3 are added, of 40 / 4 rows each.
+  packed = {"packed_ids": (40, 32), "query_slot": (32,), "passage_slot": (32,)}
+  p = plan.grad_cache_loop_cost(cfg, enc, packed, 4, 1)
+  per_row = plan.grad_cache_loop_cost(cfg, enc, {"passage_ids": (16, 32)}, 4, 1)["flops"]     # 1 extra chunk of 8 rows
+  assert p["flops"] == pytest.approx(3 * per_row * 10 / 8) and p["bytes"] == pytest.approx(r["bytes"] * 3 / 13)   # 3 + 3 + 7 loops padded
 
 
 def test_a_step_xla_refuses_for_lack_of_hbm_does_not_fit():

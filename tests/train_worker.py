@@ -1,7 +1,7 @@
 """Shared fixtures of tests/test_train_step.py, and the subprocess entry point for its multi-device runs.
 
 `python tests/train_worker.py sharded OUT` runs on 4 fake CPU devices (XLA_FLAGS) and saves the
-gradients of one batch on a 4 x 1 mesh (plain, and packed) and a 2 x 2 mesh (gradient-cached); `python tests/train_worker.py multihost OUT PORT PID [packed]` is one of
+gradients of one batch on a 4 x 1 mesh (plain) and a 2 x 2 mesh (gradient-cached), each padded and packed; `python tests/train_worker.py multihost OUT PORT PID [packed]` is one of
 two processes (2 CPU devices each) that train 3 steps, each feeding its half of every global
 batch (padded, or packed: its own rows, slots into the global rows), and process 0 saves the losses and final params. Device counts must be fixed before jax
 is imported, hence the subprocesses.
@@ -136,10 +136,12 @@ def _sharded(out):
     result.update({f"{tag}/grad/{k}": v for k, v in flat(grads).items()})
     result.update({f"{tag}/metric/{k}": np.asarray(v) for k, v in metrics.items()})
     result[f"{tag}/specs"] = np.asarray([f"{k}={v.sharding.spec}" for k, v in flat_arrays(state.params).items()])
+    # Packed: rows padded to a multiple of the data shards (4 x 1), and of the 4 GradCache chunks per shard (2 x 2).
+    grads, metrics = grad_fn(state, mesh_lib.host_batch_to_global(packed_batch(row_multiple=4 if data == 4 else 8)[0],
+                                                                   mesh))
+    result.update({f"{tag}packed/grad/{k}": v for k, v in flat(grads).items()})
+    result.update({f"{tag}packed/metric/{k}": np.asarray(v) for k, v in metrics.items()})
     if data == 4:
-      grads, metrics = grad_fn(state, mesh_lib.host_batch_to_global(packed_batch(row_multiple=4)[0], mesh))
-      result.update({f"4x1packed/grad/{k}": v for k, v in flat(grads).items()})
-      result.update({f"4x1packed/metric/{k}": np.asarray(v) for k, v in metrics.items()})
       bad = make_batch(b=6)
       result["error/step"] = np.asarray(_error(lambda: grad_fn(state, bad)))
       result["error/host"] = np.asarray(_error(lambda: mesh_lib.host_batch_to_global(bad, mesh)))

@@ -29,7 +29,9 @@ loss and d loss / d embeddings on the full global batch, (3) re-run each chunk u
 with its slice of d loss / d embeddings as cotangent, summing parameter gradients in a
 `lax.scan`. Activation memory is one chunk's; the gradients equal the plain step's (without
 dropout, exactly up to float summation order). Each chunk takes rows from every `data` shard
-(no cross-device traffic), so c must be a multiple of the data-axis size. Dropout keys are per
+(no cross-device traffic), so c must be a multiple of the data-axis size. Padded batches are
+chunked per tower, c rows at a time; packed batches as one stream of packed rows in B / c chunks
+(each about c pairs' texts), the row count padded by the pipeline to a multiple of B / c per device. Dropout keys are per
 (step, tower, chunk) and the same in passes (1) and (3), so the recomputation matches; with
 dropout on, the masks differ from the plain step's (those are drawn per tower), so the two
 agree in distribution, not bitwise.
@@ -51,7 +53,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxir import loss_registry
-from jaxir.config import DTYPES, check_grad_cache
+from jaxir.config import DTYPES
 from jaxir.data import packed as packed_lib
 from jaxir.errors import JaxirError
 from jaxir.train import mesh as mesh_lib
@@ -98,7 +100,6 @@ def _validate_packed(batch, cfg, mesh):
   unknown = sorted(set(batch) - set(PACKED) - {"negative_slot"})
   if unknown:
     raise JaxirError(f"packed batch has unknown keys {', '.join(unknown)}")
-  check_grad_cache(cfg.loss.grad_cache_chunk, pack=True)
   shape, data = tuple(batch["packed_ids"].shape), mesh.shape["data"]
   for k in PACKED[1:3]:
     if len(shape) != 2 or tuple(batch[k].shape) != shape:
@@ -113,6 +114,14 @@ def _validate_packed(batch, cfg, mesh):
     if k in batch and batch[k].shape[0] % data:
       raise JaxirError(f"global batch of {batch[k].shape[0]} rows ({k}) is not divisible by the {data} devices"
                        " of the data axis")
+  chunk = cfg.loss.grad_cache_chunk
+  if chunk:
+    if chunk < 1 or nq[0] % chunk:
+      raise JaxirError(f"loss.grad_cache_chunk={chunk} does not divide the global batch of {nq[0]} pairs")
+    n = nq[0] // chunk
+    if shape[0] % (n * data):
+      raise JaxirError(f"packed batch of {shape[0]} rows is not a multiple of the {n} GradCache chunks times the"
+                       f" {data} devices of the data axis (the pipeline pads rows to it: config.grad_cache_chunks)")
 
 
 def _validate_towers(batch, cfg):
@@ -238,30 +247,57 @@ def _from_chunks(y, data):
   return y.reshape((n * c,) + y.shape[3:])
 
 
+def _grad_cache_streams(encoder, cfg, state, batch):
+  """What GradCache re-runs chunk by chunk: a list of streams (arrays [rows, ...], number of chunks, dropout key,
+  encoder method, extra args), and a function from the streams' embeddings to the towers' (one per `TOWERS`).
+
+  Padded: one stream per tower, chunks of `loss.grad_cache_chunk` rows. Packed: one stream of the packed rows,
+  cut into B / chunk chunks (B the global batch, so a chunk holds about `chunk` pairs' texts); the pipeline pads
+  the row count to a multiple of that (`config.grad_cache_chunks`). Slots index the packed output in row order,
+  which `_from_chunks` restores."""
+  chunk = cfg.loss.grad_cache_chunk
+  if is_packed(batch):
+    n = batch["query_slot"].shape[0] // chunk
+    args = (batch["packed_ids"], batch["packed_segments"], batch["packed_positions"])
+    extra = (packed_lib.segments(args[0].shape[1]),)
+    streams = [(args, n, tower_rng(state.rng, state.step, PACKED_TOWER), type(encoder).packed, extra)]
+
+    def towers(outs):
+      flat = outs[0].reshape((-1, outs[0].shape[-1]))
+      return [None if k not in batch else jnp.take(flat, batch[k], axis=0) for k in SLOTS]
+    return streams, towers
+  streams = [None if t is None else (t, t[0].shape[0] // chunk, tower_rng(state.rng, state.step, k), None, ())
+             for k, t in enumerate(_towers(batch))]
+  return streams, list
+
+
 def _grad_cache_grads(encoder, loss_fn, cfg, mesh, state, batch):
-  data, chunk = mesh.shape["data"], cfg.loss.grad_cache_chunk
+  data = mesh.shape["data"]
   params = state.params
   chunked = NamedSharding(mesh, P(None, "data"))
+  streams, towers = _grad_cache_streams(encoder, cfg, state, batch)
   plan = []
-  for k, t in enumerate(_towers(batch)):
-    if t is None:
+  for stream in streams:
+    if stream is None:
       plan.append(None)
       continue
-    n = t[0].shape[0] // chunk
-    ids, mask = (jax.lax.with_sharding_constraint(_to_chunks(x, n, data), chunked) for x in t)
-    plan.append((ids, mask, jnp.arange(n), tower_rng(state.rng, state.step, k)))
+    arrays, n, rng, method, extra = stream
+    arrays = tuple(jax.lax.with_sharding_constraint(_to_chunks(x, n, data), chunked) for x in arrays)
+    plan.append((arrays, jnp.arange(n), rng, method, extra))
+
+  def run(p, arrays, i, rng, method, extra):
+    return _apply(encoder, cfg, p, jax.random.fold_in(rng, i), *arrays, *extra, method=method)
 
   # (1) embeddings of every chunk, no graph kept.
-  def embed(tower):
-    ids, mask, idx, rng = tower
-    e = jax.lax.map(lambda a: _encode(encoder, cfg, params, a[0], a[1], jax.random.fold_in(rng, a[2])),
-                    (ids, mask, idx))
+  def embed(t):
+    arrays, idx, rng, method, extra = t
+    e = jax.lax.map(lambda a: run(params, a[0], a[1], rng, method, extra), (arrays, idx))
     return _from_chunks(e, data)
-  emb = [None if t is None else embed(t) for t in plan]
+  outs = [None if t is None else embed(t) for t in plan]
 
   # (2) loss and its gradient w.r.t. the embeddings (and temperature) on the full global batch.
-  (d_emb, d_lt), metrics = jax.grad(
-      lambda e, lt: _loss(loss_fn, cfg, mesh, e, lt), argnums=(0, 1), has_aux=True)(emb, state.log_temperature)
+  (d_outs, d_lt), metrics = jax.grad(
+      lambda o, lt: _loss(loss_fn, cfg, mesh, towers(o), lt), argnums=(0, 1), has_aux=True)(outs, state.log_temperature)
 
   # (3) back-propagate chunk by chunk, summing parameter gradients. Frozen embeddings are held
   # out of the vjp, so the scan carries no [vocab, H] accumulator for them. With frozen params the
@@ -274,19 +310,18 @@ def _grad_cache_grads(encoder, loss_fn, cfg, mesh, state, batch):
     live = {k: v for k, v in flat.items() if k not in frozen}
     join = lambda p: flax.traverse_util.unflatten_dict({**p, **frozen}, sep="/")
   grads = jax.tree.map(jnp.zeros_like, live)
-  for t, d in zip(plan, d_emb):
+  for t, d in zip(plan, d_outs):
     if t is None:
       continue
-    ids, mask, idx, rng = t
+    arrays, idx, rng, method, extra = t
     d = jax.lax.with_sharding_constraint(_to_chunks(d, idx.shape[0], data), chunked)
 
-    def body(acc, xs, rng=rng):
-      i_ids, i_mask, i, ct = xs
-      f = lambda p: _encode(encoder, cfg, join(p), i_ids, i_mask, jax.random.fold_in(rng, i))
-      _, vjp = jax.vjp(f, live)
+    def body(acc, xs, rng=rng, method=method, extra=extra):
+      a, i, ct = xs
+      _, vjp = jax.vjp(lambda p: run(join(p), a, i, rng, method, extra), live)
       return jax.tree.map(jnp.add, acc, vjp(ct)[0]), None
 
-    grads, _ = jax.lax.scan(body, grads, (ids, mask, idx, d))
+    grads, _ = jax.lax.scan(body, grads, (arrays, idx, d))
   if frozen is not None:
     grads = flax.traverse_util.unflatten_dict({**grads, **jax.tree.map(jnp.zeros_like, frozen)}, sep="/")
   return {"params": grads, "log_temperature": d_lt}, metrics

@@ -427,7 +427,7 @@ def train(cfg, progress=True):
   query_prompt, passage_prompt = effective_prompts(pretrained.meta)
   batches = pipeline.make_dataset(data.train, cfg, pretrained.tokenizer, start, jax.process_index(),
                                   jax.process_count(), query_prompt=query_prompt, passage_prompt=passage_prompt,
-                                  row_multiple=mesh_lib.local_data_shards(mesh))
+                                  row_multiple=mesh_lib.local_data_shards(mesh) * config_lib.grad_cache_chunks(cfg))
   log = JsonlLog(out / "log.jsonl", echo=progress, keep=lambda r: _reached(r, start, cfg.steps)) \
       if jax.process_index() == 0 else _NoLog()        # one run directory for all processes: process 0 logs
   if start or log.kept:
