@@ -1,4 +1,4 @@
-"""The one-negative recipe of issue 20, kept as the control of experiments/best.py: the same training and grid
+"""The one-negative recipe of issue 20, kept as a control of experiments/best.py: the three-negative recipe's (experiments/best_hnb3.py) training and grid
 with one hard negative per pair (`data.hard_negatives=1`, another sentence of the positive's paragraph) instead
 of three. It was experiments/best.py until the three-negative recipe led the MLQA-R dev split
 (docs/results/best/README.md §4); its recorded scores (experiments/expected/best_hn1.yaml, all 19 cells) are the
@@ -17,7 +17,7 @@ from jaxir.config import load_file
 
 
 def get_config():
-  cfg = load_file(Path(__file__).with_name("best.py"))
+  cfg = load_file(Path(__file__).with_name("best_hnb3.py"))
   cfg["out_dir"] = "runs/sweep-best-hn1"
   cfg["train"]["data"]["hard_negatives"] = 1
   cfg["train"]["data"]["hard_negative_lang"] = "positive"

@@ -505,7 +505,7 @@ def test_missing_benchmark_data_is_one_line_before_anything_runs(tmp_path, capsy
   assert "eval.data_dir" in err and not (tmp_path / "sw").exists()
 
 
-@pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full", "full_beyond", "best", "best_hn1", "recipe_search"])
+@pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full", "full_beyond", "best", "best_hnb3", "best_hn1", "recipe_search"])
 def test_presets_build_on_the_real_data(preset, monkeypatch):
   """Every sweep preset in experiments/ is a valid config whose benchmarks' data is present."""
   from jaxir.sweep import spec as spec_lib
@@ -523,7 +523,7 @@ def test_presets_build_on_the_real_data(preset, monkeypatch):
   assert first_seed == sorted(spec.grid.alphas)      # seed-major: the first seed is a whole alpha curve
 
 
-@pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full", "best", "best_hn1"])
+@pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full", "best", "best_hnb3", "best_hn1"])
 def test_expected_scores_match_their_preset(preset, monkeypatch):
   """experiments/expected/<preset>.yaml holds cells of that preset, recorded under the options the preset
   sets now: editing a preset without rerunning it breaks this test, not a user's check."""

@@ -1,6 +1,6 @@
 """The α axis of a hybrid sweep drawn from its recorded scores (an expected-scores file), beside the paper's rows.
 
-  PYTHONPATH=. python tools/recorded_figures.py experiments/expected/best.yaml --out docs/results/best/figures
+  PYTHONPATH=. python tools/recorded_figures.py experiments/expected/best_hnb3.yaml --out docs/results/best/figures
 
 `jaxir report` draws from a sweep directory; this draws from `jaxir expected write`'s file, so a sweep whose
 cells were run in several directories (or whose directories are gone) can still be drawn whole. Only summary
