@@ -232,18 +232,20 @@ def load_file(path):
 
 
 SWEEP_KEYS = ("out_dir", "prune_checkpoints", "train", "grid", "eval", "models_from")  # a sweep preset's top level
+_TRAIN_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+SWEEP_ONLY_KEYS = frozenset(SWEEP_KEYS) - _TRAIN_KEYS    # only a sweep preset has them at its top level
+TRAIN_ONLY_KEYS = _TRAIN_KEYS - frozenset(SWEEP_KEYS)    # only a train config has them at its top level
 
 
 def is_sweep_preset(obj):
   """Whether a loaded config file is a sweep preset rather than a train config: it has a top-level key that only a
   sweep has (train, grid, eval, models_from, prune_checkpoints). A train config has none of them."""
-  train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-  return isinstance(obj, dict) and any(k in SWEEP_KEYS and k not in train_keys for k in obj)
+  return isinstance(obj, dict) and any(k in SWEEP_ONLY_KEYS for k in obj)
 
 
 def train_only_keys(obj):
   """The top-level keys of a loaded config that only a train config has (steps, data, ...), sorted."""
-  return sorted(set(obj) & {f.name for f in dataclasses.fields(TrainConfig)} - set(SWEEP_KEYS))
+  return sorted(set(obj) & TRAIN_ONLY_KEYS)
 
 
 def build(path=None, overrides=(), base=None):
@@ -298,11 +300,16 @@ def check_batch_type(name):
   _choice("batch.batch_type", name, BATCH_TYPES, "batch type")
 
 
+def chunk_count(pairs, chunk):
+  """How many chunks GradCache cuts a global batch of `pairs` pairs into: pairs / chunk (1 without GradCache,
+  `chunk` None or 0). A packed batch's rows on each data device are padded to a multiple of it, so every chunk
+  has as many rows; the trainer, the step's checks and `jaxir plan` all count chunks with this."""
+  return pairs // chunk if chunk else 1
+
+
 def grad_cache_chunks(cfg):
-  """How many chunks GradCache cuts a global batch into: batch_size / grad_cache_chunk (1 without GradCache).
-  A packed batch's rows on each data device are padded to a multiple of it, so every chunk has as many rows."""
-  chunk = cfg.loss.grad_cache_chunk
-  return cfg.batch.batch_size // chunk if chunk else 1
+  """`chunk_count` of a config's global batch (batch.batch_size, loss.grad_cache_chunk)."""
+  return chunk_count(cfg.batch.batch_size, cfg.loss.grad_cache_chunk)
 
 
 def check_hard_negative_lang(lang, k):

@@ -386,6 +386,7 @@ def grad_cache_loop_cost(cfg, enc, shapes, devices, model):
   (5 x the parameter bytes on this device).
   """
   import jax
+  from jaxir import config as config_lib
   from jaxir.model import families
   from jaxir.model.encoder import Encoder
   from jaxir.train import state as state_lib
@@ -397,7 +398,7 @@ def grad_cache_loop_cost(cfg, enc, shapes, devices, model):
     if ids not in shapes:
       continue
     rows, length = shapes[ids]
-    chunks = shapes["query_slot"][0] // c if ids == "packed_ids" else rows // c
+    chunks = config_lib.chunk_count(shapes["query_slot"][0] if ids == "packed_ids" else rows, c)
     loops = chunks - 1
     per_token = flops_per_token(enc, length)
     flops += loops * 4 * per_token * (rows // chunks) * length / devices

@@ -114,9 +114,49 @@ def test_expected_write_refuses_a_file_that_is_not_expected_scores(tmp_path, cap
   assert cli.main(["expected", "write", str(sweep), str(mine), "--note", "again"]) == 0
   assert yaml.safe_load(mine.read_text())["note"] == "again"
   (tmp_path / "empty.yaml").touch()
-  assert expected.write(sweep, tmp_path / "empty.yaml") == 2
+  assert expected.write(sweep, tmp_path / "empty.yaml") == (2, 0)
   assert cli.main(["expected", "write", str(sweep), str(config), "--force"]) == 0
   assert expected.is_expected_file(config)
+
+
+def test_expected_write_keeps_recorded_cells_a_partial_rerun_has_not_finished(tmp_path, capsys):
+  """A sweep run in pieces on machines that do not keep each other's runs: writing the second piece's cells
+  into the file of the first keeps the first's cells (in grid order); a sweep with other options is refused,
+  the file untouched; --force replaces the file whole."""
+  from test_report import make_sweep
+  first, second = tmp_path / "first", tmp_path / "second"
+  _, cells = make_sweep(first, alphas=(0.0, 1.0), seeds=1, batch_types=("hybrid",), unfinished=("hybrid_a1_s0",))
+  make_sweep(second, alphas=(0.0, 1.0), seeds=1, batch_types=("hybrid",), unfinished=("zero-shot", "hybrid_a0_s0"))
+  exp = tmp_path / "expected.yaml"
+  assert cli.main(["expected", "write", str(first), str(exp), "--note", "piece one"]) == 0
+  doc = yaml.safe_load(exp.read_text())
+  assert list(doc["cells"]) == ["zero-shot", "hybrid_a0_s0"] and doc["unfinished"] == ["hybrid_a1_s0"]
+  recorded = doc["cells"]["hybrid_a0_s0"]
+  capsys.readouterr()
+  assert cli.main(["expected", "write", str(second), str(exp)]) == 0
+  out = capsys.readouterr().out
+  assert "wrote the scores of 1 cells" in out and "kept 2 recorded cells the sweep has not finished" in out, out
+  doc = yaml.safe_load(exp.read_text())
+  assert list(doc["cells"]) == [c.name for c in cells] and doc["unfinished"] == []
+  assert doc["cells"]["hybrid_a0_s0"] == recorded and doc["note"] == "piece one"
+  assert exp.read_text().startswith(f"# Expected scores of the sweep {second} (3 finished cells)")
+  # the rerun's own cells replace their records
+  doc["cells"]["hybrid_a1_s0"]["xquad-r"]["Mo"] = -1.0
+  exp.write_text(yaml.safe_dump(doc, sort_keys=False))
+  assert expected.write(second, exp) == (1, 2)
+  assert yaml.safe_load(exp.read_text())["cells"]["hybrid_a1_s0"]["xquad-r"]["Mo"] != -1.0
+  # a record of other options (here: more steps): refused in one line, the record unchanged; --force replaces it
+  doc = yaml.safe_load(exp.read_text())
+  doc["options"]["train"]["steps"] += 1
+  exp.write_text(yaml.safe_dump(doc, sort_keys=False))
+  before = exp.read_text()
+  assert cli.main(["expected", "write", str(second), str(exp)]) == 2
+  err = capsys.readouterr().err
+  assert "records cells run with other options" in err and "(differs in steps)" in err, err
+  assert "--force" in err and err.count("\n") == 1, err
+  assert exp.read_text() == before
+  assert cli.main(["expected", "write", str(second), str(exp), "--force"]) == 0
+  assert list(yaml.safe_load(exp.read_text())["cells"]) == ["hybrid_a1_s0"]
 
 
 # ---------------------------------------------------------------- local paths are never hub ids

@@ -17,7 +17,9 @@ def register(sub):
   e.add_argument("sweep_dir", metavar="SWEEP_DIR", help="directory written by `jaxir sweep`")
   e.add_argument("file", metavar="FILE", help="expected-scores YAML (e.g. experiments/expected/quick.yaml)")
   e.add_argument("--note", help="write: where and how the scores were measured (kept in the file)")
-  e.add_argument("--force", action="store_true", help="write: replace FILE even when it is not an expected-scores file")
+  e.add_argument("--force", action="store_true",
+                 help="write: replace FILE whole, even when it is not an expected-scores file or records other options"
+                      " (without it, FILE's cells the sweep has not finished are kept)")
   e.set_defaults(func=_expected)
 
 
@@ -34,8 +36,9 @@ def _expected(args):
   import sys
   from jaxir.report import expected
   if args.action == "write":
-    n = expected.write(args.sweep_dir, args.file, args.note, force=args.force)
-    print(f"expected: wrote the scores of {n} cells to {args.file}")
+    n, kept = expected.write(args.sweep_dir, args.file, args.note, force=args.force)
+    also = f", and kept {kept} recorded cells the sweep has not finished" if kept else ""
+    print(f"expected: wrote the scores of {n} cells to {args.file}{also}")
     return 0
   _, problems = expected.check(args.sweep_dir, args.file, sys.stdout)
   return 1 if problems else 0

@@ -3,6 +3,11 @@
   jaxir expected write SWEEP_DIR FILE   records every finished cell's headline scores
   jaxir expected check SWEEP_DIR FILE   compares a sweep (a rerun, another machine) against them
 
+`write` over an expected-scores file recorded with the same options keeps the cells it records that the sweep
+has not finished (a sweep run in pieces, on machines that do not keep each other's runs, adds up in one file);
+the sweep's finished cells replace their records. A file recorded with other options is refused (`--force`
+replaces it), so a record is never lost without being asked for.
+
 Scores (x 100 where a fraction; RD in ranks): per LAReQA benchmark Mo, Cr, Mul and RD; per benchmark
 beyond LAReQA the report's headline metrics (`jaxir.report.beyond.metrics`). A score is within
 tolerance when |ours - expected| <= abs + rel * |expected|, with `abs` / `rel` per cell kind from the
@@ -71,28 +76,43 @@ def is_expected_file(path):
 
 
 def write(sweep_dir, path, note=None, force=False):
-  """Writes the finished cells' scores of `sweep_dir` to `path`; returns their number. An existing `path`
-  is replaced only when it is empty or an expected-scores file, or with `force`."""
+  """Writes the finished cells' scores of `sweep_dir` to `path`; returns (cells written from the sweep, recorded
+  cells kept). An existing `path` is replaced only when it is empty or an expected-scores file, or with `force`;
+  an expected-scores file keeps its cells the sweep has not finished, and must record the sweep's options."""
   path = Path(path)
   if path.is_dir():
     raise JaxirError(f"{path} is a directory, not an expected-scores file")
-  if not force and path.exists() and path.stat().st_size and not is_expected_file(path):
-    raise JaxirError(f"{path} exists and is not an expected-scores file (no `sweep` / `cells` keys); refusing to"
-                     " overwrite it: choose another FILE, or pass --force to replace it")
+  old = None
+  if not force and path.exists() and path.stat().st_size:
+    if not is_expected_file(path):
+      raise JaxirError(f"{path} exists and is not an expected-scores file (no `sweep` / `cells` keys); refusing to"
+                       " overwrite it: choose another FILE, or pass --force to replace it")
+    old = read(path)
   res = load_sweep(sweep_dir)
+  opts = options(res.spec)
+  cells = {c.name: {"kind": c.kind, **cell_scores(c)} for c in res.cells}
+  kept = {}
+  if old is not None:
+    changed = differing_options(old["options"], opts) if old.get("options") else []
+    if changed:
+      raise JaxirError(f"{path} records cells run with other options than {res.dir} (differs in {some(changed, 4)});"
+                       " refusing to mix them: choose another FILE, or pass --force to replace it")
+    kept = {k: v for k, v in old["cells"].items() if k not in cells}
+  rank = {name: i for i, name in enumerate(res.order)}     # grid order; recorded cells the grid lacks go last
+  merged = dict(sorted({**kept, **cells}.items(), key=lambda kv: rank.get(kv[0], len(rank))))
   doc = {
       "sweep": str(res.dir),
       "written": time.strftime("%Y-%m-%d"),
-      "note": note or "measured on this machine; rerun `jaxir expected check` on yours",
-      "unfinished": list(res.missing),
-      "tolerance": TOLERANCE,
-      "options": options(res.spec),
-      "cells": {c.name: {"kind": c.kind, **cell_scores(c)} for c in res.cells},
+      "note": note or (old or {}).get("note") or "measured on this machine; rerun `jaxir expected check` on yours",
+      "unfinished": [name for name in res.missing if name not in kept],
+      "tolerance": TOLERANCE if old is None else {**TOLERANCE, **(old.get("tolerance") or {})},
+      "options": opts,
+      "cells": merged,
   }
-  header = (f"# Expected scores of the sweep {res.dir} ({len(res.cells)} finished cells), written by\n"
+  header = (f"# Expected scores of the sweep {res.dir} ({len(merged)} finished cells), written by\n"
             f"# `jaxir expected write`. Check a rerun: jaxir expected check SWEEP_DIR {path}\n")
   storage.write_text(path, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-  return len(res.cells)
+  return len(cells), len(kept)
 
 
 def read(path):

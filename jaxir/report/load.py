@@ -48,6 +48,7 @@ class SweepResults:
   missing: list             # names of unfinished cells
   benchmarks: list          # the LAReQA benchmarks (xquad-r, mlqa-r-dev) every listed cell has
   beyond: list = dataclasses.field(default_factory=list)   # the sets benchmarks (tatoeba, beir, ...), where present
+  order: list = dataclasses.field(default_factory=list)    # every cell name of the grid, finished or not, in grid order
 
   @property
   def trained(self):
@@ -100,7 +101,7 @@ def load_sweep(sweep_dir):
   if not cells:
     raise JaxirError(f"{sweep_dir} has no finished cell yet ({len(missing)} unfinished); run or resume "
                      "`jaxir sweep` first")
-  return SweepResults(sweep_dir, record["spec"], cells, missing, lareqa, beyond)
+  return SweepResults(sweep_dir, record["spec"], cells, missing, lareqa, beyond, [c["name"] for c in record["cells"]])
 
 
 # The metrics the report reads from each benchmark's summary.json: numbers, or null where none was measured.

@@ -53,7 +53,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxir import loss_registry
-from jaxir.config import DTYPES
+from jaxir.config import DTYPES, chunk_count
 from jaxir.data import packed as packed_lib
 from jaxir.errors import JaxirError
 from jaxir.train import mesh as mesh_lib
@@ -116,9 +116,9 @@ def _validate_packed(batch, cfg, mesh):
                        " of the data axis")
   chunk = cfg.loss.grad_cache_chunk
   if chunk:
-    if chunk < 1 or nq[0] % chunk:
+    if nq[0] % chunk:
       raise JaxirError(f"loss.grad_cache_chunk={chunk} does not divide the global batch of {nq[0]} pairs")
-    n = nq[0] // chunk
+    n = chunk_count(nq[0], chunk)
     if shape[0] % (n * data):
       raise JaxirError(f"packed batch of {shape[0]} rows is not a multiple of the {n} GradCache chunks times the"
                        f" {data} devices of the data axis (the pipeline pads rows to it: config.grad_cache_chunks)")
@@ -257,7 +257,7 @@ def _grad_cache_streams(encoder, cfg, state, batch):
   which `_from_chunks` restores."""
   chunk = cfg.loss.grad_cache_chunk
   if is_packed(batch):
-    n = batch["query_slot"].shape[0] // chunk
+    n = chunk_count(batch["query_slot"].shape[0], chunk)
     args = (batch["packed_ids"], batch["packed_segments"], batch["packed_positions"])
     extra = (packed_lib.segments(args[0].shape[1]),)
     streams = [(args, n, tower_rng(state.rng, state.step, PACKED_TOWER), type(encoder).packed, extra)]
@@ -266,7 +266,8 @@ def _grad_cache_streams(encoder, cfg, state, batch):
       flat = outs[0].reshape((-1, outs[0].shape[-1]))
       return [None if k not in batch else jnp.take(flat, batch[k], axis=0) for k in SLOTS]
     return streams, towers
-  streams = [None if t is None else (t, t[0].shape[0] // chunk, tower_rng(state.rng, state.step, k), None, ())
+  streams = [None if t is None else
+             (t, chunk_count(t[0].shape[0], chunk), tower_rng(state.rng, state.step, k), None, ())
              for k, t in enumerate(_towers(batch))]
   return streams, list
 
