@@ -70,11 +70,13 @@ def _raw_config(config, kw, overrides, what, sweep_train=False):
     raw = config_lib.load_file(config)
     if what == "train" and config_lib.is_sweep_preset(raw):
       if not sweep_train:
-        raise JaxirError(f"{config} is a sweep preset (train, grid and eval sections), not a train config: run it "
+        keys = ", ".join(k for k in raw if k in config_lib.SWEEP_ONLY_KEYS)
+        raise JaxirError(f"{config} is a sweep preset (it has {keys}), not a train config: run it "
                          f"with `jaxir sweep --config {config}`; `jaxir plan --config {config}` plans its training")
       raw = raw.get("train") or {}
     if what == "sweep" and not config_lib.is_sweep_preset(raw) and config_lib.train_only_keys(raw):
-      raise JaxirError(f"{config} is a train config, not a sweep preset (train, grid and eval sections): run it with "
+      keys = ", ".join(config_lib.train_only_keys(raw))
+      raise JaxirError(f"{config} is a train config (it has {keys}), not a sweep preset: run it with "
                        f"`jaxir train --config {config}`")
   else:
     raise JaxirError(f"{what}: config must be a path to a .py / .yaml file or a dict, got {type(config).__name__}")

@@ -122,7 +122,7 @@ def test_a_sweep_preset_and_a_train_config_are_told_apart(tmp_path):
   train = tmp_path / "train.yaml"
   train.write_text("steps: 7\nbatch:\n  batch_size: 4\n")
   assert api.cell_train_config(train).steps == api.train_config(train).steps == 7
-  with pytest.raises(JaxirError, match="train.yaml is a train config, not a sweep preset .*`jaxir train --config"):
+  with pytest.raises(JaxirError, match=r"train.yaml is a train config \(it has batch, steps\), not a sweep preset: .*`jaxir train --config"):
     api.sweep_spec(train)
   with pytest.raises(JaxirError, match=r"unknown sweep config key 'steps': a train setting, .* \(train.steps=...\)"):
     api.sweep_spec(preset, ["steps=3"])

@@ -142,12 +142,12 @@ def test_a_sweep_preset_given_to_train_and_a_train_config_given_to_sweep_are_one
   grid_only.write_text("grid:\n  alphas: [0.5]\n")
   assert cli.main(["train", "--config", str(grid_only)]) == 2   # was: unknown config key 'grid'
   err = capsys.readouterr().err.strip()
-  assert len(err.splitlines()) == 1 and "is a sweep preset" in err, err
+  assert len(err.splitlines()) == 1 and "is a sweep preset (it has grid)" in err, err
   train = tmp_path / "train.yaml"
   train.write_text("steps: 7\n")
   assert cli.main(["sweep", "--config", str(train), "--quiet"]) == 2   # was: unknown sweep config key 'steps'
   err = capsys.readouterr().err.strip()
-  assert len(err.splitlines()) == 1 and "is a train config" in err and "jaxir train --config" in err, err
+  assert len(err.splitlines()) == 1 and "is a train config (it has steps)" in err and "jaxir train --config" in err, err
   assert sorted(p.name for p in tmp_path.iterdir()) == ["grid_only.yaml", "train.yaml"]
 
 
