@@ -11,7 +11,7 @@ import pytest
 
 from jaxir import cli
 
-from conftest import DATA, free_port, tiny_model
+from conftest import DATA, free_port, tiny_model, xla_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--benchmark", "xquad-r", "--data-dir", str(DATA), "--langs", "de,en", "--max-articles", "1",
@@ -20,7 +20,7 @@ ARGS = ["--benchmark", "xquad-r", "--data-dir", str(DATA), "--langs", "de,en", "
 
 def _env(**kw):
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS" and not k.startswith("JAXIR_")}
-  env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), **kw)
+  env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), XLA_FLAGS=xla_flags(), **kw)
   return env
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import toy_family
+from conftest import xla_flags
 import train_worker as tw
 from jaxir.errors import JaxirError
 from jaxir.model import families, family
@@ -101,7 +102,7 @@ def test_toy_family_trains_with_its_frozen_subtree(toy):
 
 
 def test_sharding_rules_are_checked_on_a_model_axis():
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
+  env = dict(os.environ, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=4"), JAX_PLATFORMS="cpu",
              PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
   run = subprocess.run([sys.executable, str(ROOT / "tests" / "toy_family.py"), "sharding"], env=env,
                        capture_output=True, text=True, timeout=300)

@@ -23,6 +23,7 @@ from safetensors.numpy import load_file, save_file
 from transformers import Qwen3Config as TorchQwen3Config
 from transformers import Qwen3ForCausalLM, Qwen3Model
 
+from conftest import xla_flags
 from jaxir.errors import JaxirError
 from jaxir.model import qwen3
 
@@ -355,7 +356,7 @@ def test_train_step_with_model_axis_sharding(tmp_path):
   `model`; the batch packed) equal the 4 x 1 mesh's (padded; the same texts)."""
   out = tmp_path / "sharded.npz"
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
-  env.pop("XLA_FLAGS", None)
+  env["XLA_FLAGS"] = xla_flags()
   run = subprocess.run([sys.executable, "-c", _SHARDED_WORKER, str(out)], env=env, cwd=ROOT, capture_output=True,
                        text=True, timeout=300)
   assert run.returncode == 0, run.stderr[-3000:]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import xla_flags
 from jaxir import shards
 from jaxir.errors import JaxirError
 from jaxir.eval import ir, topk
@@ -106,7 +107,7 @@ def test_topk_sharded_over_four_devices_equals_one(tmp_path):
   code = ("import sys, numpy as np, jax; from jaxir.eval import topk; d = sys.argv[1];"
           "s, r = topk.search(np.load(d + '/q.npy'), np.load(d + '/c.npy'), k=30, block_rows=100, query_chunk=4);"
           "assert jax.device_count() == 4; np.save(d + '/r.npy', r)")
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+  env = dict(os.environ, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=4"), JAX_PLATFORMS="cpu")
   run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, cwd=ROOT, capture_output=True,
                        text=True, timeout=120)
   assert run.returncode == 0, run.stderr[-2000:]

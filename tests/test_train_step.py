@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import train_worker as tw
-from conftest import free_port
+from conftest import free_port, xla_flags
 from jaxir.errors import JaxirError
 from jaxir.train import losses
 from jaxir.train import mesh as mesh_lib
@@ -45,7 +45,7 @@ def _max_abs_diff(a, b):
 
 def _env(**extra):
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-  env.pop("XLA_FLAGS", None)
+  env["XLA_FLAGS"] = xla_flags()
   env.update(extra)
   return env
 
@@ -332,7 +332,7 @@ def test_bad_batches_are_one_line_errors(single):
 
 def test_sharded_step_equals_single_device(single, packed_single, tmp_path):
   out = tmp_path / "sharded.npz"
-  env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=4")
+  env = _env(XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=4"))
   run = subprocess.run([sys.executable, str(WORKER), "sharded", str(out)], env=env, cwd=ROOT,
                        capture_output=True, text=True, timeout=150)
   assert run.returncode == 0, run.stderr[-3000:]
