@@ -15,13 +15,17 @@ import numpy as np
 # compiling is most of the suite's time on a slow CPU. Every process the suite starts inherits it; a test that
 # sets XLA_FLAGS for its subprocess builds them with `xla_flags`. Set the level in XLA_FLAGS yourself to override.
 FAST_COMPILE = "--xla_backend_optimization_level=0"
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+_LEVEL = next((f for f in os.environ.get("XLA_FLAGS", "").split() if f.startswith("--xla_backend_optimization_level")),
+              None)                     # yours, where XLA_FLAGS already sets one
+if _LEVEL is None:
+  _LEVEL = FAST_COMPILE
   os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE}".strip()
 
 
 def xla_flags(*flags):
-  """XLA_FLAGS for a subprocess: `flags` (e.g. --xla_force_host_platform_device_count=4) and the suite's -O0."""
-  return " ".join((*flags, FAST_COMPILE))
+  """XLA_FLAGS for a subprocess: `flags` (e.g. --xla_force_host_platform_device_count=4) and the suite's
+  optimisation level (-O0, or the one your XLA_FLAGS set)."""
+  return " ".join((*flags, _LEVEL))
 
 
 from jaxir import backends  # noqa: E402  (after XLA_FLAGS: nothing may start a backend before)

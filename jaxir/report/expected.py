@@ -36,6 +36,11 @@ TOLERANCE = {"zero-shot": {"abs": 0.05, "rel": 0.001}, "train": {"abs": 0.5, "re
 NOT_RESULTS = ("data_dir", "log_every", "checkpoint_every", "keep_checkpoints", "eval_every", "prefetch", "mesh")
 
 
+def tolerance(doc):
+  """The tolerances of an expected-scores document: the defaults, overridden per cell kind by its `tolerance`."""
+  return {**TOLERANCE, **((doc or {}).get("tolerance") or {})}
+
+
 def _strip(d):
   return {k: _strip(v) if isinstance(v, dict) else v for k, v in d.items() if k not in NOT_RESULTS}
 
@@ -105,7 +110,7 @@ def write(sweep_dir, path, note=None, force=False):
       "written": time.strftime("%Y-%m-%d"),
       "note": note or (old or {}).get("note") or "measured on this machine; rerun `jaxir expected check` on yours",
       "unfinished": [name for name in res.missing if name not in kept],
-      "tolerance": TOLERANCE if old is None else {**TOLERANCE, **(old.get("tolerance") or {})},
+      "tolerance": tolerance(old),
       "options": opts,
       "cells": merged,
   }
@@ -125,7 +130,7 @@ def read(path):
 def check(sweep_dir, path, stream):
   """(number of scores compared, list of problems); prints one line per problem and a summary to `stream`."""
   doc = read(path)
-  tol = {**TOLERANCE, **(doc.get("tolerance") or {})}
+  tol = tolerance(doc)
   res = load_sweep(sweep_dir)
   if doc.get("options"):
     changed = differing_options(doc["options"], options(res.spec))
