@@ -20,7 +20,8 @@ experiments/best_hn1.py (one hard negative).
 each; `--cells` runs the α = 0 cells first. `--baseline` adds seed-paired t-tests of every curve point against the
 `full` sweep's α = 0.5 cells, read from their recorded scores. On the 2-core CPU a training cell with its
 evaluation takes ~55 minutes, and each interpolated model ~9 minutes: ~10 hours for the 18 cells plus the
-untrained reference (~13 minutes).
+untrained reference (~13 minutes). A slower 2-core CPU (AMD EPYC, AVX2) takes 2.6 times as long: ~23 s a
+training step, ~2 hours a training cell.
 """
 from pathlib import Path
 
