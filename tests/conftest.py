@@ -113,7 +113,7 @@ def small_e5_tokenizer():
   return json.dumps(full, ensure_ascii=False)
 
 
-def tiny_model(out, seed, head_out=None):
+def tiny_model(out, seed, head_out=None, layers=1):
   import jax
   import jax.numpy as jnp
   from tokenizers import Tokenizer
@@ -126,7 +126,7 @@ def tiny_model(out, seed, head_out=None):
                                       unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
                                       mask_token="<mask>", model_max_length=512)
   config = EncoderConfig.from_hf({"model_type": "bert", "vocab_size": len(tokenizer), "hidden_size": 16,
-                                  "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
+                                  "num_hidden_layers": layers, "num_attention_heads": 2, "intermediate_size": 32,
                                   "max_position_embeddings": 128, "type_vocab_size": 2, "pad_token_id": 1})
   meta = dict(default_meta(config), query_prompt="query: ", passage_prompt="passage: ")
   if head_out:

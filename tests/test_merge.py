@@ -1,5 +1,9 @@
 """`jaxir merge`: (1 - λ)·A + λ·B tensor by tensor, written as a normal exported model; incompatible inputs refused."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,6 +48,50 @@ def test_merged_model_encodes_between_its_parents(pair):
   texts = ["a question", "eine Antwort"]
   eb, em = jaxir.load(str(b)).encode(texts), jaxir.load(str(out)).encode(texts)
   np.testing.assert_allclose(em, eb, atol=1e-6)
+
+
+def _depth_share(name, first, last, layers):
+  """B's share of an HF tensor name under a λ_first:λ_last schedule, written out from the rule (LiNeS)."""
+  for i in range(layers):
+    if name.startswith(f"encoder.layer.{i}."):
+      return first + (last - first) * i / (layers - 1)
+  return first if name.startswith("embeddings.") else last
+
+
+def test_weight_by_depth_is_linear_over_the_layers(tmp_path, capsys):
+  """`--weight 0.2:1` on a 3-layer model: layer i takes 0.2 + 0.8·i/2 of B, the embeddings 0.2, the rest 1."""
+  a, b = tiny_model(tmp_path / "a", 0, layers=3), tiny_model(tmp_path / "b", 1, layers=3)
+  out = tmp_path / "m"
+  assert cli.main(["merge", str(a), str(b), "--weight", "0.2:1", "--out", str(out)]) in (0, None)
+  assert "0.2 → 1 by depth" in capsys.readouterr().out
+  ta, tb, tm = _tensors(a), _tensors(b), _tensors(out)
+  shares = {k: _depth_share(k, 0.2, 1.0, 3) for k in ta}
+  assert {0.2, 0.6, 1.0} <= {round(s, 6) for s in shares.values()}      # every depth is present
+  for k in ta:
+    s = shares[k]
+    want = ((1 - s) * ta[k].astype(np.float64) + s * tb[k].astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(tm[k], want, err_msg=k)
+  assert json.loads((out / "jaxir.json").read_text())["merged_from"]["weight"] == "0.2:1"
+
+
+def test_a_flat_schedule_is_the_uniform_weight(pair):
+  from jaxir.model.hf_io import load_pretrained
+  from jaxir.model.merge import _flat, interpolate
+  a, b, _ = pair
+  ma, mb = load_pretrained(str(a)), load_pretrained(str(b))
+  flat, uniform = _flat(interpolate(ma, mb, "0.75:0.75").params), _flat(interpolate(ma, mb, 0.75).params)
+  for k in uniform:
+    np.testing.assert_array_equal(flat[k], uniform[k], err_msg=k)
+
+
+@pytest.mark.parametrize("weight", ["0.5:2", "x:1", "0.1:0.5:1", "0.5:"])
+def test_bad_schedule_is_refused(pair, weight, capsys):
+  a, b, root = pair
+  out = root / "bad-schedule"
+  assert cli.main(["merge", str(a), str(b), "--weight", weight, "--out", str(out)]) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.count("\n") == 0 and "λ_first:λ_last" in err and "Traceback" not in err
+  assert not out.exists()
 
 
 @pytest.mark.parametrize("weight", ["-0.1", "1.5", "nan"])
@@ -102,3 +150,13 @@ def test_non_finite_weights_are_an_error(pair, tmp_path, capsys):
   err = capsys.readouterr().err
   assert "not finite" in err and err.count("\n") == 1
   assert not (tmp_path / "m").exists()
+
+
+def test_merge_dev_refuses_a_bad_weight_before_loading_anything(tmp_path):
+  """tools/merge_dev.py: a bad --weights entry is one line and exit 1, before two models (here: none) are read."""
+  tool = Path(__file__).parents[1] / "tools" / "merge_dev.py"
+  r = subprocess.run([sys.executable, str(tool), str(tmp_path / "no-a"), str(tmp_path / "no-b"), "--weights",
+                      "0.75,0.5:2"], capture_output=True, text=True,
+                     env={**os.environ, "PYTHONPATH": str(tool.parents[1])})
+  assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+  assert r.stderr.startswith("merge_dev: error: --weight must be") and "0.5:2" in r.stderr

@@ -11,8 +11,15 @@ tokenizer and the way embeddings are made (pooling, normalisation, prompts, a De
 weights of different models or reading them with different tokenizers gives a model that runs and is silently
 wrong, so each difference is an error naming it. The arithmetic is float64 and the result float32; a
 non-finite result is an error.
+
+`--weight λ_first:λ_last` scales B's share linearly with depth instead (LiNeS, Wang et al. 2025, "Post-training
+layer scaling prevents forgetting and enhances model merging", arXiv 2410.17146): the tensors of layer i of L take
+λ_first + (λ_last − λ_first)·i/(L − 1), the embeddings λ_first, and what comes after the layers (final norm,
+pooler, Dense head) λ_last. So `0.5:1` keeps the shallow layers halfway to A and takes the last layer from B;
+`0.75:0.75` is `0.75`.
 """
 import hashlib
+import re
 
 import numpy as np
 
@@ -86,21 +93,56 @@ def check_compatible(a, b, names=("A", "B")):
     raise JaxirError(f"cannot merge: {na} and {nb} have different tokenizers")
 
 
+LAYER = re.compile(r"(?:^|[/.])layers?[_.](\d+)(?:[/.]|$)")   # encoder/layer_3/..., layers_3/..., encoder.layer.3.
+
+
+def parse_weight(weight):
+  """λ (a number) or (λ_first, λ_last) from `0.5:1`; each in [0, 1], else a JaxirError."""
+  text = str(weight)
+  parts = text.split(":")
+  try:
+    values = [float(p) for p in parts]
+  except ValueError:
+    values = []
+  if len(values) not in (1, 2) or not all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+    raise JaxirError(f"--weight must be a number in [0, 1] (the share of B) or λ_first:λ_last, both in [0, 1], "
+                     f"got {weight}")
+  return values[0] if len(values) == 1 else tuple(values)
+
+
+def share(name, weight, num_layers):
+  """B's share for tensor `name`: the number itself, or by depth for a (λ_first, λ_last) schedule (LiNeS)."""
+  if not isinstance(weight, tuple):
+    return weight
+  first, last = weight
+  m = LAYER.search(name)
+  if m:
+    i = int(m.group(1))
+    if i >= num_layers:
+      raise JaxirError(f"cannot merge by depth: tensor {name} is of layer {i}, but config.json has {num_layers} layers")
+    return last if num_layers == 1 else first + (last - first) * i / (num_layers - 1)
+  return first if "embed" in name.lower() else last
+
+
 def interpolate(a, b, weight, names=("A", "B")):
-  """The Pretrained (1 − weight)·a + weight·b: params and the pooler tensors both keep (kept_tensors); B's tokenizer and meta."""
+  """The Pretrained (1 − λ)·a + λ·b: params and the pooler tensors both keep (kept_tensors); B's tokenizer and meta.
+  `weight` is λ, or `λ_first:λ_last` (a string or a pair) for λ linear in depth (`share`)."""
   import dataclasses
-  w = float(weight)
-  if not np.isfinite(w) or not 0.0 <= w <= 1.0:
-    raise JaxirError(f"--weight must be a number in [0, 1] (the share of B), got {weight}")
+  w = parse_weight(f"{weight[0]}:{weight[1]}" if isinstance(weight, (tuple, list)) else weight)
   check_compatible(a, b, names)
-  mix = lambda x, y: ((1.0 - w) * np.asarray(x, np.float64) + w * np.asarray(y, np.float64)).astype(np.float32)
+  layers = int(b.config.num_layers)
+
+  def mix(name, x, y):
+    s = share(name, w, layers)
+    return ((1.0 - s) * np.asarray(x, np.float64) + s * np.asarray(y, np.float64)).astype(np.float32)
+
   fa, fb = _flat(a.params), _flat(b.params)
-  flat = {k: mix(fa[k], fb[k]) for k in fa}
+  flat = {k: mix(k, fa[k], fb[k]) for k in fa}
   bad = [k for k, v in flat.items() if not np.isfinite(v).all()]
   if bad:
     raise JaxirError(f"the merged weights are not finite in {len(bad)} tensor(s), first {bad[0]}: NaN or inf in A or B")
   params = _unflat(flat)
-  kept = {k: mix(a.kept_tensors[k], v) for k, v in (b.kept_tensors or {}).items()
+  kept = {k: mix(k, a.kept_tensors[k], v) for k, v in (b.kept_tensors or {}).items()
            if k in (a.kept_tensors or {}) and np.shape(a.kept_tensors[k]) == np.shape(v)}
   return dataclasses.replace(b, params=params, kept_tensors=kept, path=None)
 
@@ -110,12 +152,14 @@ def merge(a_path, b_path, weight, out, force=False):
   model directories, or `Pretrained`s loaded from one (e.g. with the prompts a sweep gives the untrained model)."""
   from jaxir import storage
   from jaxir.model.hf_io import META_FILE, Pretrained, fingerprint, load_pretrained, save_pretrained
+  w = parse_weight(weight)
   storage.check_replaceable(out, META_FILE, force)   # before loading two models
   a, b = (m if isinstance(m, Pretrained) else load_pretrained(m) for m in (a_path, b_path))
   a_path, b_path = (m.path if isinstance(m, Pretrained) else m for m in (a_path, b_path))
   merged = interpolate(a, b, weight, (str(a_path), str(b_path)))
   merged.meta["merged_from"] = {"a": str(a_path), "a_fingerprint": fingerprint(a.path), "b": str(b_path),
-                                "b_fingerprint": fingerprint(b.path), "weight": float(weight)}
+                                "b_fingerprint": fingerprint(b.path),
+                                "weight": w if not isinstance(w, tuple) else f"{w[0]:g}:{w[1]:g}"}
   out = save_pretrained(merged, out, force=force)
   return out, fingerprint(out)
 
@@ -126,8 +170,8 @@ def register(subparsers):
       description=__doc__.splitlines()[0].split(": ", 1)[1])
   p.add_argument("a", metavar="A", help="model directory (e.g. the untrained model): the share 1 - λ")
   p.add_argument("b", metavar="B", help="model directory (e.g. a fine-tuned export): the share λ")
-  p.add_argument("--weight", type=float, required=True, metavar="λ",
-                 help="B's share in [0, 1]: 0 gives A, 1 gives B")
+  p.add_argument("--weight", required=True, metavar="λ",
+                 help="B's share in [0, 1]: 0 gives A, 1 gives B; or λ_first:λ_last, linear in layer depth (LiNeS)")
   p.add_argument("--out", required=True, metavar="DIR",
                  help="directory to write (replaced atomically when empty or written by jaxir, i.e. holds jaxir.json)")
   p.add_argument("--force", action="store_true", help="replace DIR even when jaxir did not write it")
@@ -136,4 +180,6 @@ def register(subparsers):
 
 def _run(args):
   out, fp = merge(args.a, args.b, args.weight, args.out, args.force)
-  print(f"wrote {out}: (1 - {args.weight:g})·{args.a} + {args.weight:g}·{args.b}, fingerprint {fp}")
+  w = parse_weight(args.weight)
+  lam = f"{w:g}" if not isinstance(w, tuple) else f"λ({w[0]:g} → {w[1]:g} by depth)"
+  print(f"wrote {out}: (1 - {lam})·{args.a} + {lam}·{args.b}, fingerprint {fp}")
