@@ -97,12 +97,11 @@ LAYER = re.compile(r"(?:^|[/.])layers?[_.](\d+)(?:[/.]|$)")   # encoder/layer_3/
 
 
 def parse_weight(weight):
-  """λ (a number) or (λ_first, λ_last) from `0.5:1`; each in [0, 1], else a JaxirError."""
-  text = str(weight)
-  parts = text.split(":")
+  """λ (a number) or (λ_first, λ_last) from `0.5:1` or a pair; each in [0, 1], else a JaxirError."""
+  parts = list(weight) if isinstance(weight, (tuple, list)) else str(weight).split(":")
   try:
     values = [float(p) for p in parts]
-  except ValueError:
+  except (TypeError, ValueError):
     values = []
   if len(values) not in (1, 2) or not all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
     raise JaxirError(f"--weight must be a number in [0, 1] (the share of B) or λ_first:λ_last, both in [0, 1], "
@@ -128,7 +127,7 @@ def interpolate(a, b, weight, names=("A", "B")):
   """The Pretrained (1 − λ)·a + λ·b: params and the pooler tensors both keep (kept_tensors); B's tokenizer and meta.
   `weight` is λ, or `λ_first:λ_last` (a string or a pair) for λ linear in depth (`share`)."""
   import dataclasses
-  w = parse_weight(f"{weight[0]}:{weight[1]}" if isinstance(weight, (tuple, list)) else weight)
+  w = parse_weight(weight)
   check_compatible(a, b, names)
   layers = int(b.config.num_layers)
 
@@ -156,7 +155,7 @@ def merge(a_path, b_path, weight, out, force=False):
   storage.check_replaceable(out, META_FILE, force)   # before loading two models
   a, b = (m if isinstance(m, Pretrained) else load_pretrained(m) for m in (a_path, b_path))
   a_path, b_path = (m.path if isinstance(m, Pretrained) else m for m in (a_path, b_path))
-  merged = interpolate(a, b, weight, (str(a_path), str(b_path)))
+  merged = interpolate(a, b, w, (str(a_path), str(b_path)))
   merged.meta["merged_from"] = {"a": str(a_path), "a_fingerprint": fingerprint(a.path), "b": str(b_path),
                                 "b_fingerprint": fingerprint(b.path),
                                 "weight": w if not isinstance(w, tuple) else f"{w[0]:g}:{w[1]:g}"}
