@@ -57,7 +57,8 @@ def test_beta_zero_is_plain_retrieval_and_the_correction_pulls_up_a_far_answer()
   out = csls.score(index, emb, reference, 2, [0.0, 1.0], None)
   assert out[0.0]["RD"] == 1.5 and out[1.0]["RD"] == 1.0
   assert out[0.0]["th_worst"] == 1.0 and out[1.0]["th_worst"] == 0.5
-  assert out[1.0]["RD_no_th"] is None                      # one language left: no query has two answers
+  assert out[1.0]["RD_no_th"] is None
+  assert out["r_by_lang"] == pytest.approx({"en": (0.81 + 0.855) / 2, "th": (0.63 + 0.7) / 2}, abs=1e-12)                      # one language left: no query has two answers
 
 
 @pytest.mark.parametrize("args,message", [

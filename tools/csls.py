@@ -52,12 +52,14 @@ def corrected_scores(q, c, r, beta):
 
 
 def score(index, emb, reference, k, betas, train_langs):
-  """{β: {Mo, Cr, Mul, RD, RD_no_th, th_worst}} for the LAReQA index over `emb`."""
+  """{β: {Mo, Cr, Mul, RD, RD_no_th, th_worst}, "r_by_lang": {language: mean r(c) of its candidates}} for the
+  LAReQA index over `emb`."""
   from jaxir.eval import lareqa
   qrows, crows = query_candidate_rows(index)
   q, c = np.asarray(emb[qrows]), np.asarray(emb[crows])
   r = hubness(c, reference, k)
-  out = {}
+  sizes = np.cumsum([0] + [len(index.candidate_rows[l]) for l in index.langs])
+  out = {"r_by_lang": {l: float(r[a:b].mean()) for l, a, b in zip(index.langs, sizes[:-1], sizes[1:])}}
   for beta in betas:
     ranks = lareqa.rank(index, scores=corrected_scores(q, c, r, beta))
     s, _ = lareqa.metrics(ranks, train_langs)
@@ -88,6 +90,10 @@ def line(tag, beta, r):
   extra = f" | Thai worst {100 * r['th_worst']:.1f}% RD without Thai {r['RD_no_th'] or 0:.1f}" if "th_worst" in r else ""
   return (f"{tag} β {beta}: Mo {100 * r['Mo']:.2f} Cr {100 * r['Cr']:.2f} Mul {100 * r['Mul']:.2f} RD {r['RD']:.1f} "
           f"mean {100 * (r['Mo'] + r['Cr'] + r['Mul']) / 3:.2f}{extra}")
+
+
+def r_line(result):
+  return " ".join(f"{l} {v:.3f}" for l, v in sorted(result["r_by_lang"].items(), key=lambda kv: -kv[1]))
 
 
 def main(argv=None):
@@ -130,14 +136,16 @@ def main(argv=None):
   texts_d, idx_d = benchmark_texts(data.corpora["dev"], *prompts)
   emb_d = embed_texts(pre, texts_d, pre.max_length)
   results = {"dev": score(lareqa.Index.from_json(idx_d), emb_d, reference, a.k, betas, train_langs), "xquad": {}}
-  for beta, r in results["dev"].items():
-    print(line("dev  ", beta, r), flush=True)
+  for beta in betas:
+    print(line("dev  ", beta, results["dev"][beta]), flush=True)
+  print("dev   mean r(c) by candidate language:", r_line(results["dev"]), flush=True)
   if a.xquad:
     _, ij, emb_x = load_embeddings(a.xquad)
     if emb_x.shape[1] != reference.shape[1]:
       raise JaxirError(f"{a.xquad}: embeddings of width {emb_x.shape[1]}, the model's are {reference.shape[1]}")
     results["xquad"] = score(evaluate._index_from_export(ij), emb_x, reference, a.k, [a.xquad_beta], train_langs)
     print(line("xquad", a.xquad_beta, results["xquad"][a.xquad_beta]), flush=True)
+    print("xquad mean r(c) by candidate language:", r_line(results["xquad"]), flush=True)
   print(json.dumps(results))
 
 
