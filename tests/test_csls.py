@@ -54,7 +54,9 @@ def test_beta_zero_is_plain_retrieval_and_the_correction_pulls_up_a_far_answer()
   # β = 1: en query 0.09, -0.005, 0.07, -0.7; th query -0.09, -0.115, -0.07, -0.5: the hub drops below both answers
   fixed = lareqa.rank(index, scores=csls.corrected_scores(emb[qrows], emb[crows], r, 1.0))
   assert fixed.pooled.tolist() == [[1, 2], [2, 1]]
-  out = csls.score(index, emb, reference, 2, [0.0, 1.0], None)
+  pq = {}
+  out = csls.score(index, emb, reference, 2, [0.0, 1.0], None, pq)
+  assert pq[0.0]["RD"].tolist() == [2.0, 1.0] and pq[1.0]["RD"].tolist() == [1.0, 1.0]     # per query, en then th
   assert out[0.0]["RD"] == 1.5 and out[1.0]["RD"] == 1.0
   assert out[0.0]["th_worst"] == 1.0 and out[1.0]["th_worst"] == 0.5
   assert out[1.0]["RD_no_th"] is None

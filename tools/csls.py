@@ -51,9 +51,9 @@ def corrected_scores(q, c, r, beta):
   return (np.asarray(q, np.float64) @ np.asarray(c, np.float64).T - beta * np.asarray(r, np.float64)[None]).astype(np.float32)
 
 
-def score(index, emb, reference, k, betas, train_langs):
+def score(index, emb, reference, k, betas, train_langs, per_query=None):
   """{β: {Mo, Cr, Mul, RD, RD_no_th, th_worst}, "r_by_lang": {language: mean r(c) of its candidates}} for the
-  LAReQA index over `emb`."""
+  LAReQA index over `emb`; `per_query` (a dict), when given, gets {β: {"Mul": [Q] AP, "RD": [Q] spread}}."""
   from jaxir.eval import lareqa
   qrows, crows = query_candidate_rows(index)
   q, c = np.asarray(emb[qrows]), np.asarray(emb[crows])
@@ -62,8 +62,10 @@ def score(index, emb, reference, k, betas, train_langs):
   out = {"r_by_lang": {l: float(r[a:b].mean()) for l, a, b in zip(index.langs, sizes[:-1], sizes[1:])}}
   for beta in betas:
     ranks = lareqa.rank(index, scores=corrected_scores(q, c, r, beta))
-    s, _ = lareqa.metrics(ranks, train_langs)
+    s, pq = lareqa.metrics(ranks, train_langs)
     out[beta] = {k_: s[k_] for k_ in ("Mo", "Cr", "Mul", "RD")}
+    if per_query is not None:
+      per_query[beta] = {m: np.concatenate([pq[f"{m.lower()}/{l}"] for l in index.langs]) for m in ("Mul", "RD")}
     out[beta].update(thai_share(ranks))
   return out
 
@@ -143,8 +145,18 @@ def main(argv=None):
     _, ij, emb_x = load_embeddings(a.xquad)
     if emb_x.shape[1] != reference.shape[1]:
       raise JaxirError(f"{a.xquad}: embeddings of width {emb_x.shape[1]}, the model's are {reference.shape[1]}")
-    results["xquad"] = score(evaluate._index_from_export(ij), emb_x, reference, a.k, [a.xquad_beta], train_langs)
-    print(line("xquad", a.xquad_beta, results["xquad"][a.xquad_beta]), flush=True)
+    betas_x = sorted({0.0, a.xquad_beta})            # the test's own baseline through the same code, paired below
+    pq = {}
+    results["xquad"] = score(evaluate._index_from_export(ij), emb_x, reference, a.k, betas_x, train_langs, pq)
+    for beta in betas_x:
+      print(line("xquad", beta, results["xquad"][beta]), flush=True)
+    if a.xquad_beta != 0:
+      from jaxir.report.stats import paired_test
+      for m, scale in (("Mul", 100), ("RD", 1)):
+        diff, p = paired_test(pq[a.xquad_beta][m], pq[0.0][m])
+        results["xquad"][f"paired_{m}"] = {"diff": diff, "p": p}
+        print(f"xquad β {a.xquad_beta} − β 0 over paired queries: {m} {scale * diff:+.2f} (sign-flip p = {p:.2g})",
+              flush=True)
     print("xquad mean r(c) by candidate language:", r_line(results["xquad"]), flush=True)
   print(json.dumps(results))
 
