@@ -122,6 +122,7 @@ def main(argv=None):
   from jaxir.encode import benchmark_texts, embed_texts, load_embeddings
   from jaxir.eval import evaluate, lareqa
   from jaxir.model.hf_io import effective_prompts, load_pretrained
+  export = load_embeddings(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
   pre = load_pretrained(a.model)
   prompts = effective_prompts(pre.meta)
   data = load_pairs(config_lib.build(overrides=["data.hard_negatives=0"]).data)
@@ -142,7 +143,7 @@ def main(argv=None):
     print(line("dev  ", beta, results["dev"][beta]), flush=True)
   print("dev   mean r(c) by candidate language:", r_line(results["dev"]), flush=True)
   if a.xquad:
-    _, ij, emb_x = load_embeddings(a.xquad)
+    _, ij, emb_x = export
     if emb_x.shape[1] != reference.shape[1]:
       raise JaxirError(f"{a.xquad}: embeddings of width {emb_x.shape[1]}, the model's are {reference.shape[1]}")
     betas_x = sorted({0.0, a.xquad_beta})            # the test's own baseline through the same code, paired below
