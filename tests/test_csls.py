@@ -42,7 +42,7 @@ def test_beta_zero_is_plain_retrieval_and_the_correction_pulls_up_a_far_answer()
   #                 q_en        q_th        a_en        d_en (hub)   a_th        d_th
   emb = np.array([[1.0, 0.0], [0.8, 0.2], [0.9, 0.0], [0.85, 0.3], [0.7, 0.0], [0.0, 1.0]])
   reference = np.array([[1.0, 0.2], [0.8, 0.4], [0.0, 1.0]])
-  qrows, crows = csls.query_candidate_rows(index)
+  qrows, crows = lareqa.query_candidate_rows(index)
   assert qrows.tolist() == [0, 1] and crows.tolist() == [2, 3, 4, 5]
   r = csls.hubness(emb[crows], reference, 2)
   np.testing.assert_allclose(r, [0.81, 0.855, 0.63, 0.7], rtol=0, atol=1e-12)

@@ -40,12 +40,6 @@ def hubness(candidates, reference, k):
   return out
 
 
-def query_candidate_rows(index):
-  """(question rows, candidate rows) in the order `lareqa.rank` ranks them: by language, as the index lists them."""
-  return (np.concatenate([index.question_rows[l] for l in index.langs]),
-          np.concatenate([index.candidate_rows[l] for l in index.langs]))
-
-
 def corrected_scores(q, c, r, beta):
   """[Q, C] q·c - β·r(c) (float64, then float32 for the ranker)."""
   return (np.asarray(q, np.float64) @ np.asarray(c, np.float64).T - beta * np.asarray(r, np.float64)[None]).astype(np.float32)
@@ -55,7 +49,7 @@ def score(index, emb, reference, k, betas, train_langs, per_query=None):
   """{β: {Mo, Cr, Mul, RD, RD_no_th, th_worst}, "r_by_lang": {language: mean r(c) of its candidates}} for the
   LAReQA index over `emb`; `per_query` (a dict), when given, gets {β: {"Mul": [Q] AP, "RD": [Q] spread}}."""
   from jaxir.eval import lareqa
-  qrows, crows = query_candidate_rows(index)
+  qrows, crows = lareqa.query_candidate_rows(index)
   q, c = np.asarray(emb[qrows]), np.asarray(emb[crows])
   r = hubness(c, reference, k)
   sizes = np.cumsum([0] + [len(index.candidate_rows[l]) for l in index.langs])

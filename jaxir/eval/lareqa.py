@@ -107,14 +107,21 @@ class Ranks:
   mask: np.ndarray         # [Q, L] the answer exists in that language
 
 
+def query_candidate_rows(index):
+  """(question rows, candidate rows) of the embedding matrix in the order `rank` scores them (by language, as the
+  index lists them): the rows and columns of a score matrix passed to `rank`."""
+  return (np.concatenate([index.question_rows[l] for l in index.langs]),
+          np.concatenate([index.candidate_rows[l] for l in index.langs]))
+
+
 def rank(index, embeddings=None, scores=None, chunk=128):
   """Ranks from embeddings (queries and candidates as rows of one matrix) or a [Q, C] score matrix."""
   rel, segments = relevant_matrix(index)
   langs = index.langs
   query_lang = np.concatenate([np.full(len(index.question_ids[l]), j) for j, l in enumerate(langs)])
   if scores is None:
-    q = embeddings[np.concatenate([index.question_rows[l] for l in langs])]
-    c = embeddings[np.concatenate([index.candidate_rows[l] for l in langs])]
+    qrows, crows = query_candidate_rows(index)
+    q, c = embeddings[qrows], embeddings[crows]
     counts = ranking.rank_counts(q, c, rel, segments, chunk=chunk)
   else:
     counts = ranking.rank_counts(None, None, rel, segments, scores=scores)
