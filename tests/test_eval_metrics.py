@@ -126,3 +126,24 @@ def test_recall_at_k_and_ap_helpers():
   mask = np.array([[True, True, True], [True, False, False]])
   np.testing.assert_allclose(ranking.recall_at(ranks, mask, 10), [2 / 3, 1.0])
   np.testing.assert_allclose(ranking.average_precision(ranks, mask), [(1 + 2 / 5 + 3 / 12) / 3, 1 / 3])
+
+
+def test_language_part_by_hand():
+  """Three languages, four queries (pooled ranks by hand): whose answer is worst-placed, and RD without it."""
+  pooled = np.array([[1, 9, 4],        # en query: th (col 2) is not the worst; de is. spread 8
+                     [2, 3, 7],        # en query: th worst. spread 5
+                     [6, 1, 5],        # de query: en worst. spread 5
+                     [1, 1, 6]])       # de query: only en answers (mask below): no spread
+  mask = np.array([[1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 0, 0]], bool)
+  ranks = lareqa.Ranks(["en", "de", "th"], np.array([0, 0, 1, 1]), pooled, pooled, mask)
+  np.testing.assert_array_equal(lareqa.worst_placed(ranks), [[0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 0, 0]])
+  # RD: en queries (8 + 5) / 2 = 6.5, de queries 5 (the one-answer query has no spread): (6.5 + 5) / 2
+  assert lareqa.mean_rank_distance(ranks) == 5.75 == lareqa.metrics(ranks)[0]["RD"]
+  # without th: en queries 9-1 = 8 and 3-2 = 1, de query 6-1 = 5: (4.5 + 5) / 2
+  assert lareqa.language_part(ranks, "th") == {"worst": 1 / 3, "RD_without": 4.75}
+  # without en: en queries 9-4 = 5, 7-3 = 4; de query 5-1 = 4 (the last has no answer left): (4.5 + 4) / 2
+  assert lareqa.language_part(ranks, "en") == {"worst": 1 / 3, "RD_without": 4.25}
+  assert lareqa.language_part(ranks, "de")["worst"] == 1 / 3
+  # two languages: without one, nothing is left to spread
+  alone = lareqa.Ranks(["en", "th"], np.array([0]), pooled[:1, :2], pooled[:1, :2], np.array([[True, True]]))
+  assert lareqa.language_part(alone, "th") == {"worst": 1.0, "RD_without": None}     # rank 9 against en's 1

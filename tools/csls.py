@@ -65,21 +65,13 @@ def score(index, emb, reference, k, betas, train_langs, per_query=None):
 
 
 def thai_share(ranks):
-  """Thai's part in RD: the share of queries whose worst-placed answer is Thai, and RD without the Thai column."""
+  """Thai's part in RD (`lareqa.language_part`): the share of queries whose worst-placed answer is Thai, and RD
+  without the Thai column."""
   from jaxir.eval import lareqa
   if "th" not in ranks.langs:
     return {}
-  th = ranks.langs.index("th")
-  mask = ranks.mask
-  counted = mask.sum(1) >= 2
-  worst = np.where(mask, ranks.pooled, 0).max(1)
-  last = mask[:, th] & (ranks.pooled[:, th] == worst) & counted          # ties count for each tied language
-  keep = mask.copy()
-  keep[:, th] = False
-  spread = lareqa.rank_distance(ranks.pooled, keep)
-  per_lang = [spread[(ranks.query_lang == x) & ~np.isnan(spread)] for x in range(len(ranks.langs))]
-  per_lang = [float(v.mean()) for v in per_lang if v.size]
-  return {"th_worst": float(last.sum() / counted.sum()), "RD_no_th": float(np.mean(per_lang)) if per_lang else None}
+  part = lareqa.language_part(ranks, "th")
+  return {"th_worst": part["worst"], "RD_no_th": part["RD_without"]}
 
 
 def line(tag, beta, r):

@@ -40,23 +40,15 @@ def main(argv=None):
   ranks = lareqa.rank(index, np.asarray(emb))
   seen = set(args.train_langs.split(",")) if args.train_langs else set()
 
-  def rd(mask):
-    per_lang = [np.nanmean(lareqa.rank_distance(ranks.pooled[ranks.query_lang == x], mask[ranks.query_lang == x]))
-                for x in range(len(ranks.langs))]
-    return float(np.mean(per_lang))
-
-  mask = ranks.mask
-  worst = np.where(mask, ranks.pooled, 0).max(1, keepdims=True)
-  last = mask & (ranks.pooled == worst) & (mask.sum(1, keepdims=True) >= 2)
-  counted = (mask.sum(1) >= 2).sum()
-  print(f"RD {rd(mask):.1f} over {counted} queries with two or more answers ({len(ranks.langs)} languages)")
+  counted = (ranks.mask.sum(1) >= 2).sum()
+  print(f"RD {lareqa.mean_rank_distance(ranks):.1f} over {counted} queries with two or more answers "
+        f"({len(ranks.langs)} languages)")
   print(f"{'lang':<6}{'seen':<6}{'worst':>8}{'rank':>8}{'RD -Y':>9}")
   for y, lang in enumerate(ranks.langs):
-    keep = mask.copy()
-    keep[:, y] = False
-    median = np.median(ranks.pooled[mask[:, y], y])
-    print(f"{lang:<6}{'yes' if lang in seen else '':<6}{100 * last[:, y].sum() / counted:7.1f}%{median:8.0f}"
-          f"{rd(keep):9.1f}")
+    part = lareqa.language_part(ranks, lang)
+    median = np.median(ranks.pooled[ranks.mask[:, y], y])
+    print(f"{lang:<6}{'yes' if lang in seen else '':<6}{100 * part['worst']:7.1f}%{median:8.0f}"
+          f"{part['RD_without'] or float('nan'):9.1f}")
   if args.segmentation:
     segmentation(ranks, index, manifest.get("folder"), args.segmentation)
 
@@ -81,7 +73,7 @@ def segmentation(ranks, index, folder, lang):
   y, en = ranks.langs.index(lang), ranks.langs.index("en")
   merged = fewer_sentences(folder, lang, [q for l in ranks.langs for q in index.question_ids[l]])
   mask = ranks.mask
-  worst = np.where(mask, ranks.pooled, 0).max(1)
+  worst = np.where(mask, ranks.pooled, 0).max(1)             # per query; `lareqa.worst_placed` says whose it is
   keep = mask.copy()
   keep[:, y] = False
   spread, spread_without = lareqa.rank_distance(ranks.pooled, mask), lareqa.rank_distance(ranks.pooled, keep)

@@ -150,6 +150,32 @@ def rank_distance(pooled, mask):
   return np.where(mask.sum(1) >= 2, worst - best, np.nan)
 
 
+def mean_rank_distance(ranks, mask=None):
+  """RD as `metrics` reports it: per query language the mean `rank_distance` over its queries with two or more
+  answers in `mask` (default: all of them), then the mean over query languages (None where no query counts)."""
+  mask = ranks.mask if mask is None else mask
+  spread = rank_distance(ranks.pooled, mask)
+  return _mean([_nanmean(spread[ranks.query_lang == x]) for x in range(len(ranks.langs))])
+
+
+def worst_placed(ranks):
+  """[Q, L] bool: language l holds the query's lowest-ranked answer (ties count for each tied language); all
+  False for a query with fewer than two answers, which has no spread."""
+  worst = np.where(ranks.mask, ranks.pooled, 0).max(1, keepdims=True)
+  return ranks.mask & (ranks.pooled == worst) & (ranks.mask.sum(1, keepdims=True) >= 2)
+
+
+def language_part(ranks, lang):
+  """How much of RD is `lang`'s: "worst", the share of queries with two or more answers whose lowest-ranked answer
+  is `lang`'s, and "RD_without", the RD with `lang`'s answers left out of every query."""
+  y = ranks.langs.index(lang)
+  counted = (ranks.mask.sum(1) >= 2).sum()
+  keep = ranks.mask.copy()
+  keep[:, y] = False
+  return {"worst": float(worst_placed(ranks)[:, y].sum() / counted) if counted else None,
+          "RD_without": mean_rank_distance(ranks, keep)}
+
+
 def metrics(ranks, train_langs=None, pairs=True, pooled=True):
   """Summary dict plus per-query arrays (for significance tests) from Ranks."""
   langs = ranks.langs
