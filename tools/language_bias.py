@@ -41,6 +41,9 @@ def main(argv=None):
   seen = set(args.train_langs.split(",")) if args.train_langs else set()
 
   counted = (ranks.mask.sum(1) >= 2).sum()
+  if not counted:
+    raise JaxirError(f"{args.embeddings}: no query has answers in two or more languages ({' '.join(ranks.langs)}), "
+                     "so there is no language bias (RD) to break down")
   print(f"RD {lareqa.mean_rank_distance(ranks):.1f} over {counted} queries with two or more answers "
         f"({len(ranks.langs)} languages)")
   print(f"{'lang':<6}{'seen':<6}{'worst':>8}{'rank':>8}{'RD -Y':>9}")
