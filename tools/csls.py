@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+import rescoring                       # tools/rescoring.py, beside this file
 from jaxir.errors import JaxirError
 
 CHUNK = 1024
@@ -49,35 +50,12 @@ def score(index, emb, reference, k, betas, train_langs, per_query=None):
   """{β: {Mo, Cr, Mul, RD, RD_no_th, th_worst}, "r_by_lang": {language: mean r(c) of its candidates}} for the
   LAReQA index over `emb`; `per_query` (a dict), when given, gets {β: {"Mul": [Q] AP, "RD": [Q] spread}}."""
   from jaxir.eval import lareqa
-  qrows, crows = lareqa.query_candidate_rows(index)
-  q, c = np.asarray(emb[qrows]), np.asarray(emb[crows])
-  r = hubness(c, reference, k)
+  _, crows = lareqa.query_candidate_rows(index)
+  r = hubness(np.asarray(emb[crows]), reference, k)
   sizes = np.cumsum([0] + [len(index.candidate_rows[l]) for l in index.langs])
-  out = {"r_by_lang": {l: float(r[a:b].mean()) for l, a, b in zip(index.langs, sizes[:-1], sizes[1:])}}
-  for beta in betas:
-    ranks = lareqa.rank(index, scores=corrected_scores(q, c, r, beta))
-    s, pq = lareqa.metrics(ranks, train_langs)
-    out[beta] = {k_: s[k_] for k_ in ("Mo", "Cr", "Mul", "RD")}
-    if per_query is not None:
-      per_query[beta] = {m: np.concatenate([pq[f"{m.lower()}/{l}"] for l in index.langs]) for m in ("Mul", "RD")}
-    out[beta].update(thai_share(ranks))
+  out = rescoring.score(index, emb, lambda q, c, beta: corrected_scores(q, c, r, beta), betas, train_langs, per_query)
+  out["r_by_lang"] = {l: float(r[a:b].mean()) for l, a, b in zip(index.langs, sizes[:-1], sizes[1:])}
   return out
-
-
-def thai_share(ranks):
-  """Thai's part in RD (`lareqa.language_part`): the share of queries whose worst-placed answer is Thai, and RD
-  without the Thai column."""
-  from jaxir.eval import lareqa
-  if "th" not in ranks.langs:
-    return {}
-  part = lareqa.language_part(ranks, "th")
-  return {"th_worst": part["worst"], "RD_no_th": part["RD_without"]}
-
-
-def line(tag, beta, r):
-  extra = f" | Thai worst {100 * r['th_worst']:.1f}% RD without Thai {r['RD_no_th'] or 0:.1f}" if "th_worst" in r else ""
-  return (f"{tag} β {beta}: Mo {100 * r['Mo']:.2f} Cr {100 * r['Cr']:.2f} Mul {100 * r['Mul']:.2f} RD {r['RD']:.1f} "
-          f"mean {100 * (r['Mo'] + r['Cr'] + r['Mul']) / 3:.2f}{extra}")
 
 
 def r_line(result):
@@ -103,47 +81,32 @@ def main(argv=None):
     raise JaxirError(f"--k and --max-ref must be at least 1, got {a.k} and {a.max_ref}")
   if (a.xquad is None) != (a.xquad_beta is None):
     raise JaxirError("--xquad and --xquad-beta go together (the β is the one chosen on the dev split)")
-  from jaxir import config as config_lib
-  from jaxir.data.pairs import load_pairs
-  from jaxir.encode import benchmark_texts, embed_texts, load_embeddings
-  from jaxir.eval import evaluate, lareqa
-  from jaxir.model.hf_io import effective_prompts, load_pretrained
-  export = load_embeddings(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
-  pre = load_pretrained(a.model)
-  prompts = effective_prompts(pre.meta)
-  data = load_pairs(config_lib.build(overrides=["data.hard_negatives=0"]).data)
-  train_langs = pre.meta.get("train_langs") or sorted(data.corpora["train"])
+  from jaxir.encode import benchmark_texts, embed_texts
+  xquad = rescoring.load_xquad(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
+  dev = rescoring.load_dev(a.model)
   t0 = time.time()
-  texts, idx = benchmark_texts(data.corpora["train"], *prompts)
+  texts, idx = benchmark_texts(dev.data.corpora["train"], *dev.prompts)
   rng = np.random.default_rng(0)
   rows = sorted(int(r) for l in idx["langs"]
                 for r in rng.choice(idx["per_lang"][l]["question_rows"],
                                     min(a.max_ref, len(idx["per_lang"][l]["question_rows"])), replace=False))
-  reference = embed_texts(pre, [texts[i] for i in rows], pre.max_length)
+  reference = embed_texts(dev.pre, [texts[i] for i in rows], dev.pre.max_length)
   print(f"reference: {len(rows)} MLQA-R train questions of {len(idx['langs'])} languages in {time.time() - t0:.0f}s",
         flush=True)
-  texts_d, idx_d = benchmark_texts(data.corpora["dev"], *prompts)
-  emb_d = embed_texts(pre, texts_d, pre.max_length)
-  results = {"dev": score(lareqa.Index.from_json(idx_d), emb_d, reference, a.k, betas, train_langs), "xquad": {}}
+  results = {"dev": score(dev.index, dev.emb, reference, a.k, betas, dev.train_langs), "xquad": {}}
   for beta in betas:
-    print(line("dev  ", beta, results["dev"][beta]), flush=True)
+    print(rescoring.line("dev  ", f"β {beta}", results["dev"][beta]), flush=True)
   print("dev   mean r(c) by candidate language:", r_line(results["dev"]), flush=True)
-  if a.xquad:
-    _, ij, emb_x = export
-    if emb_x.shape[1] != reference.shape[1]:
-      raise JaxirError(f"{a.xquad}: embeddings of width {emb_x.shape[1]}, the model's are {reference.shape[1]}")
+  if xquad:
+    index_x, emb_x = xquad
+    rescoring.check_width(a.xquad, emb_x, reference.shape[1])
     betas_x = sorted({0.0, a.xquad_beta})            # the test's own baseline through the same code, paired below
     pq = {}
-    results["xquad"] = score(evaluate._index_from_export(ij), emb_x, reference, a.k, betas_x, train_langs, pq)
+    results["xquad"] = score(index_x, emb_x, reference, a.k, betas_x, dev.train_langs, pq)
     for beta in betas_x:
-      print(line("xquad", beta, results["xquad"][beta]), flush=True)
+      print(rescoring.line("xquad", f"β {beta}", results["xquad"][beta]), flush=True)
     if a.xquad_beta != 0:
-      from jaxir.report.stats import paired_test
-      for m, scale in (("Mul", 100), ("RD", 1)):
-        diff, p = paired_test(pq[a.xquad_beta][m], pq[0.0][m])
-        results["xquad"][f"paired_{m}"] = {"diff": diff, "p": p}
-        print(f"xquad β {a.xquad_beta} − β 0 over paired queries: {m} {scale * diff:+.2f} (sign-flip p = {p:.2g})",
-              flush=True)
+      rescoring.paired(results["xquad"], pq, a.xquad_beta, 0.0, f"β {a.xquad_beta}")
     print("xquad mean r(c) by candidate language:", r_line(results["xquad"]), flush=True)
   print(json.dumps(results))
 

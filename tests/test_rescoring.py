@@ -1,0 +1,131 @@
+"""The rescoring tools (tools/rescoring.py and the two that use it).
+
+tools/csls.py: r(c) is the mean of each candidate's k largest similarities to the reference queries (checked against
+a sort, in float64), β = 0 ranks as plain retrieval does, and a hub candidate in the query's language is pushed below
+the parallel answer it was hiding. tools/prf.py: the feedback query is the mean of the k top candidates (checked
+against a sort), w = 0 is plain retrieval, and feedback from the query's answer pulls up its translation."""
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxir.errors import JaxirError
+from jaxir.eval import lareqa
+
+TOOLS = Path(__file__).parents[1] / "tools"
+sys.path.insert(0, str(TOOLS))                               # the tools import tools/rescoring.py as their neighbour
+
+
+def load_tool(name):
+  spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+csls, prf = load_tool("csls"), load_tool("prf")
+rescoring = sys.modules["rescoring"]
+TOOL = TOOLS / "csls.py"
+
+
+def test_hubness_is_the_mean_of_the_k_nearest_reference_queries(monkeypatch):
+  monkeypatch.setattr(csls, "CHUNK", 3)                     # several chunks
+  rng = np.random.default_rng(0)
+  c, ref = rng.normal(size=(8, 5)), rng.normal(size=(11, 5))
+  for k in (1, 4, 11):
+    want = [np.mean(sorted(row, reverse=True)[:k]) for row in (c @ ref.T).tolist()]
+    np.testing.assert_allclose(csls.hubness(c, ref, k), want, rtol=0, atol=1e-12)
+  with pytest.raises(JaxirError, match="--k must be in 1..11"):
+    csls.hubness(c, ref, 12)
+
+
+def two_language_index():
+  """en and th, one question and two candidates each: rows 0-1 questions, 2-3 en candidates, 4-5 th candidates."""
+  return lareqa.Index(langs=["en", "th"], question_ids={"en": ["q"], "th": ["q"]},
+                      question_rows={"en": np.array([0]), "th": np.array([1])},
+                      answer={"en": np.array([0]), "th": np.array([0])},
+                      candidate_rows={"en": np.array([2, 3]), "th": np.array([4, 5])})
+
+
+def test_beta_zero_is_plain_retrieval_and_the_correction_pulls_up_a_far_answer():
+  index = two_language_index()
+  #                 q_en        q_th        a_en        d_en (hub)   a_th        d_th
+  emb = np.array([[1.0, 0.0], [0.8, 0.2], [0.9, 0.0], [0.85, 0.3], [0.7, 0.0], [0.0, 1.0]])
+  reference = np.array([[1.0, 0.2], [0.8, 0.4], [0.0, 1.0]])
+  qrows, crows = lareqa.query_candidate_rows(index)
+  assert qrows.tolist() == [0, 1] and crows.tolist() == [2, 3, 4, 5]
+  r = csls.hubness(emb[crows], reference, 2)
+  np.testing.assert_allclose(r, [0.81, 0.855, 0.63, 0.7], rtol=0, atol=1e-12)
+  plain = lareqa.rank(index, emb.astype(np.float32))
+  same = lareqa.rank(index, scores=csls.corrected_scores(emb[qrows], emb[crows], r, 0.0))
+  np.testing.assert_array_equal(plain.pooled, same.pooled)
+  # plain: the en query puts the en hub (0.85) between its en answer (0.9) and its th answer (0.7)
+  assert plain.pooled.tolist() == [[1, 3], [2, 3]]
+  # β = 1: en query 0.09, -0.005, 0.07, -0.7; th query -0.09, -0.115, -0.07, -0.5: the hub drops below both answers
+  fixed = lareqa.rank(index, scores=csls.corrected_scores(emb[qrows], emb[crows], r, 1.0))
+  assert fixed.pooled.tolist() == [[1, 2], [2, 1]]
+  pq = {}
+  out = csls.score(index, emb, reference, 2, [0.0, 1.0], None, pq)
+  assert pq[0.0]["RD"].tolist() == [2.0, 1.0] and pq[1.0]["RD"].tolist() == [1.0, 1.0]     # per query, en then th
+  assert out[0.0]["RD"] == 1.5 and out[1.0]["RD"] == 1.0
+  assert out[0.0]["th_worst"] == 1.0 and out[1.0]["th_worst"] == 0.5
+  assert out[1.0]["RD_no_th"] is None
+  assert out["r_by_lang"] == pytest.approx({"en": (0.81 + 0.855) / 2, "th": (0.63 + 0.7) / 2}, abs=1e-12)                      # one language left: no query has two answers
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--betas", "0,x"], "--betas must be comma-separated numbers"),
+    (["--betas", "-1"], "--betas must name one or more finite numbers >= 0"),
+    (["--k", "0"], "--k and --max-ref must be at least 1"),
+    (["--xquad", "somewhere"], "--xquad and --xquad-beta go together"),
+])
+def test_bad_arguments_are_one_line_before_any_model_is_read(tmp_path, args, message):
+  r = subprocess.run([sys.executable, str(TOOL), str(tmp_path / "no-model"), *args], capture_output=True, text=True)
+  assert r.returncode == 1 and r.stderr.startswith(f"csls: error: {message}") and r.stderr.count("\n") == 1
+
+
+def test_feedback_query_is_the_mean_of_the_k_top_candidates(monkeypatch):
+  monkeypatch.setattr(prf, "CHUNK", 3)                      # several chunks
+  rng = np.random.default_rng(1)
+  q, c = rng.normal(size=(7, 4)), rng.normal(size=(9, 4))
+  np.testing.assert_allclose(prf.feedback_scores(q, c, (4, 0.0)), (q @ c.T).astype(np.float32), rtol=0, atol=1e-6)
+  for k, w in ((1, 0.5), (4, 0.25), (9, 1.0)):
+    want = []
+    for row in q.tolist():
+      top = sorted(range(len(c)), key=lambda j: -float(np.dot(row, c[j])))[:k]
+      fed = [(1 - w) * row[d] + w * sum(c[j][d] for j in top) / k for d in range(4)]
+      want.append([sum(fed[d] * c[j][d] for d in range(4)) for j in range(len(c))])
+    np.testing.assert_allclose(prf.feedback_scores(q, c, (k, w)), want, rtol=0, atol=1e-5)
+  with pytest.raises(JaxirError, match="k must be in 1..9"):
+    prf.feedback_scores(q, c, (10, 0.5))
+
+
+def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
+  index = two_language_index()
+  #                 q_en             q_th             a_en             d_en (hub)       a_th (a_en's translation) d_th
+  emb = np.array([[1.0, 0, 0], [0.5, 0.8, 0.1], [0.9, 0.4, 0], [0.8, 0, 0.6], [0.6, 0.75, 0], [0, 0, -1.0]])
+  plain = lareqa.rank(index, emb.astype(np.float32))
+  assert plain.pooled.tolist() == [[1, 3], [2, 1]]          # en query: a_en 0.9, d_en 0.8, a_th 0.6
+  pq = {}
+  out = rescoring.score(index, emb, prf.feedback_scores, [(1, 0.0), (1, 0.75)], None, pq)
+  # k 1, w 0.75: the en query becomes 0.25·q_en + 0.75·a_en = (0.925, 0.3, 0): a_th 0.78 > d_en 0.74
+  assert pq[(1, 0.0)]["RD"].tolist() == [2.0, 1.0] and pq[(1, 0.75)]["RD"].tolist() == [1.0, 1.0]
+  assert out[(1, 0.0)]["RD"] == 1.5 and out[(1, 0.75)]["RD"] == 1.0
+  assert out[(1, 0.0)]["th_worst"] == out[(1, 0.75)]["th_worst"] == 0.5     # en query: th still below en, 2 not 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--settings", "3"], "a setting is K:W"),
+    (["--settings", "0:0.5"], "a setting needs k >= 1 and 0 <= w <= 1"),
+    (["--settings", "3:1.5"], "a setting needs k >= 1 and 0 <= w <= 1"),
+    (["--settings", ","], "--settings names no K:W"),
+    (["--xquad", "somewhere"], "--xquad and --xquad-setting go together"),
+    (["--xquad-setting", "3:x"], "--xquad and --xquad-setting go together"),
+])
+def test_prf_bad_arguments_are_one_line_before_any_model_is_read(tmp_path, args, message):
+  r = subprocess.run([sys.executable, str(TOOLS / "prf.py"), str(tmp_path / "no-model"), *args],
+                     capture_output=True, text=True)
+  assert r.returncode == 1 and r.stderr.startswith(f"prf: error: {message}") and r.stderr.count("\n") == 1
