@@ -139,7 +139,6 @@ def main():
 
 
 if __name__ == "__main__":
-  from jaxir.errors import JaxirError
   try:
     main()
   except JaxirError as e:
