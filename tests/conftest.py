@@ -137,3 +137,21 @@ def tiny_model(out, seed, head_out=None, layers=1):
   return save_pretrained(pre, out)
 
 
+def hand_export(root, index=None, emb=None, manifest=None):
+  """A hand-written finished export: en and de, 2 questions and 3 candidates each, 10 rows."""
+  from jaxir import encode, storage
+  root.mkdir(parents=True, exist_ok=True)
+  if index is None:
+    index = {"langs": ["en", "de"], "per_lang": {
+        "en": {"question_ids": ["q0", "q1"], "question_rows": [0, 1], "answer": [0, 2],
+               "question_article": [0, 0], "candidate_rows": [2, 3, 4], "candidate_article": [0, 0, 0]},
+        "de": {"question_ids": ["q0", "q1"], "question_rows": [5, 6], "answer": [1, 0],
+               "question_article": [0, 0], "candidate_rows": [7, 8, 9], "candidate_article": [0, 0, 0]}}}
+  if emb is None:
+    emb = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+  base = {"format": encode.FORMAT, "benchmark": "xquad-r", "langs": ["en", "de"], "max_articles": None,
+          "model": "m", "fingerprint": "f", "train_langs": None, "n_texts": 10, "dim": 4}
+  storage.write_json(root / "index.json", index)
+  np.save(root / "embeddings.npy", emb)
+  storage.write_json(root / "manifest.json", base if manifest is None else manifest(base))
+  return root

@@ -5,6 +5,7 @@ a sort, in float64), β = 0 ranks as plain retrieval does, and a hub candidate i
 the parallel answer it was hiding. tools/prf.py: the feedback query is the mean of the k top candidates (checked
 against a sort), w = 0 is plain retrieval, and feedback from the query's answer pulls up its translation."""
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import hand_export
 from jaxir.errors import JaxirError
 from jaxir.eval import lareqa
 
@@ -124,8 +126,39 @@ def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
     (["--settings", ","], "--settings names no K:W"),
     (["--xquad", "somewhere"], "--xquad and --xquad-setting go together"),
     (["--xquad-setting", "3:x"], "--xquad and --xquad-setting go together"),
+    (["--export", "somewhere"], "--export needs --xquad"),
 ])
 def test_prf_bad_arguments_are_one_line_before_any_model_is_read(tmp_path, args, message):
   r = subprocess.run([sys.executable, str(TOOLS / "prf.py"), str(tmp_path / "no-model"), *args],
                      capture_output=True, text=True)
   assert r.returncode == 1 and r.stderr.startswith(f"prf: error: {message}") and r.stderr.count("\n") == 1
+
+
+def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_path):
+  from jaxir.eval.evaluate import evaluate
+  src = hand_export(tmp_path / "e")
+  index, emb = rescoring.load_xquad(src)
+  qrows, crows = lareqa.query_candidate_rows(index)
+  setting = (2, 0.5)
+  scores = prf.feedback_scores(emb[qrows], emb[crows], setting)
+  gaps = np.diff(np.sort(scores.astype(np.float64), axis=1), axis=1)
+  assert gaps.min() > 1e-3                                  # no near-tie that float32 and float64 could order apart
+  prf.write_export(src, tmp_path / "fed", index, emb, setting)
+  index2, emb2 = rescoring.load_xquad(tmp_path / "fed")
+  assert index2.langs == index.langs
+  np.testing.assert_array_equal(emb2[crows], emb[crows])
+  np.testing.assert_allclose(emb2[qrows], prf.feedback_queries(emb[qrows], emb[crows], setting), rtol=0, atol=1e-6)
+  assert not np.allclose(emb2[qrows], emb[qrows])
+  tool = rescoring.score(index, emb, prf.feedback_scores, [setting], None)[setting]
+  summary, _ = evaluate(tmp_path / "fed")                   # the production ranker, on the written queries
+  for m in ("Mo", "Cr", "Mul", "RD"):
+    assert summary[m] == pytest.approx(tool[m], rel=1e-9)
+  assert np.array_equal(np.load(src / "embeddings.npy"), emb)  # the source export is untouched
+  with pytest.raises(JaxirError, match="is the --xquad export itself"):
+    prf.write_export(src, src, index, emb, setting)
+  (tmp_path / "mine").mkdir()
+  (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+  with pytest.raises(JaxirError, match="refusing to replace it"):
+    prf.check_export_target(src, tmp_path / "mine")
+  prf.write_export(src, tmp_path / "fed", index, emb, (1, 0.25))      # its own earlier export is replaced
+  assert json.loads((tmp_path / "fed" / "manifest.json").read_text())["scoring"]["prf"]["w"] == 0.25

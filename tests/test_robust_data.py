@@ -10,6 +10,7 @@ import socket
 import numpy as np
 import pytest
 
+from conftest import hand_export
 from jaxir.errors import JaxirError
 
 
@@ -108,29 +109,9 @@ def test_bad_squad_input_to_make_r_is_one_line(tmp_path, edit, field):
 # ---------------------------------------------------------------------------------------------
 # Exported embeddings: index.json, manifest.json, embeddings.npy
 
-def _export(root, index=None, emb=None, manifest=None):
-  """A hand-written finished export: en and de, 2 questions and 3 candidates each, 10 rows."""
-  from jaxir import encode, storage
-  root.mkdir(parents=True, exist_ok=True)
-  if index is None:
-    index = {"langs": ["en", "de"], "per_lang": {
-        "en": {"question_ids": ["q0", "q1"], "question_rows": [0, 1], "answer": [0, 2],
-               "question_article": [0, 0], "candidate_rows": [2, 3, 4], "candidate_article": [0, 0, 0]},
-        "de": {"question_ids": ["q0", "q1"], "question_rows": [5, 6], "answer": [1, 0],
-               "question_article": [0, 0], "candidate_rows": [7, 8, 9], "candidate_article": [0, 0, 0]}}}
-  if emb is None:
-    emb = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
-  base = {"format": encode.FORMAT, "benchmark": "xquad-r", "langs": ["en", "de"], "max_articles": None,
-          "model": "m", "fingerprint": "f", "train_langs": None, "n_texts": 10, "dim": 4}
-  storage.write_json(root / "index.json", index)
-  np.save(root / "embeddings.npy", emb)
-  storage.write_json(root / "manifest.json", base if manifest is None else manifest(base))
-  return root
-
-
 def test_a_valid_hand_written_export_evaluates(tmp_path):
   from jaxir.eval.evaluate import evaluate
-  summary, _ = evaluate(_export(tmp_path / "e"))
+  summary, _ = evaluate(hand_export(tmp_path / "e"))
   assert summary["queries"] == {"en": 2, "de": 2} and summary["Mo"] is not None
   assert evaluate(tmp_path / "e", max_articles=1)[0]["queries"] == {"en": 2, "de": 2}
 
@@ -158,9 +139,9 @@ def _index_edit(lang, key, value):
 ])
 def test_bad_index_is_refused_where_it_is_loaded(tmp_path, edit, field):
   from jaxir.eval.evaluate import evaluate
-  root = _export(tmp_path / "e")
+  root = hand_export(tmp_path / "e")
   index = edit(json.loads((root / "index.json").read_text()))
-  _export(root, index=index)
+  hand_export(root, index=index)
   with pytest.raises(JaxirError) as e:
     evaluate(root)
   _one_line(e, root / "index.json", field)
@@ -170,7 +151,7 @@ def test_duplicated_question_ids_are_refused_by_the_index(tmp_path):
   """Index.from_json itself (also used for in-memory indexes) refuses a repeated id: relevant_matrix would
   otherwise look every q0 up by the last one."""
   from jaxir.eval import lareqa
-  index = json.loads((_export(tmp_path / "e") / "index.json").read_text())
+  index = json.loads((hand_export(tmp_path / "e") / "index.json").read_text())
   index["per_lang"]["en"]["question_ids"] = ["q0", "q0"]
   with pytest.raises(JaxirError, match="repeats the id 'q0'"):
     lareqa.Index.from_json(index)
@@ -183,7 +164,7 @@ def test_duplicated_question_ids_are_refused_by_the_index(tmp_path):
 ])
 def test_non_float_embeddings_are_refused(tmp_path, emb, what):
   from jaxir.eval.evaluate import evaluate
-  root = _export(tmp_path / "e", emb=emb)
+  root = hand_export(tmp_path / "e", emb=emb)
   with pytest.raises(JaxirError) as e:
     evaluate(root)
   _one_line(e, root / "embeddings.npy", what)
@@ -199,7 +180,7 @@ def test_non_float_embeddings_are_refused(tmp_path, emb, what):
 ])
 def test_bad_manifest_is_one_line(tmp_path, edit, field):
   from jaxir.encode import load_embeddings
-  root = _export(tmp_path / "e", manifest=edit)
+  root = hand_export(tmp_path / "e", manifest=edit)
   with pytest.raises(JaxirError) as e:
     load_embeddings(root)
   _one_line(e, root / "manifest.json", field)

@@ -11,7 +11,7 @@ answer in a language the model places apart (Thai in XQuAD-R) sits. A second ret
 scoring, not of the encoder: any inner-product index serves it with two searches.
 
   PYTHONPATH=. python tools/prf.py MODEL_DIR [--settings 1:0.25,3:0.5,...] \
-      [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-setting K:W]
+      [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-setting K:W [--export DIR]]
 
 docs/results/best/README.md (section 11) has the rule fixed before the run and what it measured.
 """
@@ -28,21 +28,57 @@ CHUNK = 1024
 GRID = "1:0.25,1:0.5,1:0.75,3:0.25,3:0.5,3:0.75,5:0.25,5:0.5,5:0.75,10:0.25,10:0.5,10:0.75"
 
 
-def feedback_scores(q, c, setting):
-  """[Q, C] q'·c for setting (k, w): q' = (1 - w)·q + w·(mean of q's k top-scoring rows of c) (float64, then float32
-  for the ranker); setting (k, 0) is q·c."""
+def feedback_queries(q, c, setting):
+  """[Q, D] q' for setting (k, w): (1 - w)·q + w·(the mean of q's k top-scoring rows of c), in float64; w = 0 is q."""
   k, w = setting
   q, c = np.asarray(q, np.float64), np.asarray(c, np.float64)
   if not 1 <= k <= len(c):
     raise JaxirError(f"k must be in 1..{len(c)} (the candidates), got {k}")
-  out = np.empty((len(q), len(c)), np.float32)
-  for s in range(0, len(q), CHUNK):
-    sims = q[s:s + CHUNK] @ c.T
-    if w:
-      top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-      sims = ((1 - w) * q[s:s + CHUNK] + w * c[top].mean(1)) @ c.T
-    out[s:s + CHUNK] = sims
+  out = q.copy()
+  if w:
+    for s in range(0, len(q), CHUNK):
+      top = np.argpartition(-(q[s:s + CHUNK] @ c.T), k - 1, axis=1)[:, :k]
+      out[s:s + CHUNK] = (1 - w) * q[s:s + CHUNK] + w * c[top].mean(1)
   return out
+
+
+def feedback_scores(q, c, setting):
+  """[Q, C] q'·c (`feedback_queries`; float64, then float32 for the ranker); setting (k, 0) is q·c."""
+  fed, c = feedback_queries(q, c, setting), np.asarray(c, np.float64)
+  out = np.empty((len(fed), len(c)), np.float32)
+  for s in range(0, len(fed), CHUNK):
+    out[s:s + CHUNK] = fed[s:s + CHUNK] @ c.T
+  return out
+
+
+def check_export_target(src, dst):
+  """Refuses, before any work, an --export that is the --xquad export itself or a folder jaxir did not write."""
+  from pathlib import Path
+  from jaxir import storage
+  if Path(dst).resolve() == Path(src).resolve():
+    raise JaxirError(f"--export {dst} is the --xquad export itself; choose another directory")
+  storage.check_replaceable(dst, "manifest.json")
+
+
+def write_export(src, dst, index, emb, setting):
+  """A copy of the export `src` at `dst` whose question rows are the feedback queries: `jaxir eval --embeddings
+  dst` then ranks by q'·c through the production ranker (an independent check of this tool's numbers)."""
+  import shutil
+  from pathlib import Path
+  from jaxir import storage
+  from jaxir.eval import lareqa
+  check_export_target(src, dst)
+  qrows, crows = lareqa.query_candidate_rows(index)
+  fed = np.array(emb)
+  fed[qrows] = feedback_queries(fed[qrows], fed[crows], setting).astype(fed.dtype)
+  manifest = storage.read_json(Path(src) / "manifest.json", "manifest")
+  manifest["scoring"] = {"prf": {"k": setting[0], "w": setting[1], "queries_from": str(src)}}
+  with storage.atomic_dir(dst, "manifest.json") as tmp:
+    for f in Path(src).iterdir():
+      if f.name not in ("embeddings.npy", "manifest.json") and f.is_file():
+        shutil.copy(f, tmp / f.name)
+    np.save(tmp / "embeddings.npy", fed)
+    storage.write_json(tmp / "manifest.json", manifest)
 
 
 def parse_setting(text):
@@ -67,16 +103,22 @@ def main(argv=None):
   ap.add_argument("--settings", default=GRID, help="comma-separated K:W (w = 0, plain retrieval, is always scored)")
   ap.add_argument("--xquad", help="an XQuAD-R export of the same model: scored once, at --xquad-setting")
   ap.add_argument("--xquad-setting", help="the K:W chosen on the dev split")
+  ap.add_argument("--export", help="with --xquad: also write a copy of that export whose question rows are the "
+                  "feedback queries, for `jaxir eval --embeddings` (the production ranker)")
   a = ap.parse_args(argv)
   settings = [parse_setting(t) for t in a.settings.split(",") if t]
   if not settings:
     raise JaxirError("--settings names no K:W")
   if (a.xquad is None) != (a.xquad_setting is None):
     raise JaxirError("--xquad and --xquad-setting go together (the setting is the one chosen on the dev split)")
+  if a.export and not a.xquad:
+    raise JaxirError("--export needs --xquad (the export whose queries it replaces)")
   chosen = parse_setting(a.xquad_setting) if a.xquad_setting else None
   plain = (1, 0.0)
   settings = [plain] + [s for s in dict.fromkeys(settings) if s[1] != 0]
   xquad = rescoring.load_xquad(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
+  if a.export:
+    check_export_target(a.xquad, a.export)
   dev = rescoring.load_dev(a.model)
   results = {"dev": rescoring.score(dev.index, dev.emb, feedback_scores, settings, dev.train_langs), "xquad": {}}
   for s in settings:
@@ -90,6 +132,10 @@ def main(argv=None):
       print(rescoring.line("xquad", name(s), results["xquad"][s]), flush=True)
     if chosen[1] != 0:
       rescoring.paired(results["xquad"], pq, chosen, plain, name(chosen))
+    if a.export:
+      write_export(a.xquad, a.export, index_x, emb_x, chosen)
+      print(f"xquad {name(chosen)}: its queries written into {a.export}; `jaxir eval --embeddings {a.export}` "
+            "ranks them", flush=True)
   print(json.dumps({part: {name(s) if isinstance(s, tuple) else s: v for s, v in r.items()}
                     for part, r in results.items()}))
 
