@@ -117,6 +117,10 @@ def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
   assert pq[(1, 0.0)]["RD"].tolist() == [2.0, 1.0] and pq[(1, 0.75)]["RD"].tolist() == [1.0, 1.0]
   assert out[(1, 0.0)]["RD"] == 1.5 and out[(1, 0.75)]["RD"] == 1.0
   assert out[(1, 0.0)]["th_worst"] == out[(1, 0.75)]["th_worst"] == 0.5     # en query: th still below en, 2 not 3
+  # both queries' top candidate is an answer (a_en, a_th); their own-language answers stay first: Mo AP 1 -> 1
+  assert prf.drift(index, emb, (1, 0.75)) == {1: (1.0, 1.0, 1.0)}
+  # top 2: the en query's are a_en and d_en (1 answer), the th query's a_th and a_en (2 answers)
+  assert prf.drift(index, emb, (2, 0.75)) == {1: (0.5, 1.0, 1.0), 2: (0.5, 1.0, 1.0)}
 
 
 @pytest.mark.parametrize("args,message", [
@@ -151,6 +155,17 @@ def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_
   assert not np.allclose(emb2[qrows], emb[qrows])
   tool = rescoring.score(index, emb, prf.feedback_scores, [setting], None)[setting]
   summary, _ = evaluate(tmp_path / "fed")                   # the production ranker, on the written queries
+  # drift's groups add up to Mo before and after (2 queries per language, so Mo is the mean over queries), and
+  # its counts of answers among the top 2 are a sort's
+  split = prf.drift(index, emb, setting)
+  plain_mo = rescoring.score(index, emb, prf.feedback_scores, [(2, 0.0)], None)[(2, 0.0)]["Mo"]
+  assert sum(v[0] for v in split.values()) == pytest.approx(1)
+  assert sum(v[0] * v[1] for v in split.values()) == pytest.approx(plain_mo)
+  assert sum(v[0] * v[2] for v in split.values()) == pytest.approx(tool["Mo"])
+  answers, _ = lareqa.relevant_matrix(index)
+  qe, ce = np.asarray(emb[qrows], np.float64), np.asarray(emb[crows], np.float64)
+  hits = [len(set(np.argsort(-(qe[i] @ ce.T))[:2].tolist()) & set(answers[i].tolist())) for i in range(len(qe))]
+  assert {h: hits.count(h) / len(hits) for h in set(hits)} == pytest.approx({h: v[0] for h, v in split.items()})
   for m in ("Mo", "Cr", "Mul", "RD"):
     assert summary[m] == pytest.approx(tool[m], rel=1e-9)
   assert np.array_equal(np.load(src / "embeddings.npy"), emb)  # the source export is untouched

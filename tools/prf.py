@@ -51,6 +51,27 @@ def feedback_scores(q, c, setting):
   return out
 
 
+def drift(index, emb, setting):
+  """Where feedback gains and loses Mo: {h: (share of queries, mean Mo AP plain, with feedback)} by h, how many of
+  a query's k feedback candidates are its parallel answers (in any language). Mo AP is 1 / the rank of the answer in
+  the query's own language among that language's candidates (Mo's per-query term)."""
+  from jaxir.eval import lareqa
+  k = setting[0]
+  qrows, crows = lareqa.query_candidate_rows(index)
+  q, c = np.asarray(emb[qrows], np.float64), np.asarray(emb[crows], np.float64)
+  answers, _ = lareqa.relevant_matrix(index)                 # [Q, L] global candidate index (-1: none)
+  hits = np.empty(len(q), int)
+  for s in range(0, len(q), CHUNK):
+    top = np.argpartition(-(q[s:s + CHUNK] @ c.T), k - 1, axis=1)[:, :k]
+    hits[s:s + CHUNK] = (top[:, :, None] == answers[s:s + CHUNK, None, :]).any(2).sum(1)
+  ap = []
+  for scores in (feedback_scores(q, c, (k, 0.0)), feedback_scores(q, c, setting)):
+    ranks = lareqa.rank(index, scores=scores)
+    ap.append(1.0 / ranks.in_lang[np.arange(len(q)), ranks.query_lang])
+  return {h: (float((hits == h).mean()), float(ap[0][hits == h].mean()), float(ap[1][hits == h].mean()))
+          for h in range(k + 1) if (hits == h).any()}
+
+
 def check_export_target(src, dst):
   """Refuses, before any work, an --export that is the --xquad export itself or a folder jaxir did not write."""
   from pathlib import Path
@@ -132,6 +153,10 @@ def main(argv=None):
       print(rescoring.line("xquad", name(s), results["xquad"][s]), flush=True)
     if chosen[1] != 0:
       rescoring.paired(results["xquad"], pq, chosen, plain, name(chosen))
+      results["xquad"]["drift"] = drift(index_x, emb_x, chosen)
+      for h, (share, before, after) in results["xquad"]["drift"].items():
+        print(f"xquad {h} of the top {chosen[0]} are answers: {100 * share:4.1f}% of queries, Mo AP "
+              f"{100 * before:.2f} -> {100 * after:.2f} ({100 * (after - before):+.2f})", flush=True)
     if a.export:
       write_export(a.xquad, a.export, index_x, emb_x, chosen)
       print(f"xquad {name(chosen)}: its queries written into {a.export}; `jaxir eval --embeddings {a.export}` "
