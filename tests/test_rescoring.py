@@ -177,3 +177,8 @@ def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_
     prf.check_export_target(src, tmp_path / "mine")
   prf.write_export(src, tmp_path / "fed", index, emb, (1, 0.25))      # its own earlier export is replaced
   assert json.loads((tmp_path / "fed" / "manifest.json").read_text())["scoring"]["prf"]["w"] == 0.25
+  bad = emb.copy()
+  bad[3] = np.nan
+  with pytest.raises(JaxirError, match="1 of 10 embeddings are not finite"):
+    rescoring.load_xquad(hand_export(tmp_path / "nan", emb=bad))
+  assert json.loads((tmp_path / "fed" / "manifest.json").read_text())["scoring"]["prf"]["w"] == 0.25

@@ -30,10 +30,13 @@ def load_dev(model_dir):
 
 
 def load_xquad(path):
-  """(index, embeddings) of an XQuAD-R export (`jaxir encode --benchmark xquad-r`); clear errors otherwise."""
+  """(index, embeddings) of an XQuAD-R export (`jaxir encode --benchmark xquad-r`); one-line errors otherwise, and
+  for embeddings that are not finite, as `jaxir eval` refuses them."""
   from jaxir.encode import load_embeddings
   from jaxir.eval import evaluate
+  from jaxir.finite import check_finite
   _, ij, emb = load_embeddings(path)
+  check_finite(emb, f"{path}/embeddings.npy", lambda rows: evaluate._texts(path, rows))
   return evaluate._index_from_export(ij), emb
 
 
