@@ -175,6 +175,9 @@ def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_
   (tmp_path / "mine" / "notes.txt").write_text("a user's file")
   with pytest.raises(JaxirError, match="refusing to replace it"):
     prf.check_export_target(src, tmp_path / "mine")
+  prf.check_export_target(src, tmp_path / "mine", force=True)        # --force: the user said so
+  with pytest.raises(JaxirError, match="is the --xquad export itself"):
+    prf.check_export_target(src, src, force=True)                      # never the source, even with --force
   prf.write_export(src, tmp_path / "fed", index, emb, (1, 0.25))      # its own earlier export is replaced
   assert json.loads((tmp_path / "fed" / "manifest.json").read_text())["scoring"]["prf"]["w"] == 0.25
   bad = emb.copy()

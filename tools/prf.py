@@ -11,7 +11,7 @@ answer in a language the model places apart (Thai in XQuAD-R) sits. A second ret
 scoring, not of the encoder: any inner-product index serves it with two searches.
 
   PYTHONPATH=. python tools/prf.py MODEL_DIR [--settings 1:0.25,3:0.5,...] \
-      [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-setting K:W [--export DIR]]
+      [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-setting K:W [--export DIR [--force]]]
 
 docs/results/best/README.md (section 11) has the rule fixed before the run and what it measured.
 """
@@ -72,29 +72,30 @@ def drift(index, emb, setting):
           for h in range(k + 1) if (hits == h).any()}
 
 
-def check_export_target(src, dst):
-  """Refuses, before any work, an --export that is the --xquad export itself or a folder jaxir did not write."""
+def check_export_target(src, dst, force=False):
+  """Refuses, before any work, an --export that is the --xquad export itself, or (unless `force`) a folder jaxir did
+  not write."""
   from pathlib import Path
   from jaxir import storage
   if Path(dst).resolve() == Path(src).resolve():
     raise JaxirError(f"--export {dst} is the --xquad export itself; choose another directory")
-  storage.check_replaceable(dst, "manifest.json")
+  storage.check_replaceable(dst, "manifest.json", force)
 
 
-def write_export(src, dst, index, emb, setting):
+def write_export(src, dst, index, emb, setting, force=False):
   """A copy of the export `src` at `dst` whose question rows are the feedback queries: `jaxir eval --embeddings
   dst` then ranks by q'·c through the production ranker (an independent check of this tool's numbers)."""
   import shutil
   from pathlib import Path
   from jaxir import storage
   from jaxir.eval import lareqa
-  check_export_target(src, dst)
+  check_export_target(src, dst, force)
   qrows, crows = lareqa.query_candidate_rows(index)
   fed = np.array(emb)
   fed[qrows] = feedback_queries(fed[qrows], fed[crows], setting).astype(fed.dtype)
   manifest = storage.read_json(Path(src) / "manifest.json", "manifest")
   manifest["scoring"] = {"prf": {"k": setting[0], "w": setting[1], "queries_from": str(src)}}
-  with storage.atomic_dir(dst, "manifest.json") as tmp:
+  with storage.atomic_dir(dst, "manifest.json", force) as tmp:
     for f in Path(src).iterdir():
       if f.name not in ("embeddings.npy", "manifest.json") and f.is_file():
         shutil.copy(f, tmp / f.name)
@@ -126,6 +127,7 @@ def main(argv=None):
   ap.add_argument("--xquad-setting", help="the K:W chosen on the dev split")
   ap.add_argument("--export", help="with --xquad: also write a copy of that export whose question rows are the "
                   "feedback queries, for `jaxir eval --embeddings` (the production ranker)")
+  ap.add_argument("--force", action="store_true", help="with --export: replace DIR even if jaxir did not write it")
   a = ap.parse_args(argv)
   settings = [parse_setting(t) for t in a.settings.split(",") if t]
   if not settings:
@@ -139,7 +141,7 @@ def main(argv=None):
   settings = [plain] + [s for s in dict.fromkeys(settings) if s[1] != 0]
   xquad = rescoring.load_xquad(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
   if a.export:
-    check_export_target(a.xquad, a.export)
+    check_export_target(a.xquad, a.export, a.force)
   dev = rescoring.load_dev(a.model)
   results = {"dev": rescoring.score(dev.index, dev.emb, feedback_scores, settings, dev.train_langs), "xquad": {}}
   for s in settings:
@@ -158,7 +160,7 @@ def main(argv=None):
         print(f"xquad {h} of the top {chosen[0]} are answers: {100 * share:4.1f}% of queries, Mo AP "
               f"{100 * before:.2f} -> {100 * after:.2f} ({100 * (after - before):+.2f})", flush=True)
     if a.export:
-      write_export(a.xquad, a.export, index_x, emb_x, chosen)
+      write_export(a.xquad, a.export, index_x, emb_x, chosen, a.force)
       print(f"xquad {name(chosen)}: its queries written into {a.export}; `jaxir eval --embeddings {a.export}` "
             "ranks them", flush=True)
   print(json.dumps({part: {name(s) if isinstance(s, tuple) else s: v for s, v in r.items()}
