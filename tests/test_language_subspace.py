@@ -1,10 +1,15 @@
 """tools/language_subspace.py: the language subspace is spanned by the centered language means, and the projection
 removes it (exactly, checked in float64)."""
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+TOOLS = Path(__file__).parents[1] / "tools"
+sys.path.insert(0, str(TOOLS))                               # the tool imports tools/rescoring.py as its neighbour
 spec = importlib.util.spec_from_file_location("language_subspace",
                                               Path(__file__).parents[1] / "tools" / "language_subspace.py")
 ls = importlib.util.module_from_spec(spec)
@@ -54,3 +59,28 @@ def test_tatoeba_offsets_are_the_language_and_not_the_content():
   th_en = np.stack([code[f"en:th{i}"] for i in range(7)])
   assert np.allclose(ls.project(th, U), ls.project(th_en, U), atol=1e-9)
   assert not np.allclose(ls.project(th, vt[:2].T), ls.project(th_en, vt[:2].T), atol=1e-3)   # one short: not yet
+
+
+def test_projected_scores_at_rank_0_are_dot_products_and_remove_the_subspace_above():
+  rng = np.random.default_rng(2)
+  q, c = rng.normal(size=(5, 6)), rng.normal(size=(7, 6))
+  vt, _ = ls.subspace(rng.normal(size=(4, 6)))
+  unit = lambda e: e / np.linalg.norm(e, axis=1, keepdims=True)
+  scores = ls.projected_scores(vt)
+  np.testing.assert_allclose(scores(q, c, 0), unit(q) @ unit(c).T, rtol=0, atol=1e-6)
+  U = vt[:2].T
+  np.testing.assert_allclose(scores(q, c, 2), unit(q - q @ U @ U.T) @ unit(c - c @ U @ U.T).T, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--ranks", "1,x"], "--ranks must be comma-separated integers"),
+    (["--max-train", "0"], "--max-train must be at least 1"),
+    (["--xquad", "somewhere"], "--xquad and --xquad-rank go together"),
+    (["--means", "tatoeba", "--tatoeba-langs", "en,de"], "--tatoeba-langs must name"),
+    (["--xquad", "nowhere", "--xquad-rank", "1"], "nowhere"),
+])
+def test_bad_arguments_are_one_line_before_any_model_is_read(tmp_path, args, message):
+  r = subprocess.run([sys.executable, str(TOOLS / "language_subspace.py"), str(tmp_path / "no-model"), *args],
+                     capture_output=True, text=True)
+  assert r.returncode == 1 and r.stderr.startswith("language_subspace: error:") and message in r.stderr
+  assert r.stderr.count("\n") == 1

@@ -118,9 +118,11 @@ def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
   assert out[(1, 0.0)]["RD"] == 1.5 and out[(1, 0.75)]["RD"] == 1.0
   assert out[(1, 0.0)]["th_worst"] == out[(1, 0.75)]["th_worst"] == 0.5     # en query: th still below en, 2 not 3
   # both queries' top candidate is an answer (a_en, a_th); their own-language answers stay first: Mo AP 1 -> 1
-  assert prf.drift(index, emb, (1, 0.75)) == {1: (1.0, 1.0, 1.0)}
+  assert pq[(1, 0.0)]["Mo"].tolist() == pq[(1, 0.75)]["Mo"].tolist() == [1.0, 1.0]
+  assert prf.drift(index, emb, 1, pq[(1, 0.0)]["Mo"], pq[(1, 0.75)]["Mo"]) == {1: (1.0, 1.0, 1.0)}
   # top 2: the en query's are a_en and d_en (1 answer), the th query's a_th and a_en (2 answers)
-  assert prf.drift(index, emb, (2, 0.75)) == {1: (0.5, 1.0, 1.0), 2: (0.5, 1.0, 1.0)}
+  assert prf.drift(index, emb, 2, np.array([0.5, 1.0]), np.array([1.0, 0.25])) == {1: (0.5, 0.5, 1.0),
+                                                                                   2: (0.5, 1.0, 0.25)}
 
 
 @pytest.mark.parametrize("args,message", [
@@ -153,12 +155,13 @@ def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_
   np.testing.assert_array_equal(emb2[crows], emb[crows])
   np.testing.assert_allclose(emb2[qrows], prf.feedback_queries(emb[qrows], emb[crows], setting), rtol=0, atol=1e-6)
   assert not np.allclose(emb2[qrows], emb[qrows])
-  tool = rescoring.score(index, emb, prf.feedback_scores, [setting], None)[setting]
+  pq = {}
+  both = rescoring.score(index, emb, prf.feedback_scores, [(2, 0.0), setting], None, pq)
+  tool, plain_mo = both[setting], both[(2, 0.0)]["Mo"]
   summary, _ = evaluate(tmp_path / "fed")                   # the production ranker, on the written queries
   # drift's groups add up to Mo before and after (2 queries per language, so Mo is the mean over queries), and
   # its counts of answers among the top 2 are a sort's
-  split = prf.drift(index, emb, setting)
-  plain_mo = rescoring.score(index, emb, prf.feedback_scores, [(2, 0.0)], None)[(2, 0.0)]["Mo"]
+  split = prf.drift(index, emb, 2, pq[(2, 0.0)]["Mo"], pq[setting]["Mo"])
   assert sum(v[0] for v in split.values()) == pytest.approx(1)
   assert sum(v[0] * v[1] for v in split.values()) == pytest.approx(plain_mo)
   assert sum(v[0] * v[2] for v in split.values()) == pytest.approx(tool["Mo"])
@@ -185,3 +188,91 @@ def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_
   with pytest.raises(JaxirError, match="1 of 10 embeddings are not finite"):
     rescoring.load_xquad(hand_export(tmp_path / "nan", emb=bad))
   assert json.loads((tmp_path / "fed" / "manifest.json").read_text())["scoring"]["prf"]["w"] == 0.25
+
+
+prf_seeds = load_tool("prf_seeds")
+
+
+def hand_sweep(root, seeds, unfinished=()):
+  """A sweep directory whose cells hybrid_a0.5_w0.75_s<seed> hold a hand export and its evaluation by `jaxir eval`."""
+  from jaxir import storage
+  from jaxir.eval.evaluate import evaluate
+  for s in seeds:
+    d = root / "cells" / f"hybrid_a0.5_w0.75_s{s}"
+    emb = np.random.default_rng(10 + s).standard_normal((10, 4)).astype(np.float32)
+    src = hand_export(d / "emb" / "xquad-r", emb=emb)
+    storage.write_json(d / "eval" / "xquad-r" / "summary.json", evaluate(src)[0])
+    storage.write_json(d / "cell.json", {"cell": {"name": d.name}})
+  for s in unfinished:
+    hand_export(root / "cells" / f"hybrid_a0.5_w0.75_s{s}" / "emb" / "xquad-r")     # no evaluation yet
+  return root
+
+
+def test_prf_seeds_scores_each_finished_seed_and_checks_plain_against_the_cell(tmp_path):
+  from jaxir import storage
+  sweep = hand_sweep(tmp_path / "sweep", [0, 1, 2], unfinished=[3])
+  cells, unfinished = prf_seeds.seed_cells(sweep, "hybrid_a0.5_w0.75")
+  assert sorted(cells) == [0, 1, 2] and unfinished == ["hybrid_a0.5_w0.75_s3"]
+  for s, d in cells.items():
+    index, emb = rescoring.load_xquad(d / "emb" / "xquad-r")
+    qrows, crows = lareqa.query_candidate_rows(index)
+    gaps = np.diff(np.sort(emb[qrows].astype(np.float64) @ emb[crows].astype(np.float64).T, axis=1), axis=1)
+    assert gaps.min() > 1e-4                                # no near-tie that float32 and float64 could order apart
+    got = prf_seeds.score_seed(d, (2, 0.5))
+    want = rescoring.score(index, emb, prf.feedback_scores, [(2, 0.5)], None)[(2, 0.5)]
+    recorded = storage.read_json(d / "eval" / "xquad-r" / "summary.json")
+    for m, scale in (("Mo", 100), ("Cr", 100), ("Mul", 100), ("RD", 1)):
+      assert got["plain"][m] == pytest.approx(scale * recorded[m], rel=1e-9)
+      assert got["feedback"][m] == pytest.approx(scale * want[m], rel=1e-12)
+  summary = storage.read_json(cells[1] / "eval" / "xquad-r" / "summary.json")
+  storage.write_json(cells[1] / "eval" / "xquad-r" / "summary.json", {**summary, "Mul": summary["Mul"] + 0.01})
+  with pytest.raises(JaxirError, match="plain Mul .* is not the cell's recorded"):
+    prf_seeds.score_seed(cells[1], (2, 0.5))
+  with pytest.raises(JaxirError, match="no finished cell hybrid_a1_w0.75_s<seed>"):
+    prf_seeds.seed_cells(sweep, "hybrid_a1_w0.75")
+
+
+def test_prf_seeds_claim_is_the_mean_its_interval_and_holm_adjusted_seed_pairs():
+  from scipy import stats as sps
+  fed = {"Mo": [80.5, 80.6, 80.7], "Cr": [70.0, 72.0, 74.0], "Mul": [59.0, 59.5, 60.0], "RD": [280.0, 284.0, 282.0]}
+  plain = {"Mo": [81.0, 81.3, 81.0], "Cr": [71.0, 71.5, 71.2], "Mul": [60.0, 60.2, 60.1], "RD": [300.0, 310.0, 305.0]}
+  per_seed = {s: {"feedback": {m: fed[m][s] for m in fed}, "plain": {m: plain[m][s] for m in plain}} for s in range(3)}
+  goal = prf_seeds.parse_goal("80,71,60,285")
+  base = {0: {"xquad-r": {"Mo": 78.0, "Cr": 69.0, "Mul": 57.0, "RD": 320.0}},
+          1: {"xquad-r": {"Mo": 78.5, "Cr": 69.5, "Mul": 57.5, "RD": 318.0}}}
+  r = prf_seeds.summarize(per_seed, goal, ("full.yaml", "hybrid_a0.5", base))
+  half = lambda x: sps.t.ppf(0.975, 2) * np.std(x, ddof=1) / np.sqrt(3)
+  for m in fed:
+    assert r["feedback"][m]["mean"] == pytest.approx(np.mean(fed[m]))
+    assert r["feedback"][m]["high"] - r["feedback"][m]["mean"] == pytest.approx(half(fed[m]))
+  # Mo 80.6 ± 0.25 clears 80 with its interval; Cr 72 ± 4.97 and RD 282 ± 4.97 only on the mean; Mul 59.5 misses
+  assert [r["feedback"][m]["verdict"] for m in ("Mo", "Cr", "Mul", "RD")] == [
+      "met beyond seed noise", "met on the mean, not beyond seed noise", "missed",
+      "met on the mean, not beyond seed noise"]
+  ps = [sps.ttest_1samp(np.subtract(fed[m], plain[m]), 0).pvalue for m in ("Mo", "Cr", "Mul", "RD")]
+  order = np.argsort(ps)
+  holm = np.maximum.accumulate([min(1, (4 - i) * ps[j]) for i, j in enumerate(order)])
+  for i, j in enumerate(order):
+    m = ("Mo", "Cr", "Mul", "RD")[j]
+    assert r["feedback - plain"][m]["p_holm"] == pytest.approx(holm[i])
+    assert r["feedback - plain"][m]["diff"] == pytest.approx(np.mean(np.subtract(fed[m], plain[m])))
+  assert r["baseline"]["seeds"] == [0, 1] and r["feedback - baseline"]["Mo"]["n"] == 2
+  assert r["feedback - baseline"]["RD"]["diff"] == pytest.approx(((280 - 320) + (284 - 318)) / 2)
+  rows = prf_seeds.table(per_seed, r, goal, "k 5 w 0.75")
+  assert rows[2].startswith("| 0 | 81.00 → 80.50 |") and "**80.60 ± 0.25**" in rows[5]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--config", "c", "--setting", "5:0"], "--setting 5:0: w = 0 is plain retrieval"),
+    (["--config", "c", "--setting", "5:0.75", "--goal", "80,71"], "--goal is four numbers"),
+    (["--config", "c", "--setting", "5:0.75"], "not a sweep directory"),
+    (["--config", "c", "--setting", "5:0.75", "--baseline", "nofile"], "--baseline 'nofile': give FILE.yaml:CONFIG"),
+    (["--config", "c", "--setting", "5:0.75", "--out", "USER"], "exists and is not an earlier prf_seeds result"),
+])
+def test_prf_seeds_bad_arguments_are_one_line_before_any_scoring(tmp_path, args, message):
+  (tmp_path / "notes.json").write_text('{"mine": 1}')
+  args = [str(tmp_path / "notes.json") if a == "USER" else a for a in args]
+  r = subprocess.run([sys.executable, str(TOOLS / "prf_seeds.py"), str(tmp_path / "no-sweep"), *args],
+                     capture_output=True, text=True)
+  assert r.returncode == 1 and r.stderr.startswith("prf_seeds: error: ") and message in r.stderr
+  assert r.stderr.count("\n") == 1 and (tmp_path / "notes.json").read_text() == '{"mine": 1}'

@@ -22,12 +22,9 @@ import time
 
 import numpy as np
 
-from jaxir import config as config_lib
-from jaxir.data.pairs import load_pairs
+import rescoring                       # tools/rescoring.py, beside this file
 from jaxir.errors import JaxirError
-from jaxir.encode import benchmark_texts, embed_texts, load_embeddings
-from jaxir.eval import evaluate, lareqa
-from jaxir.model.hf_io import effective_prompts, load_pretrained
+
 
 def lang_rows(index_json):
   out = {}
@@ -64,13 +61,16 @@ def project(emb, U):
   return e / np.linalg.norm(e, axis=1, keepdims=True)
 
 
-def score(index, emb, train_langs):
-  s, _ = lareqa.metrics(lareqa.rank(index, emb.astype(np.float32)), train_langs)
-  return {k: s[k] for k in ("Mo", "Cr", "Mul", "RD")}
+def projected_scores(vt):
+  """scores(q, c, r) for `rescoring.score`: q·c after removing the top r directions of vt (r = 0: plain)."""
+  def scores(q, c, r):
+    U = vt[:r].T if r else None
+    return (project(q, U) @ project(c, U).T).astype(np.float32)
+  return scores
 
 
-def main():
-  ap = argparse.ArgumentParser()
+def main(argv=None):
+  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("model")
   ap.add_argument("--xquad", help="an XQuAD-R export of the same model: evaluated once, at --xquad-rank")
   ap.add_argument("--xquad-rank", type=int, help="the rank chosen on the dev split")
@@ -78,30 +78,32 @@ def main():
   ap.add_argument("--max-train", type=int, default=1500, help="mlqa-train: texts per language for the means")
   ap.add_argument("--means", choices=("mlqa-train", "tatoeba"), default="mlqa-train")
   ap.add_argument("--tatoeba-langs", default="ar,de,el,es,hi,ru,th,tr,vi,zh")
-  a = ap.parse_args()
+  a = ap.parse_args(argv)
   try:
     ranks = [int(r) for r in a.ranks.split(",")]
   except ValueError:
-    ap.error(f"--ranks must be comma-separated integers, got {a.ranks!r}")
+    raise JaxirError(f"--ranks must be comma-separated integers, got {a.ranks!r}") from None
   if a.max_train < 1:
-    ap.error(f"--max-train must be at least 1, got {a.max_train}")
-  cfg = config_lib.build(overrides=["data.hard_negatives=0"])
-  data = load_pairs(cfg.data)
-  train_langs = sorted(data.corpora["train"])        # the languages the model was trained on
+    raise JaxirError(f"--max-train must be at least 1, got {a.max_train}")
+  if (a.xquad is None) != (a.xquad_rank is None):
+    raise JaxirError("--xquad and --xquad-rank go together (the rank is the one chosen on the dev split)")
   tatoeba_langs = [l for l in a.tatoeba_langs.split(",") if l]
   if a.means == "tatoeba" and (not tatoeba_langs or "en" in tatoeba_langs or len(set(tatoeba_langs)) < len(tatoeba_langs)):
-    ap.error(f"--tatoeba-langs must name one or more distinct languages other than en (English is the reference), "
-             f"got {a.tatoeba_langs!r}")
+    raise JaxirError(f"--tatoeba-langs must name one or more distinct languages other than en (English is the "
+                     f"reference), got {a.tatoeba_langs!r}")
+  from jaxir.encode import benchmark_texts, embed_texts
+  xquad = rescoring.load_xquad(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
+  dev = rescoring.load_dev(a.model)
+  pre, prompts, data, train_langs = dev.pre, dev.prompts, dev.data, dev.train_langs
   mean_langs = train_langs if a.means == "mlqa-train" else ["en"] + tatoeba_langs
-  for r in ranks + ([a.xquad_rank] if a.xquad_rank is not None else []):
+  for r in ranks + ([a.xquad_rank] if xquad else []):
     if not 0 <= r < len(mean_langs):
-      ap.error(f"a rank must be in 0..{len(mean_langs) - 1} ({len(mean_langs)} languages), got {r}")
-  pre = load_pretrained(a.model)
-  prompts = effective_prompts(pre.meta)
+      raise JaxirError(f"a rank must be in 0..{len(mean_langs) - 1} ({len(mean_langs)} languages), got {r}")
   t0 = time.time()
   if a.means == "tatoeba":
+    from jaxir import config as config_lib
     from jaxir.data import tatoeba
-    bitext = tatoeba.load_tatoeba(cfg.data.data_dir, tatoeba_langs)
+    bitext = tatoeba.load_tatoeba(config_lib.build().data.data_dir, tatoeba_langs)
     first = {l: tatoeba.halves(len(bitext[l][0]))[0] for l in tatoeba_langs}
     pairs = [([bitext[l][0][i] for i in first[l]], [bitext[l][1][i] for i in first[l]]) for l in tatoeba_langs]
     vt, sv = subspace(tatoeba_offsets(lambda t: embed_texts(pre, [prompts[1] + x for x in t], pre.max_length), pairs))
@@ -118,23 +120,15 @@ def main():
     vt, sv = language_subspace(emb_tr, {l: [where[r] for r in pick[l]] for l in train_langs}, train_langs)
     print(f"train means from {len(allrows)} texts in {time.time() - t0:.0f}s", flush=True)
   print("singular values of the centered language means:", np.round(sv, 4).tolist(), flush=True)
-  texts_d, idx_d = benchmark_texts(data.corpora["dev"], *prompts)
-  emb_d = embed_texts(pre, texts_d, pre.max_length)
-  index_d = lareqa.Index.from_json(idx_d)
-  results = {"dev": {}, "xquad": {}}
+  scores = projected_scores(vt)
+  results = {"dev": rescoring.score(dev.index, dev.emb, scores, ranks, train_langs), "xquad": {}}
   for r in ranks:
-    U = vt[:r].T if r else None
-    results["dev"][r] = score(index_d, project(emb_d, U), train_langs)
-    print(f"dev  rank {r}: " + " ".join(f"{k} {v:.4f}" for k, v in results["dev"][r].items()), flush=True)
-  if a.xquad:
-    _, ij, emb_x = load_embeddings(a.xquad)
-    index_x = evaluate._index_from_export(ij)
-    if a.xquad_rank is None:
-      raise JaxirError("--xquad needs --xquad-rank (the rank chosen on the dev split)")
-    for r in [a.xquad_rank]:
-      U = vt[:r].T if r else None
-      results["xquad"][r] = score(index_x, project(emb_x, U), train_langs)
-      print(f"xquad rank {r}: " + " ".join(f"{k} {v:.4f}" for k, v in results["xquad"][r].items()), flush=True)
+    print(rescoring.line("dev  ", f"rank {r}", results["dev"][r]), flush=True)
+  if xquad:
+    index_x, emb_x = xquad
+    rescoring.check_width(a.xquad, emb_x, dev.emb.shape[1])
+    results["xquad"] = rescoring.score(index_x, emb_x, scores, [a.xquad_rank], train_langs)
+    print(rescoring.line("xquad", f"rank {a.xquad_rank}", results["xquad"][a.xquad_rank]), flush=True)
   print(json.dumps(results))
 
 

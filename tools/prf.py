@@ -28,47 +28,46 @@ CHUNK = 1024
 GRID = "1:0.25,1:0.5,1:0.75,3:0.25,3:0.5,3:0.75,5:0.25,5:0.5,5:0.75,10:0.25,10:0.5,10:0.75"
 
 
+def top_candidates(q, c, k):
+  """[Q, k] indices of q's k top-scoring rows of c under q·c in float64 (in no particular order)."""
+  q, c = np.asarray(q, np.float64), np.asarray(c, np.float64)
+  if not 1 <= k <= len(c):
+    raise JaxirError(f"k must be in 1..{len(c)} (the candidates), got {k}")
+  return np.concatenate([np.argpartition(-(q[s:s + CHUNK] @ c.T), k - 1, axis=1)[:, :k]
+                         for s in range(0, len(q), CHUNK)] or [np.empty((0, k), int)])
+
+
 def feedback_queries(q, c, setting):
   """[Q, D] q' for setting (k, w): (1 - w)·q + w·(the mean of q's k top-scoring rows of c), in float64; w = 0 is q."""
   k, w = setting
   q, c = np.asarray(q, np.float64), np.asarray(c, np.float64)
-  if not 1 <= k <= len(c):
-    raise JaxirError(f"k must be in 1..{len(c)} (the candidates), got {k}")
-  out = q.copy()
-  if w:
-    for s in range(0, len(q), CHUNK):
-      top = np.argpartition(-(q[s:s + CHUNK] @ c.T), k - 1, axis=1)[:, :k]
-      out[s:s + CHUNK] = (1 - w) * q[s:s + CHUNK] + w * c[top].mean(1)
-  return out
+  top = top_candidates(q, c, k)
+  return (1 - w) * q + w * c[top].mean(1) if w else q
 
 
 def feedback_scores(q, c, setting):
   """[Q, C] q'·c (`feedback_queries`; float64, then float32 for the ranker); setting (k, 0) is q·c."""
-  fed, c = feedback_queries(q, c, setting), np.asarray(c, np.float64)
+  c = np.asarray(c, np.float64)
+  fed = feedback_queries(q, c, setting)
   out = np.empty((len(fed), len(c)), np.float32)
   for s in range(0, len(fed), CHUNK):
     out[s:s + CHUNK] = fed[s:s + CHUNK] @ c.T
   return out
 
 
-def drift(index, emb, setting):
-  """Where feedback gains and loses Mo: {h: (share of queries, mean Mo AP plain, with feedback)} by h, how many of
-  a query's k feedback candidates are its parallel answers (in any language). Mo AP is 1 / the rank of the answer in
-  the query's own language among that language's candidates (Mo's per-query term)."""
+def drift(index, emb, k, mo_before, mo_after):
+  """Where feedback gains and loses Mo: {h: (share of queries, mean Mo AP before, after)} by h, how many of a
+  query's k feedback candidates are its parallel answers (in any language). mo_before / mo_after are the per-query
+  Mo AP (1 / the rank of the answer in the query's own language among that language's candidates) in the index's
+  query order: `rescoring.score`'s per_query "Mo" of plain retrieval and of the feedback setting (NaN, skipped as Mo
+  skips it, for a query with no answer in its own language)."""
   from jaxir.eval import lareqa
-  k = setting[0]
   qrows, crows = lareqa.query_candidate_rows(index)
-  q, c = np.asarray(emb[qrows], np.float64), np.asarray(emb[crows], np.float64)
   answers, _ = lareqa.relevant_matrix(index)                 # [Q, L] global candidate index (-1: none)
-  hits = np.empty(len(q), int)
-  for s in range(0, len(q), CHUNK):
-    top = np.argpartition(-(q[s:s + CHUNK] @ c.T), k - 1, axis=1)[:, :k]
-    hits[s:s + CHUNK] = (top[:, :, None] == answers[s:s + CHUNK, None, :]).any(2).sum(1)
-  ap = []
-  for scores in (feedback_scores(q, c, (k, 0.0)), feedback_scores(q, c, setting)):
-    ranks = lareqa.rank(index, scores=scores)
-    ap.append(1.0 / ranks.in_lang[np.arange(len(q)), ranks.query_lang])
-  return {h: (float((hits == h).mean()), float(ap[0][hits == h].mean()), float(ap[1][hits == h].mean()))
+  top = top_candidates(emb[qrows], emb[crows], k)
+  hits = (top[:, :, None] == answers[:, None, :]).any(2).sum(1)
+  return {h: (float((hits == h).mean()), float(np.nanmean(mo_before[hits == h])),
+              float(np.nanmean(mo_after[hits == h])))
           for h in range(k + 1) if (hits == h).any()}
 
 
@@ -155,7 +154,7 @@ def main(argv=None):
       print(rescoring.line("xquad", name(s), results["xquad"][s]), flush=True)
     if chosen[1] != 0:
       rescoring.paired(results["xquad"], pq, chosen, plain, name(chosen))
-      results["xquad"]["drift"] = drift(index_x, emb_x, chosen)
+      results["xquad"]["drift"] = drift(index_x, emb_x, chosen[0], pq[plain]["Mo"], pq[chosen]["Mo"])
       for h, (share, before, after) in results["xquad"]["drift"].items():
         print(f"xquad {h} of the top {chosen[0]} are answers: {100 * share:4.1f}% of queries, Mo AP "
               f"{100 * before:.2f} -> {100 * after:.2f} ({100 * (after - before):+.2f})", flush=True)

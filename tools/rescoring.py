@@ -48,7 +48,8 @@ def check_width(path, emb, width):
 
 def score(index, emb, scores_fn, settings, train_langs, per_query=None):
   """{setting: {Mo, Cr, Mul, RD, th_worst, RD_no_th}} of the LAReQA index over `emb`, ranked by
-  scores_fn(q, c, setting); `per_query` (a dict), when given, gets {setting: {"Mul": [Q] AP, "RD": [Q] spread}}."""
+  scores_fn(q, c, setting); `per_query` (a dict), when given, gets {setting: {"Mo": [Q] AP in the query's language,
+  "Mul": [Q] AP, "RD": [Q] spread}}, each in the index's query order (by language, as `lareqa.rank` orders them)."""
   from jaxir.eval import lareqa
   qrows, crows = lareqa.query_candidate_rows(index)
   q, c = np.asarray(emb[qrows]), np.asarray(emb[crows])
@@ -59,6 +60,7 @@ def score(index, emb, scores_fn, settings, train_langs, per_query=None):
     out[setting] = {k: s[k] for k in ("Mo", "Cr", "Mul", "RD")}
     if per_query is not None:
       per_query[setting] = {m: np.concatenate([pq[f"{m.lower()}/{l}"] for l in index.langs]) for m in ("Mul", "RD")}
+      per_query[setting]["Mo"] = np.concatenate([pq[f"pair/{l}/{l}"] for l in index.langs])
     out[setting].update(thai_share(ranks))
   return out
 
