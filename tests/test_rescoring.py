@@ -105,6 +105,28 @@ def test_feedback_query_is_the_mean_of_the_k_top_candidates(monkeypatch):
     prf.feedback_scores(q, c, (10, 0.5))
 
 
+def test_score_weighted_feedback_weighs_the_top_candidates_by_softmax_of_their_scores(monkeypatch):
+  import math
+  monkeypatch.setattr(prf, "CHUNK", 2)
+  rng = np.random.default_rng(3)
+  q, c = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
+  k, w, t = 3, 0.6, 0.5
+  want = []
+  for row in q.tolist():
+    s = {j: sum(row[d] * c[j][d] for d in range(3)) for j in range(6)}
+    top = sorted(s, key=lambda j: -s[j])[:k]
+    z = sum(math.exp(s[j] / t) for j in top)
+    want.append([(1 - w) * row[d] + w * sum(math.exp(s[j] / t) / z * c[j][d] for j in top) for d in range(3)])
+  np.testing.assert_allclose(prf.feedback_queries(q, c, (k, w, t)), want, rtol=0, atol=1e-12)
+  # a large t is the plain mean; a small one is the top candidate alone
+  np.testing.assert_allclose(prf.feedback_queries(q, c, (k, w, 1e9)), prf.feedback_queries(q, c, (k, w)), atol=1e-8)
+  np.testing.assert_allclose(prf.feedback_queries(q, c, (k, w, 1e-4)), prf.feedback_queries(q, c, (1, w)), atol=1e-8)
+  assert prf.parse_setting("5:0.75:0.02") == (5, 0.75, 0.02) and prf.name((5, 0.75, 0.02)) == "k 5 w 0.75 t 0.02"
+  for bad in ("5:0.5:0", "5:0.5:-1", "5:0.5:nan", "5:0.5:1:2", "5:0.5:x"):
+    with pytest.raises(JaxirError, match="a setting"):
+      prf.parse_setting(bad)
+
+
 def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
   index = two_language_index()
   #                 q_en             q_th             a_en             d_en (hub)       a_th (a_en's translation) d_th
@@ -126,9 +148,9 @@ def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--settings", "3"], "a setting is K:W"),
-    (["--settings", "0:0.5"], "a setting needs k >= 1 and 0 <= w <= 1"),
-    (["--settings", "3:1.5"], "a setting needs k >= 1 and 0 <= w <= 1"),
+    (["--settings", "3"], "a setting is K:W or K:W:T"),
+    (["--settings", "0:0.5"], "a setting needs k >= 1, 0 <= w <= 1 and t > 0"),
+    (["--settings", "3:1.5"], "a setting needs k >= 1, 0 <= w <= 1 and t > 0"),
     (["--settings", ","], "--settings names no K:W"),
     (["--xquad", "somewhere"], "--xquad and --xquad-setting go together"),
     (["--xquad-setting", "3:x"], "--xquad and --xquad-setting go together"),

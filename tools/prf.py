@@ -38,11 +38,20 @@ def top_candidates(q, c, k):
 
 
 def feedback_queries(q, c, setting):
-  """[Q, D] q' for setting (k, w): (1 - w)·q + w·(the mean of q's k top-scoring rows of c), in float64; w = 0 is q."""
-  k, w = setting
+  """[Q, D] q' for setting (k, w): (1 - w)·q + w·(the mean of q's k top-scoring rows of c), in float64; w = 0 is q.
+  A setting (k, w, t) weighs the k rows by softmax(q·c_i / t) instead of equally (score-weighted feedback: a
+  candidate far below the first loses its vote; t → ∞ is the plain mean)."""
+  k, w = setting[:2]
   q, c = np.asarray(q, np.float64), np.asarray(c, np.float64)
   top = top_candidates(q, c, k)
-  return (1 - w) * q + w * c[top].mean(1) if w else q
+  if not w:
+    return q
+  if len(setting) < 3:
+    return (1 - w) * q + w * c[top].mean(1)
+  s = np.einsum("qd,qkd->qk", q, c[top]) / setting[2]
+  weights = np.exp(s - s.max(1, keepdims=True))
+  weights /= weights.sum(1, keepdims=True)
+  return (1 - w) * q + w * np.einsum("qk,qkd->qd", weights, c[top])
 
 
 def feedback_scores(q, c, setting):
@@ -93,7 +102,8 @@ def write_export(src, dst, index, emb, setting, force=False):
   fed = np.array(emb)
   fed[qrows] = feedback_queries(fed[qrows], fed[crows], setting).astype(fed.dtype)
   manifest = storage.read_json(Path(src) / "manifest.json", "manifest")
-  manifest["scoring"] = {"prf": {"k": setting[0], "w": setting[1], "queries_from": str(src)}}
+  manifest["scoring"] = {"prf": {"k": setting[0], "w": setting[1], **({"t": setting[2]} if len(setting) > 2 else {}),
+                                 "queries_from": str(src)}}
   with storage.atomic_dir(dst, "manifest.json", force) as tmp:
     for f in Path(src).iterdir():
       if f.name not in ("embeddings.npy", "manifest.json") and f.is_file():
@@ -103,30 +113,34 @@ def write_export(src, dst, index, emb, setting, force=False):
 
 
 def parse_setting(text):
-  """'K:W' -> (K, W) with K >= 1 and 0 <= W <= 1."""
+  """'K:W' -> (K, W) with K >= 1 and 0 <= W <= 1; 'K:W:T' -> (K, W, T), T > 0 (score-weighted)."""
   try:
-    k, w = text.split(":")
-    k, w = int(k), float(w)
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+      raise ValueError
+    k, w, t = int(parts[0]), float(parts[1]), (float(parts[2]) if len(parts) == 3 else None)
   except ValueError:
-    raise JaxirError(f"a setting is K:W (k an integer, w a number), got {text!r}") from None
-  if k < 1 or not 0 <= w <= 1:
-    raise JaxirError(f"a setting needs k >= 1 and 0 <= w <= 1, got {text!r}")
-  return (k, w)
+    raise JaxirError(f"a setting is K:W or K:W:T (k an integer, w and t numbers), got {text!r}") from None
+  if k < 1 or not 0 <= w <= 1 or (t is not None and not (np.isfinite(t) and t > 0)):
+    raise JaxirError(f"a setting needs k >= 1, 0 <= w <= 1 and t > 0, got {text!r}")
+  return (k, w) if t is None else (k, w, t)
 
 
 def name(setting):
-  return f"k {setting[0]} w {setting[1]}"
+  return f"k {setting[0]} w {setting[1]}" + (f" t {setting[2]}" if len(setting) > 2 else "")
 
 
 def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("model")
-  ap.add_argument("--settings", default=GRID, help="comma-separated K:W (w = 0, plain retrieval, is always scored)")
+  ap.add_argument("--settings", default=GRID, help="comma-separated K:W or K:W:T (score-weighted); w = 0, plain "
+                  "retrieval, is always scored")
   ap.add_argument("--xquad", help="an XQuAD-R export of the same model: scored once, at --xquad-setting")
   ap.add_argument("--xquad-setting", help="the K:W chosen on the dev split")
   ap.add_argument("--export", help="with --xquad: also write a copy of that export whose question rows are the "
                   "feedback queries, for `jaxir eval --embeddings` (the production ranker)")
   ap.add_argument("--force", action="store_true", help="with --export: replace DIR even if jaxir did not write it")
+  ap.add_argument("--drift", action="store_true", help="also print `drift` on the dev split for every setting")
   a = ap.parse_args(argv)
   settings = [parse_setting(t) for t in a.settings.split(",") if t]
   if not settings:
@@ -142,15 +156,22 @@ def main(argv=None):
   if a.export:
     check_export_target(a.xquad, a.export, a.force)
   dev = rescoring.load_dev(a.model)
-  results = {"dev": rescoring.score(dev.index, dev.emb, feedback_scores, settings, dev.train_langs), "xquad": {}}
+  pq_dev = {}
+  results = {"dev": rescoring.score(dev.index, dev.emb, feedback_scores, settings, dev.train_langs, pq_dev),
+             "xquad": {}}
   for s in settings:
     print(rescoring.line("dev  ", name(s), results["dev"][s]), flush=True)
+    if a.drift and s != plain:
+      for h, (share, before, after) in drift(dev.index, dev.emb, s[0], pq_dev[plain]["Mo"], pq_dev[s]["Mo"]).items():
+        print(f"dev   {name(s)}: {h} of the top {s[0]} are answers: {100 * share:4.1f}% of queries, Mo AP "
+              f"{100 * before:.2f} -> {100 * after:.2f} ({100 * (after - before):+.2f})", flush=True)
   if xquad:
     index_x, emb_x = xquad
     rescoring.check_width(a.xquad, emb_x, dev.emb.shape[1])
     pq = {}
-    results["xquad"] = rescoring.score(index_x, emb_x, feedback_scores, sorted({plain, chosen}), dev.train_langs, pq)
-    for s in sorted({plain, chosen}):
+    results["xquad"] = rescoring.score(index_x, emb_x, feedback_scores, list(dict.fromkeys([plain, chosen])),
+                                       dev.train_langs, pq)
+    for s in dict.fromkeys([plain, chosen]):
       print(rescoring.line("xquad", name(s), results["xquad"][s]), flush=True)
     if chosen[1] != 0:
       rescoring.paired(results["xquad"], pq, chosen, plain, name(chosen))
