@@ -279,6 +279,8 @@ def test_prf_seeds_claim_is_the_mean_its_interval_and_holm_adjusted_seed_pairs()
     assert r["feedback - plain"][m]["p_holm"] == pytest.approx(holm[i])
     assert r["feedback - plain"][m]["diff"] == pytest.approx(np.mean(np.subtract(fed[m], plain[m])))
   assert r["baseline"]["seeds"] == [0, 1] and r["feedback - baseline"]["Mo"]["n"] == 2
+  one = prf_seeds.summarize({0: per_seed[0]}, goal)
+  assert [one["feedback"][m]["verdict"] for m in ("Mo", "Mul")] == ["met, no interval (one seed)", "missed"]
   assert r["feedback - baseline"]["RD"]["diff"] == pytest.approx(((280 - 320) + (284 - 318)) / 2)
   rows = prf_seeds.table(per_seed, r, goal, "k 5 w 0.75")
   assert rows[2].startswith("| 0 | 81.00 → 80.50 |") and "**80.60 ± 0.25**" in rows[5]

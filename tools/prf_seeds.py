@@ -74,12 +74,14 @@ def score_seed(cell_dir, setting):
 
 
 def verdict(metric, mean, lo, hi, bound):
-  """'met beyond seed noise' (the interval clears the bound), 'met on the mean, not beyond seed noise', or 'missed'."""
+  """'met beyond seed noise' (the interval clears the bound), 'met on the mean, not beyond seed noise', 'missed', or
+  with one seed (no interval) 'met, no interval (one seed)'."""
   better = (lambda x: x <= bound) if metric in LOWER_IS_BETTER else (lambda x: x >= bound)
   if not better(mean):
     return "missed"
-  return "met beyond seed noise" if (np.isfinite(lo) and better(lo) and better(hi)) else \
-      "met on the mean, not beyond seed noise"
+  if not np.isfinite(lo):
+    return "met, no interval (one seed)"
+  return "met beyond seed noise" if better(lo) and better(hi) else "met on the mean, not beyond seed noise"
 
 
 def summarize(per_seed, goal, baseline=None):
