@@ -2,7 +2,8 @@
 with Deep Language Models and Dense Retrievers: Successes and Pitfalls", arXiv 2108.11044) measured on the MLQA-R dev
 split, and optionally applied once to an XQuAD-R export of the same model.
 
-  q' = (1 - w)·q + w·mean(c_1 .. c_k),   score(q, c) = q'·c
+  q' = (1 - w)·q + w·mean(c_1 .. c_k),   score(q, c) = q'·c          setting K:W
+  q' = (1 - w)·q + w·Σ softmax(q·c_i / t)·c_i                           setting K:W:T (score-weighted, §12)
 
 c_1 .. c_k are q's k top-ranked candidates under plain dot products, over the whole multilingual pool. w = 0 is plain
 retrieval. In LAReQA a query's top candidates are mostly its answer in several languages, translations of one
@@ -11,9 +12,10 @@ answer in a language the model places apart (Thai in XQuAD-R) sits. A second ret
 scoring, not of the encoder: any inner-product index serves it with two searches.
 
   PYTHONPATH=. python tools/prf.py MODEL_DIR [--settings 1:0.25,3:0.5,...] \
-      [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-setting K:W [--export DIR [--force]]]
+      [--drift] [--xquad SWEEP/cells/<cell>/emb/xquad-r --xquad-setting K:W[:T] [--export DIR [--force]]]
 
-docs/results/best/README.md (section 11) has the rule fixed before the run and what it measured.
+docs/results/best/README.md (sections 11, 11b and 12) has the rules fixed before the runs and what they measured;
+tools/prf_seeds.py scores a chosen setting over a configuration's seeds.
 """
 import argparse
 import json
@@ -28,11 +30,15 @@ CHUNK = 1024
 GRID = "1:0.25,1:0.5,1:0.75,3:0.25,3:0.5,3:0.75,5:0.25,5:0.5,5:0.75,10:0.25,10:0.5,10:0.75"
 
 
+def check_k(k, n):
+  if not 1 <= k <= n:
+    raise JaxirError(f"k must be in 1..{n} (the candidates), got {k}")
+
+
 def top_candidates(q, c, k):
   """[Q, k] indices of q's k top-scoring rows of c under q·c in float64 (in no particular order)."""
   q, c = np.asarray(q, np.float64), np.asarray(c, np.float64)
-  if not 1 <= k <= len(c):
-    raise JaxirError(f"k must be in 1..{len(c)} (the candidates), got {k}")
+  check_k(k, len(c))
   return np.concatenate([np.argpartition(-(q[s:s + CHUNK] @ c.T), k - 1, axis=1)[:, :k]
                          for s in range(0, len(q), CHUNK)] or [np.empty((0, k), int)])
 
@@ -43,9 +49,10 @@ def feedback_queries(q, c, setting):
   candidate far below the first loses its vote; t → ∞ is the plain mean)."""
   k, w = setting[:2]
   q, c = np.asarray(q, np.float64), np.asarray(c, np.float64)
-  top = top_candidates(q, c, k)
+  check_k(k, len(c))
   if not w:
     return q
+  top = top_candidates(q, c, k)
   if len(setting) < 3:
     return (1 - w) * q + w * c[top].mean(1)
   s = np.einsum("qd,qkd->qk", q, c[top]) / setting[2]
@@ -78,6 +85,12 @@ def drift(index, emb, k, mo_before, mo_after):
   return {h: (float((hits == h).mean()), float(np.nanmean(mo_before[hits == h])),
               float(np.nanmean(mo_after[hits == h])))
           for h in range(k + 1) if (hits == h).any()}
+
+
+def print_drift(tag, k, groups):
+  for h, (share, before, after) in groups.items():
+    print(f"{tag} {h} of the top {k} are answers: {100 * share:4.1f}% of queries, Mo AP "
+          f"{100 * before:.2f} -> {100 * after:.2f} ({100 * (after - before):+.2f})", flush=True)
 
 
 def check_export_target(src, dst, force=False):
@@ -136,7 +149,7 @@ def main(argv=None):
   ap.add_argument("--settings", default=GRID, help="comma-separated K:W or K:W:T (score-weighted); w = 0, plain "
                   "retrieval, is always scored")
   ap.add_argument("--xquad", help="an XQuAD-R export of the same model: scored once, at --xquad-setting")
-  ap.add_argument("--xquad-setting", help="the K:W chosen on the dev split")
+  ap.add_argument("--xquad-setting", help="the K:W or K:W:T chosen on the dev split")
   ap.add_argument("--export", help="with --xquad: also write a copy of that export whose question rows are the "
                   "feedback queries, for `jaxir eval --embeddings` (the production ranker)")
   ap.add_argument("--force", action="store_true", help="with --export: replace DIR even if jaxir did not write it")
@@ -162,9 +175,7 @@ def main(argv=None):
   for s in settings:
     print(rescoring.line("dev  ", name(s), results["dev"][s]), flush=True)
     if a.drift and s != plain:
-      for h, (share, before, after) in drift(dev.index, dev.emb, s[0], pq_dev[plain]["Mo"], pq_dev[s]["Mo"]).items():
-        print(f"dev   {name(s)}: {h} of the top {s[0]} are answers: {100 * share:4.1f}% of queries, Mo AP "
-              f"{100 * before:.2f} -> {100 * after:.2f} ({100 * (after - before):+.2f})", flush=True)
+      print_drift(f"dev   {name(s)}:", s[0], drift(dev.index, dev.emb, s[0], pq_dev[plain]["Mo"], pq_dev[s]["Mo"]))
   if xquad:
     index_x, emb_x = xquad
     rescoring.check_width(a.xquad, emb_x, dev.emb.shape[1])
@@ -176,9 +187,7 @@ def main(argv=None):
     if chosen[1] != 0:
       rescoring.paired(results["xquad"], pq, chosen, plain, name(chosen))
       results["xquad"]["drift"] = drift(index_x, emb_x, chosen[0], pq[plain]["Mo"], pq[chosen]["Mo"])
-      for h, (share, before, after) in results["xquad"]["drift"].items():
-        print(f"xquad {h} of the top {chosen[0]} are answers: {100 * share:4.1f}% of queries, Mo AP "
-              f"{100 * before:.2f} -> {100 * after:.2f} ({100 * (after - before):+.2f})", flush=True)
+      print_drift("xquad", chosen[0], results["xquad"]["drift"])
     if a.export:
       write_export(a.xquad, a.export, index_x, emb_x, chosen, a.force)
       print(f"xquad {name(chosen)}: its queries written into {a.export}; `jaxir eval --embeddings {a.export}` "
