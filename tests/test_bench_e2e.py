@@ -240,3 +240,35 @@ def test_interrupted_sets_export_resumes_shard_by_shard(model, data, tmp_path, m
   out = encode_sets.encode_spec(model, spec(), tmp_path / "emb", rows_per_shard=5, progress=False)
   manifest = encode_sets.load_export(out, "beir")
   assert manifest["reused_texts"] == 2 + 5 and manifest["n_texts"] == {"toy-nohead/queries": 2, "toy-nohead/corpus": 12}
+
+
+def test_prf_ir_feedback_is_a_second_exact_search_through_the_production_metrics(beir_export):
+  import importlib.util
+  import sys
+  from pathlib import Path
+  tools = Path(__file__).parents[1] / "tools"
+  sys.path.insert(0, str(tools))                          # the tool imports tools/prf.py as its neighbour
+  spec = importlib.util.spec_from_file_location("prf_ir", tools / "prf_ir.py")
+  prf_ir = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(prf_ir)
+  setting = (2, 0.5, 0.1)
+  r = prf_ir.measure(beir_export, [(2, 0.0), setting])
+  for name in ("toy", "toy-nohead"):
+    ref = ir.evaluate_export(beir_export, names=[name])["per"][name]
+    assert r[name]["plain"]["nDCG@10"] == ref["nDCG@10"] and r[name]["k 2 w 0.0"]["nDCG@10"] == ref["nDCG@10"]
+    # by hand: q' from the two best documents, every document scored in float64 and sorted, then pytrec_eval
+    queries, corpus = Store(beir_export / name / "queries"), Store(beir_export / name / "corpus")
+    q, c = queries.read().astype(np.float64), corpus.read().astype(np.float64)
+    top2 = np.argsort(-(q @ c.T), 1)[:, :2]
+    weights = np.exp((q[:, None, :] * c[top2]).sum(-1) / 0.1)
+    fed = 0.5 * q + 0.5 * (weights[:, :, None] * c[top2]).sum(1) / weights.sum(1, keepdims=True)
+    s = fed @ c.T
+    assert np.diff(np.sort(s, 1), axis=1).min() > 1e-5   # no near-tie that float32 could order apart
+    order = np.argsort(-s, 1)
+    lines = ir.run_lines(queries.ids(), order, np.take_along_axis(s, order, 1), corpus.lookup(order))
+    from jaxir.data.beir import read_qrels
+    want, _ = ir.metrics(read_qrels(beir_export / name / "qrels.tsv"), ir.run_dict(lines))
+    assert r[name]["k 2 w 0.5 t 0.1"]["nDCG@10"] == pytest.approx(want["nDCG@10"], abs=1e-12)
+    assert r[name]["k 2 w 0.5 t 0.1"]["Recall@100"] == pytest.approx(want["Recall@100"], abs=1e-12)
+  with pytest.raises(JaxirError, match="embeddings directory not found"):
+    prf_ir.measure(Path(__file__).parents[1] / "nowhere", [setting])
