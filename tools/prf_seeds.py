@@ -51,7 +51,10 @@ def seed_cells(sweep, config):
     if m:
       done = (d / "cell.json").is_file() and (d / "eval" / "xquad-r" / "summary.json").is_file() \
           and (d / "emb" / "xquad-r" / "embeddings.npy").is_file()
-      (finished.__setitem__(int(m.group(1)), d) if done else unfinished.append(d.name))
+      if done:
+        finished[int(m.group(1))] = d
+      else:
+        unfinished.append(d.name)
   if not finished:
     raise JaxirError(f"{sweep}: no finished cell {config}_s<seed>" + (f" ({', '.join(unfinished)} unfinished)"
                                                                       if unfinished else ""))
