@@ -3,6 +3,7 @@
   jaxir.load(model)                        an `Encoder`: .encode(texts, kind="query"|"passage") -> [n, dim]
   jaxir.train(config, overrides, **kw)     trains (or resumes) a run; returns its directory
   jaxir.evaluate(embeddings | model=, benchmark=)   LAReQA (or tatoeba / beir / miracl / xnli ...) summary dict
+                                           (feedback="5:0.5:0.02": the best recipe's query feedback)
   jaxir.sweep(config, overrides, **kw)     runs (or resumes) a sweep; returns its directory
   jaxir.report(sweep_dir)                  writes a sweep's report; returns the path of report.md
 
@@ -219,27 +220,34 @@ def _is_sets_export(path):
 
 def evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir=None, langs=None,
              train_langs=None, max_articles=None, chunk=128, baseline=None, datasets=None, top_k=100,
-             block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True):
+             block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True, feedback=None):
   """The summary dict of an evaluation, written to `out` (summary.json, table.txt, ...) when given.
 
   Give one of: `embeddings`, a directory written by `jaxir encode` (any benchmark); `model=` and
   `benchmark="xquad-r"|"mlqa-r"`, which encodes first (into `out/embeddings`, or a temporary folder
   without `out`; `data_dir` and `max_articles` choose the data); or `baseline="bm25"` with `benchmark=`.
-  LAReQA summaries hold Mo, Cr, Mul, RD (macro means) and per-language / per-pair values."""
+  LAReQA summaries hold Mo, Cr, Mul, RD (macro means) and per-language / per-pair values. `feedback`: "K:W" or
+  "K:W:T" (the recipe's is "5:0.5:0.02"), rank by a second search with each query moved toward its k first
+  results (`jaxir.eval.feedback`; LAReQA, BEIR and MIRACL embeddings)."""
   return _evaluate(**{k: v for k, v in locals().items()})[0]
 
 
 def _evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir=None, langs=None,
               train_langs=None, max_articles=None, chunk=128, baseline=None, datasets=None, top_k=100,
-              block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True):
+              block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True, feedback=None):
   """(summary, table text) of `evaluate`; the outputs are written to `out` when given."""
   from jaxir.eval import evaluate as lareqa_eval
+  from jaxir.eval import feedback as feedback_lib
   if sum(x is not None for x in (embeddings, model, baseline)) != 1:
     raise JaxirError("evaluate needs one of: an embeddings directory, model= with benchmark=, or baseline='bm25'"
                      " with benchmark=")
   if (baseline is not None or model is not None) and max_articles is not None and max_articles < 1:
     raise JaxirError("--max-articles must be at least 1")
+  if feedback is not None:
+    feedback = feedback if isinstance(feedback, tuple) else feedback_lib.parse(feedback)
   if baseline is not None:
+    if feedback is not None:
+      raise JaxirError("--feedback re-ranks embeddings; the bm25 baseline has none")
     from jaxir.data.squad_r import load_benchmark
     from jaxir.eval import bm25
     if baseline != "bm25":
@@ -259,7 +267,7 @@ def _evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir
       if isinstance(model, Encoder):
         model = model.pretrained
       encode_benchmark(model, benchmark, emb_dir, data_dir, langs, max_articles, progress=progress)
-      return _evaluate(emb_dir, out=out, train_langs=train_langs, chunk=chunk)
+      return _evaluate(emb_dir, out=out, train_langs=train_langs, chunk=chunk, feedback=feedback)
   elif _is_sets_export(embeddings):
     from jaxir.benchmarks import pipeline
     if max_articles is not None or train_langs:
@@ -268,7 +276,7 @@ def _evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir
       raise JaxirError("--block-rows and --query-chunk must be at least 1")
     summary, text = pipeline.evaluate(embeddings, out, {"langs": langs, "datasets": datasets, "probe_c": probe_c},
                                       top_k=top_k, block_rows=block_rows, query_chunk=query_chunk, approx=approx,
-                                      recall_target=recall_target, progress=progress)
+                                      recall_target=recall_target, progress=progress, feedback=feedback)
     if out is not None:
       pipeline.write_outputs(summary, text, out)
     return summary, text
@@ -276,7 +284,7 @@ def _evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir
     if chunk < 1:
       raise JaxirError("--chunk must be at least 1")
     summary, per_query = lareqa_eval.evaluate(embeddings, langs, train_langs, max_articles, chunk,
-                                              check_train_langs=True)
+                                              check_train_langs=True, feedback=feedback)
   if out is not None:
     return summary, lareqa_eval.write_outputs(summary, per_query, out)
   return summary, lareqa_eval.table(summary)

@@ -192,6 +192,20 @@ class Store:
     self._check(out, 0)
     return out
 
+  def take(self, rows):
+    """float32 [*rows.shape, dim] of the given global rows (any shape), mapping only the shards that hold them."""
+    rows = np.asarray(rows, np.int64)
+    if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+      raise JaxirError(f"{self.folder}: rows {rows.min()}..{rows.max()} asked of a store of {self.n}")
+    out, start = np.zeros((rows.size, self.dim), np.float32), 0
+    flat = rows.ravel()
+    for path, n in self.shards:
+      mine = np.nonzero((flat >= start) & (flat < start + n))[0]
+      if len(mine):
+        out[mine] = self._map(path, n)[flat[mine] - start]
+      start += n
+    return out.reshape(*rows.shape, self.dim)
+
   def _check(self, block, first):
     """Refuses rows holding NaN or inf (they would rank first everywhere), naming them by id."""
     rows = np.arange(first, first + len(block))

@@ -30,6 +30,7 @@ storage has no atomic rename (a rename is copy + delete) and no append (objects 
 """
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -186,6 +187,17 @@ def _naming(e, path, tmp=None):
 def write_text(path, text):
   with atomic_path(path) as tmp:
     tmp.write_text(text, encoding="utf-8")
+
+
+def json_safe(value):
+  """`value` with every non-finite float (NaN, inf) replaced by None, which JSON writes as null."""
+  if isinstance(value, float):
+    return value if math.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [json_safe(v) for v in value]
+  return value
 
 
 def write_json(path, obj):

@@ -112,6 +112,8 @@ def test_tatoeba_both_directions_with_the_query_prompt(model, tmp_path):
   pipeline.encode(str(model), "tatoeba", tmp_path / "emb", tmp_path / "data", {"langs": ["de"]}, progress=False)
   s, _ = pipeline.evaluate(tmp_path / "emb")
   assert s["langs"] == ["de"] and s["per"]["de"]["n"] == 60
+  with pytest.raises(JaxirError, match="--feedback does not apply to tatoeba embeddings"):
+    pipeline.evaluate(tmp_path / "emb", feedback=(2, 0.5))        # refused, not ignored
   assert s["headline"]["mean_acc@1"] == pytest.approx(np.mean([(p["xx2en"] + p["en2xx"]) / 2 for p in s["per"].values()]))
   manifest = json.loads((tmp_path / "emb" / "manifest.json").read_text())
   assert {v["prompt"] for v in manifest["sets"].values()} == {"query"}
@@ -242,23 +244,31 @@ def test_interrupted_sets_export_resumes_shard_by_shard(model, data, tmp_path, m
   assert manifest["reused_texts"] == 2 + 5 and manifest["n_texts"] == {"toy-nohead/queries": 2, "toy-nohead/corpus": 12}
 
 
-def test_prf_ir_feedback_is_a_second_exact_search_through_the_production_metrics(beir_export):
+def test_eval_feedback_is_a_second_exact_search_and_prf_ir_reads_it(beir_export, tmp_path, capsys):
+  """`jaxir eval --feedback 2:0.5:0.1` on a BEIR export: q' from each query's two best documents (softmax(q·c/0.1)
+  weights), every document scored again, by hand in float64; tools/prf_ir.py's numbers are that evaluation's."""
   import importlib.util
   import sys
   from pathlib import Path
+  from jaxir.data.beir import read_qrels
+  code, io_ = _cli(capsys, "eval", "--embeddings", str(beir_export), "--feedback", "2:0.5:0.1",
+                   "--out", str(tmp_path / "fed"))
+  assert code == 0 and io_.out.startswith("ranked with query feedback k 2 w 0.5 t 0.1")
+  summary = json.loads((tmp_path / "fed" / "summary.json").read_text())
+  assert summary["feedback"] == {"k": 2, "w": 0.5, "t": 0.1}
   tools = Path(__file__).parents[1] / "tools"
   sys.path.insert(0, str(tools))                          # the tool imports tools/prf.py as its neighbour
   spec = importlib.util.spec_from_file_location("prf_ir", tools / "prf_ir.py")
   prf_ir = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(prf_ir)
-  setting = (2, 0.5, 0.1)
-  r = prf_ir.measure(beir_export, [(2, 0.0), setting])
+  r = prf_ir.measure(beir_export, [(2, 0.0), (2, 0.5, 0.1)])
   for name in ("toy", "toy-nohead"):
     ref = ir.evaluate_export(beir_export, names=[name])["per"][name]
     assert r[name]["plain"]["nDCG@10"] == ref["nDCG@10"] and r[name]["k 2 w 0.0"]["nDCG@10"] == ref["nDCG@10"]
-    # by hand: q' from the two best documents, every document scored in float64 and sorted, then pytrec_eval
     queries, corpus = Store(beir_export / name / "queries"), Store(beir_export / name / "corpus")
     q, c = queries.read().astype(np.float64), corpus.read().astype(np.float64)
+    first = np.sort(q @ c.T, 1)[:, ::-1]
+    assert (first[:, 1] - first[:, 2]).min() > 1e-5       # the two best are the same in float32
     top2 = np.argsort(-(q @ c.T), 1)[:, :2]
     weights = np.exp((q[:, None, :] * c[top2]).sum(-1) / 0.1)
     fed = 0.5 * q + 0.5 * (weights[:, :, None] * c[top2]).sum(1) / weights.sum(1, keepdims=True)
@@ -266,9 +276,18 @@ def test_prf_ir_feedback_is_a_second_exact_search_through_the_production_metrics
     assert np.diff(np.sort(s, 1), axis=1).min() > 1e-5   # no near-tie that float32 could order apart
     order = np.argsort(-s, 1)
     lines = ir.run_lines(queries.ids(), order, np.take_along_axis(s, order, 1), corpus.lookup(order))
-    from jaxir.data.beir import read_qrels
     want, _ = ir.metrics(read_qrels(beir_export / name / "qrels.tsv"), ir.run_dict(lines))
-    assert r[name]["k 2 w 0.5 t 0.1"]["nDCG@10"] == pytest.approx(want["nDCG@10"], abs=1e-12)
-    assert r[name]["k 2 w 0.5 t 0.1"]["Recall@100"] == pytest.approx(want["Recall@100"], abs=1e-12)
+    run = [line.split() for line in (tmp_path / "fed" / "runs" / f"{name}.trec").read_text().splitlines()]
+    for qid, row in zip(queries.ids(), s):                # the run's scores are q'·c, not q·c
+      np.testing.assert_allclose([float(r[4]) for r in run if r[0] == qid], np.sort(row)[::-1], rtol=0, atol=1e-5)
+    assert not np.allclose(s, q @ c.T, atol=1e-3)
+    for m in ("nDCG@10", "Recall@100"):
+      assert summary["per"][name][m] == pytest.approx(want[m], abs=1e-12)
+      assert r[name]["k 2 w 0.5 t 0.1"][m] == summary["per"][name][m]
+    np.testing.assert_array_equal(corpus.take(top2), c[top2].astype(np.float32))   # across the 5-row shards
   with pytest.raises(JaxirError, match="embeddings directory not found"):
-    prf_ir.measure(Path(__file__).parents[1] / "nowhere", [setting])
+    prf_ir.measure(Path(__file__).parents[1] / "nowhere", [(2, 0.5)])
+  for bad, want in (("2:0.5:0", "needs k >= 1, 0 <= w <= 1 and t > 0"), ("a:b", "is K:W or K:W:T"),
+                    ("101:0.5", "feedback k 101 is more than --top-k 100")):
+    code, io_ = _cli(capsys, "eval", "--embeddings", str(beir_export), "--feedback", bad, "--out", str(tmp_path / "x"))
+    assert code == 2 and len(io_.err.strip().splitlines()) == 1 and want in io_.err, io_.err

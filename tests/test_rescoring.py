@@ -90,7 +90,7 @@ def test_bad_arguments_are_one_line_before_any_model_is_read(tmp_path, args, mes
 
 
 def test_feedback_query_is_the_mean_of_the_k_top_candidates(monkeypatch):
-  monkeypatch.setattr(prf, "CHUNK", 3)                      # several chunks
+  monkeypatch.setattr(prf.feedback, "CHUNK", 3)             # several chunks
   rng = np.random.default_rng(1)
   q, c = rng.normal(size=(7, 4)), rng.normal(size=(9, 4))
   np.testing.assert_allclose(prf.feedback_scores(q, c, (4, 0.0)), (q @ c.T).astype(np.float32), rtol=0, atol=1e-6)
@@ -107,7 +107,7 @@ def test_feedback_query_is_the_mean_of_the_k_top_candidates(monkeypatch):
 
 def test_score_weighted_feedback_weighs_the_top_candidates_by_softmax_of_their_scores(monkeypatch):
   import math
-  monkeypatch.setattr(prf, "CHUNK", 2)
+  monkeypatch.setattr(prf.feedback, "CHUNK", 2)
   rng = np.random.default_rng(3)
   q, c = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
   k, w, t = 3, 0.6, 0.5
@@ -123,7 +123,7 @@ def test_score_weighted_feedback_weighs_the_top_candidates_by_softmax_of_their_s
   np.testing.assert_allclose(prf.feedback_queries(q, c, (k, w, 1e-4)), prf.feedback_queries(q, c, (1, w)), atol=1e-8)
   assert prf.parse_setting("5:0.75:0.02") == (5, 0.75, 0.02) and prf.name((5, 0.75, 0.02)) == "k 5 w 0.75 t 0.02"
   for bad in ("5:0.5:0", "5:0.5:-1", "5:0.5:nan", "5:0.5:1:2", "5:0.5:x"):
-    with pytest.raises(JaxirError, match="a setting"):
+    with pytest.raises(JaxirError, match="a feedback setting"):
       prf.parse_setting(bad)
 
 
@@ -148,13 +148,12 @@ def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--settings", "3"], "a setting is K:W or K:W:T"),
-    (["--settings", "0:0.5"], "a setting needs k >= 1, 0 <= w <= 1 and t > 0"),
-    (["--settings", "3:1.5"], "a setting needs k >= 1, 0 <= w <= 1 and t > 0"),
+    (["--settings", "3"], "a feedback setting is K:W or K:W:T"),
+    (["--settings", "0:0.5"], "a feedback setting needs k >= 1, 0 <= w <= 1 and t > 0"),
+    (["--settings", "3:1.5"], "a feedback setting needs k >= 1, 0 <= w <= 1 and t > 0"),
     (["--settings", ","], "--settings names no K:W"),
     (["--xquad", "somewhere"], "--xquad and --xquad-setting go together"),
     (["--xquad-setting", "3:x"], "--xquad and --xquad-setting go together"),
-    (["--export", "somewhere"], "--export needs --xquad"),
 ])
 def test_prf_bad_arguments_are_one_line_before_any_model_is_read(tmp_path, args, message):
   r = subprocess.run([sys.executable, str(TOOLS / "prf.py"), str(tmp_path / "no-model"), *args],
@@ -162,7 +161,8 @@ def test_prf_bad_arguments_are_one_line_before_any_model_is_read(tmp_path, args,
   assert r.returncode == 1 and r.stderr.startswith(f"prf: error: {message}") and r.stderr.count("\n") == 1
 
 
-def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_path):
+def test_jaxir_eval_feedback_ranks_as_the_tool_does(tmp_path, capsys):
+  from jaxir import cli
   from jaxir.eval.evaluate import evaluate
   src = hand_export(tmp_path / "e")
   index, emb = rescoring.load_xquad(src)
@@ -171,16 +171,23 @@ def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_
   scores = prf.feedback_scores(emb[qrows], emb[crows], setting)
   gaps = np.diff(np.sort(scores.astype(np.float64), axis=1), axis=1)
   assert gaps.min() > 1e-3                                  # no near-tie that float32 and float64 could order apart
-  prf.write_export(src, tmp_path / "fed", index, emb, setting)
-  index2, emb2 = rescoring.load_xquad(tmp_path / "fed")
-  assert index2.langs == index.langs
-  np.testing.assert_array_equal(emb2[crows], emb[crows])
-  np.testing.assert_allclose(emb2[qrows], prf.feedback_queries(emb[qrows], emb[crows], setting), rtol=0, atol=1e-6)
-  assert not np.allclose(emb2[qrows], emb[qrows])
   pq = {}
   both = rescoring.score(index, emb, prf.feedback_scores, [(2, 0.0), setting], None, pq)
   tool, plain_mo = both[setting], both[(2, 0.0)]["Mo"]
-  summary, _ = evaluate(tmp_path / "fed")                   # the production ranker, on the written queries
+  summary, _ = evaluate(src, feedback=setting)              # the production ranker
+  for m in ("Mo", "Cr", "Mul", "RD"):
+    assert summary[m] == pytest.approx(tool[m], rel=1e-9)
+  assert summary["feedback"] == {"k": 2, "w": 0.5} and "feedback" not in evaluate(src)[0]
+  assert summary["Mul"] != pytest.approx(evaluate(src)[0]["Mul"])       # the setting changes the ranking here
+  assert np.array_equal(np.load(src / "embeddings.npy"), emb)  # the export is untouched
+  assert cli.main(["eval", "--embeddings", str(src), "--feedback", "2:0.5", "--out", str(tmp_path / "ev")]) == 0
+  assert capsys.readouterr().out.startswith("ranked with query feedback k 2 w 0.5")
+  assert json.loads((tmp_path / "ev" / "summary.json").read_text())["Mul"] == pytest.approx(tool["Mul"], rel=1e-9)
+  for bad, want in (("9:0.5", "feedback k must be in 1..6"), ("2:2", "needs k >= 1, 0 <= w <= 1")):
+    assert cli.main(["eval", "--embeddings", str(src), "--feedback", bad, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert want in err and len(err.strip().splitlines()) == 1, err
+  assert not (tmp_path / "x" / "summary.json").exists()
   # drift's groups add up to Mo before and after (2 queries per language, so Mo is the mean over queries), and
   # its counts of answers among the top 2 are a sort's
   split = prf.drift(index, emb, 2, pq[(2, 0.0)]["Mo"], pq[setting]["Mo"])
@@ -191,25 +198,10 @@ def test_an_export_of_feedback_queries_ranks_in_jaxir_eval_as_the_tool_does(tmp_
   qe, ce = np.asarray(emb[qrows], np.float64), np.asarray(emb[crows], np.float64)
   hits = [len(set(np.argsort(-(qe[i] @ ce.T))[:2].tolist()) & set(answers[i].tolist())) for i in range(len(qe))]
   assert {h: hits.count(h) / len(hits) for h in set(hits)} == pytest.approx({h: v[0] for h, v in split.items()})
-  for m in ("Mo", "Cr", "Mul", "RD"):
-    assert summary[m] == pytest.approx(tool[m], rel=1e-9)
-  assert np.array_equal(np.load(src / "embeddings.npy"), emb)  # the source export is untouched
-  with pytest.raises(JaxirError, match="is the --xquad export itself"):
-    prf.write_export(src, src, index, emb, setting)
-  (tmp_path / "mine").mkdir()
-  (tmp_path / "mine" / "notes.txt").write_text("a user's file")
-  with pytest.raises(JaxirError, match="refusing to replace it"):
-    prf.check_export_target(src, tmp_path / "mine")
-  prf.check_export_target(src, tmp_path / "mine", force=True)        # --force: the user said so
-  with pytest.raises(JaxirError, match="is the --xquad export itself"):
-    prf.check_export_target(src, src, force=True)                      # never the source, even with --force
-  prf.write_export(src, tmp_path / "fed", index, emb, (1, 0.25))      # its own earlier export is replaced
-  assert json.loads((tmp_path / "fed" / "manifest.json").read_text())["scoring"]["prf"]["w"] == 0.25
   bad = emb.copy()
   bad[3] = np.nan
   with pytest.raises(JaxirError, match="1 of 10 embeddings are not finite"):
     rescoring.load_xquad(hand_export(tmp_path / "nan", emb=bad))
-  assert json.loads((tmp_path / "fed" / "manifest.json").read_text())["scoring"]["prf"]["w"] == 0.25
 
 
 prf_seeds = load_tool("prf_seeds")
@@ -300,3 +292,14 @@ def test_prf_seeds_bad_arguments_are_one_line_before_any_scoring(tmp_path, args,
                      capture_output=True, text=True)
   assert r.returncode == 1 and r.stderr.startswith("prf_seeds: error: ") and message in r.stderr
   assert r.stderr.count("\n") == 1 and (tmp_path / "notes.json").read_text() == '{"mine": 1}'
+
+
+def test_prf_seeds_out_with_one_seed_is_strict_json(tmp_path, capsys):
+  sweep = hand_sweep(tmp_path / "sweep", [0])
+  prf_seeds.main([str(sweep), "--config", "hybrid_a0.5_w0.75", "--setting", "2:0.5", "--out", str(tmp_path / "r.json")])
+  assert "not yet the claim" in capsys.readouterr().out
+
+  def refuse(constant):
+    raise AssertionError(f"{constant} in --out")
+  r = json.loads((tmp_path / "r.json").read_text(), parse_constant=refuse)   # no NaN: one seed has no interval
+  assert r["per_seed"]["0"]["feedback"]["Mo"] is not None and None in r["feedback"]["Mo"].values()

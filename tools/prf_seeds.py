@@ -190,7 +190,7 @@ def main(argv=None):
     print(f"{len(per_seed)} seed(s): the rule counts the goal on 3 seeds; this is not yet the claim", flush=True)
   if a.out:
     from jaxir import storage
-    storage.write_json(a.out, result)
+    storage.write_json(a.out, storage.json_safe(result))    # one seed: no interval, null
   print(json.dumps(result))
 
 

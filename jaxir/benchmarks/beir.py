@@ -83,4 +83,5 @@ register(Benchmark(
     "beir", "sets", "BEIR retrieval",
     Card("retrieval", "beir", "BEIR", "test", (("nDCG@10", "ndcg_at_10", "nDCG@10"),
                                                ("Recall@100", "recall_at_100", "Recall@100"))),
-    Options, check, sets, evaluate, table, metrics=metrics, notes=notes, scores=("nDCG@10", "Recall@100")))
+    Options, check, sets, evaluate, table, metrics=metrics, notes=notes, scores=("nDCG@10", "Recall@100"),
+    feedback=True))

@@ -55,4 +55,4 @@ register(Benchmark(
                                                   ("Recall@100", "recall_at_100", "Recall@100"))),
     Options, check, sets, evaluate, table,
     metrics=lambda summaries: [Metric("MIRACL mean nDCG@10", lambda s: number(s.get("nDCG@10")), unit="nDCG@10")],
-    notes=lambda s: f"MIRACL (monolingual, dev topics): {' '.join(s['langs'])}", scores=("nDCG@10",)))
+    notes=lambda s: f"MIRACL (monolingual, dev topics): {' '.join(s['langs'])}", scores=("nDCG@10",), feedback=True))

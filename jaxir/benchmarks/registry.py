@@ -65,6 +65,7 @@ class Benchmark:
   notes: Callable = lambda summary: ""       # summary -> what was evaluated, one sentence (the report)
   scores: tuple = ()            # summary keys the report reads: numbers or null, type-checked on load
   tools: tuple = TOOLS          # where it can be run: "encode" (`jaxir encode`), "sweep" (eval.benchmarks)
+  feedback: bool = False        # sets: whether evaluate ranks with knobs["feedback"] (`jaxir.eval.feedback`)
 
   @property
   def key(self):

@@ -27,6 +27,9 @@ def register(sub):
   p.add_argument("--approx", action="store_true",
                  help="beir/miracl: jax.lax.approx_max_k per block (TPU); also reports its recall against exact")
   p.add_argument("--recall-target", type=float, default=0.95, help="with --approx")
+  p.add_argument("--feedback", metavar="K:W[:T]",
+                 help="rank by a second search, each query moved toward its k first results: (1-w)q + w*mean, or "
+                      "softmax(q.c/t)-weighted with T (the best recipe's: 5:0.5:0.02); xquad-r, mlqa-r, beir, miracl")
   p.add_argument("--probe-c", type=float,
                  help="xnli: inverse regularisation of the logistic probe (default: 5-fold CV on the English train pairs)")
   p.set_defaults(func=_run)
@@ -38,6 +41,7 @@ def _run(args):
                                 data_dir=args.data_dir, out=args.out, langs=args.langs, train_langs=args.train_langs,
                                 max_articles=args.max_articles, chunk=args.chunk, datasets=args.datasets,
                                 top_k=args.top_k, block_rows=args.block_rows, query_chunk=args.query_chunk,
-                                approx=args.approx, recall_target=args.recall_target, probe_c=args.probe_c)
+                                approx=args.approx, recall_target=args.recall_target, probe_c=args.probe_c,
+                                feedback=args.feedback)
   print(text)
   print(f"eval: wrote {args.out}/summary.json", file=sys.stderr)

@@ -53,9 +53,12 @@ def _texts(embeddings_dir, rows):
     return ["?"] * len(rows)
 
 
-def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, chunk=128, check_train_langs=False):
-  """(summary, per_query, manifest) for an exported embeddings directory; `check_train_langs`: refuse
-  a training language the embeddings lack (a typo would count a seen language as zero-shot)."""
+def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, chunk=128, check_train_langs=False,
+             feedback=None):
+  """(summary, per_query) for an exported embeddings directory; `check_train_langs`: refuse a training language
+  the embeddings lack (a typo would count a seen language as zero-shot); `feedback`: a `jaxir.eval.feedback`
+  setting, each question moved toward its k first candidates over the whole pool (of the languages kept) before
+  ranking, recorded in the summary."""
   from jaxir.encode import load_embeddings
   from jaxir.finite import check_finite
   manifest, index_json, emb = load_embeddings(embeddings_dir)
@@ -68,8 +71,16 @@ def evaluate(embeddings_dir, langs=None, train_langs=None, max_articles=None, ch
   index = _index_from_export(index_json, langs, max_articles)
   if train_langs is None:
     train_langs = manifest.get("train_langs")
-  ranks = lareqa.rank(index, np.asarray(emb), chunk=chunk)
+  emb = np.asarray(emb)
+  if feedback is not None:
+    from jaxir.eval import feedback as feedback_lib
+    qrows, crows = lareqa.query_candidate_rows(index)
+    emb = np.array(emb)                                # a copy: the export's array stays as read
+    emb[qrows] = feedback_lib.rewrite(emb[qrows], emb[crows], feedback).astype(emb.dtype)
+  ranks = lareqa.rank(index, emb, chunk=chunk)
   summary, per_query = lareqa.metrics(ranks, train_langs)
+  if feedback is not None:
+    summary["feedback"] = feedback_lib.as_json(feedback)
   summary.update({"benchmark": manifest.get("benchmark"), "folder": manifest.get("folder"), "model": manifest.get("model"),
                   "fingerprint": manifest.get("fingerprint"), "max_articles": max_articles or manifest.get("max_articles")})
   per_query["question_ids"] = {l: index.question_ids[l] for l in index.langs}
@@ -91,8 +102,9 @@ def _fmt(v, pct=True):
 
 def table(summary):
   """A plain-text table: the pair mAP matrix (if any), per-language Mul / RD, and the summary line."""
+  from jaxir.eval.feedback import heading
   langs = summary["langs"]
-  lines = []
+  lines = [heading(summary)] if summary.get("feedback") else []
   if summary.get("benchmark") == "squad-r" and summary.get("folder"):
     lines.append(f"squad-r {summary['folder']}: {len(langs)} languages ({' '.join(langs)})")
   if "pairs_mAP" in summary:

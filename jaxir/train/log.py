@@ -8,22 +8,10 @@ On gs:// (an object cannot be appended to) the log is rewritten whole, as one ob
 (`storage.write_text`): a reader sees it as of some record, never cut in the middle of one.
 """
 import json
-import math
 import sys
 import time
 
 from jaxir import storage
-
-
-def _strict(value):
-  """`value` with every non-finite float (NaN, inf) replaced by None, which JSON writes as null."""
-  if isinstance(value, float):
-    return value if math.isfinite(value) else None
-  if isinstance(value, dict):
-    return {k: _strict(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_strict(v) for v in value]
-  return value
 
 
 class JsonlLog:
@@ -56,7 +44,7 @@ class JsonlLog:
 
   def write(self, record):
     record = {"time": round(time.time(), 3), **record}
-    line = json.dumps(_strict(record), allow_nan=False)
+    line = json.dumps(storage.json_safe(record), allow_nan=False)
     if self.file is None:
       self.lines.append(line)
       storage.write_text(self.path, "".join(f"{l}\n" for l in self.lines))
