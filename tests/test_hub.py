@@ -88,6 +88,39 @@ def test_card_metadata_training_and_model_index(tiny, tmp_path):
   assert (back.meta["base_model"], back.meta["license"]) == ("intfloat/multilingual-e5-small", "mit")
 
 
+def test_card_marks_scores_ranked_with_query_feedback_and_shows_it_in_numpy(tiny, tmp_path):
+  from huggingface_hub import ModelCard
+  from jaxir.errors import JaxirError
+  from jaxir.eval import feedback
+  plain = _write(tmp_path / "ev" / "plain" / "summary.json", _lareqa("xquad-r"))
+  fed = _write(tmp_path / "ev" / "fed" / "summary.json",
+               _lareqa("xquad-r", Mul=0.5, feedback={"k": 5, "w": 0.5, "t": 0.02}))
+  out = hf_io.save_pretrained(hf_io.load_pretrained(tiny), tmp_path / "out",
+                              results=card.read_results([plain, fed]))
+  text = (out / "README.md").read_text()
+  assert "### XQuAD-R\n" in text and "### XQuAD-R (query feedback k 5 w 0.5 t 0.02)" in text
+  data = ModelCard.load(out / "README.md").data
+  got = _metrics(data)
+  assert got[("XQuAD-R", "Mul mAP")] == 0.3 and got[("XQuAD-R", "Mul mAP (query feedback k 5 w 0.5 t 0.02)")] == 0.5
+  assert {json.dumps(r.metric_args) for r in data.eval_results} == {"null", json.dumps({"feedback": {
+      "k": 5, "w": 0.5, "t": 0.02}})}
+  # the card's numpy is jaxir's feedback (weighted and plain mean)
+  code = text.split("### Query feedback")[1].split("```python")[1].split("```")[0]
+  rng = np.random.default_rng(0)
+  q, c = rng.normal(size=(6, 8)), rng.normal(size=(30, 8))
+  q, c = q / np.linalg.norm(q, axis=1, keepdims=True), c / np.linalg.norm(c, axis=1, keepdims=True)
+  ns = {"q": q, "c": c}
+  exec(code, ns)
+  np.testing.assert_allclose(ns["feedback"](q, c), feedback.rewrite(q, c, (5, 0.5, 0.02)), rtol=0, atol=1e-12)
+  np.testing.assert_allclose(ns["feedback"](q, c, 3, 0.75, None), feedback.rewrite(q, c, (3, 0.75)), atol=1e-12)
+  np.testing.assert_allclose(ns["scores"], feedback.rewrite(q, c, (5, 0.5, 0.02)) @ c.T, atol=1e-12)
+  assert "### Query feedback" not in (hf_io.save_pretrained(hf_io.load_pretrained(tiny), tmp_path / "p", results=
+                                      card.read_results([plain])) / "README.md").read_text()
+  again = _write(tmp_path / "ev" / "again" / "summary.json", _lareqa("xquad-r", feedback={"k": 5, "w": 0.5, "t": 0.02}))
+  with pytest.raises(JaxirError, match="a second xquad-r summary with the same feedback"):
+    card.read_results([fed, again])
+
+
 def test_card_says_a_learnt_temperature_was_learnt():
   rows = lambda loss: card._training({**TRAIN, "loss": loss}, {})
   assert "| temperature | 0.05 |" in rows({"temperature": 0.05})

@@ -7,7 +7,9 @@ training config and α (full config in a collapsible block), the scores, and how
 with sentence-transformers and with transformers, prompts, pooling and normalisation included.
 
 Inputs: the model's meta (jaxir.json), the run's config.json (a dict) for a trained model, and the
-summary.json files of its evaluations (`read_results`).
+summary.json files of its evaluations (`read_results`). A summary ranked with query feedback (`jaxir eval
+--feedback`) says so wherever its numbers appear (heading, metric names, `metric_args`), and the usage section then
+shows the feedback in numpy: its numbers are not those of plain dot products.
 """
 import json
 import math
@@ -42,9 +44,12 @@ def read_results(paths):
                        f" {', '.join(REGISTRY)} is expected)")
     for key, _, _ in REGISTRY[bench].card.metrics:  # numbers or null; a non-finite one is left out of the card
       schema.expect(s, key, (float, None), path, default=None)
-    if bench in seen:
-      raise JaxirError(f"{path}: a second {bench} summary (the first is {seen[bench]}); pass one per benchmark")
-    seen[bench] = path
+    fb = schema.expect(s, "feedback", (dict, None), path, default=None)
+    key = (bench, json.dumps(fb, sort_keys=True))
+    if key in seen:
+      raise JaxirError(f"{path}: a second {bench} summary{' with the same feedback' if fb else ''} (the first is "
+                       f"{seen[key]}); pass one per benchmark (and feedback setting)")
+    seen[key] = path
     out.append((path, dict(s, benchmark=bench)))
   return out
 
@@ -109,6 +114,12 @@ def base_info(pretrained, train_config=None):
   return {k: v for k, v in info.items() if v}
 
 
+def _feedback(s):
+  """' (query feedback k 5 w 0.5 t 0.02)' for a summary ranked with feedback, else ''."""
+  f = s.get("feedback")
+  return f" (query feedback {' '.join(f'{k} {v}' for k, v in f.items())})" if isinstance(f, dict) and f else ""
+
+
 def _dataset_name(s):
   """The benchmark's name in the card; a squad-r folder of one's own is named by the folder."""
   name = REGISTRY[s["benchmark"]].card.dataset_name
@@ -131,7 +142,8 @@ def eval_results(results):
       if v is not None:
         out.append(EvalResult(task_type=task, dataset_type=dtype, dataset_name=dname, dataset_config=config,
                               dataset_split=split, dataset_args=args, metric_type=mtype, metric_value=v,
-                              metric_name=mname))
+                              metric_name=mname + _feedback(s),
+                              metric_args={"feedback": s["feedback"]} if _feedback(s) else None))
   return out
 
 
@@ -154,6 +166,8 @@ def build(pretrained, train_config=None, results=(), repo_id=None, dtype="float3
   if results:
     body += _scores(results)
   body += _usage(pretrained, repo_id)
+  if any(_feedback(s) for _, s in results):
+    body += _feedback_usage()
   body += _details(pretrained, dtype, fingerprint)
   return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body) + "\n")
 
@@ -207,7 +221,7 @@ def _scores(results):
   for _, s in results:
     bench = s["benchmark"]
     metrics = REGISTRY[bench].card.metrics
-    out += ["", f"### {_dataset_name(s)}", ""]
+    out += ["", f"### {_dataset_name(s)}{_feedback(s)}", ""]
     if REGISTRY[bench].kind == "lareqa":
       out += ["| languages | Mo | Cr | Mul | RD |", "|---|---|---|---|---|"]
       for group, g in [("all", s)] + [(k.replace("_", "-"), s[k]) for k in ("seen", "zero_shot") if isinstance(s.get(k), dict)]:
@@ -253,6 +267,29 @@ def _usage(pretrained, repo_id):
     out.append("emb = F.normalize(emb, dim=-1)")
   out += ["print(emb[0] @ emb[1])", "```"]
   return out
+
+
+FEEDBACK_CODE = """import numpy as np
+
+def feedback(q, c, k=5, w=0.5, t=0.02):
+  \"\"\"q' for queries q [n, d] over the pool c [N, d] (normalised embeddings); t=None: the plain mean.\"\"\"
+  s = q @ c.T
+  top = np.argsort(-s, axis=1)[:, :k]                       # each query's k first results
+  if t is None:
+    a = np.full(top.shape, 1 / k)
+  else:
+    a = np.exp((np.take_along_axis(s, top, 1) - s.max(1, keepdims=True)) / t)
+    a /= a.sum(1, keepdims=True)
+  return (1 - w) * q + w * np.einsum("qk,qkd->qd", a, c[top])
+
+scores = feedback(q, c) @ c.T                               # rank the pool again with q'"""
+
+
+def _feedback_usage():
+  return ["", "### Query feedback", "",
+          "Scores marked *query feedback* rank by a second search: each query moves toward its k first results,"
+          " q' = (1 − w)·q + w·Σ a_i·c_i, a = softmax(q·c_i / t) (`jaxir eval --feedback K:W:T`). In numpy, with"
+          " `q` and `c` encoded as above:", "", "```python", FEEDBACK_CODE, "```"]
 
 
 def _details(pretrained, dtype, fingerprint):
