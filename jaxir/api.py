@@ -220,7 +220,8 @@ def _is_sets_export(path):
 
 def evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir=None, langs=None,
              train_langs=None, max_articles=None, chunk=128, baseline=None, datasets=None, top_k=100,
-             block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True, feedback=None):
+             block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True,
+             feedback=None):
   """The summary dict of an evaluation, written to `out` (summary.json, table.txt, ...) when given.
 
   Give one of: `embeddings`, a directory written by `jaxir encode` (any benchmark); `model=` and
@@ -234,7 +235,8 @@ def evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir=
 
 def _evaluate(embeddings=None, *, model=None, benchmark=None, out=None, data_dir=None, langs=None,
               train_langs=None, max_articles=None, chunk=128, baseline=None, datasets=None, top_k=100,
-              block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True, feedback=None):
+              block_rows=32768, query_chunk=256, approx=False, recall_target=0.95, probe_c=None, progress=True,
+              feedback=None):
   """(summary, table text) of `evaluate`; the outputs are written to `out` when given."""
   from jaxir.eval import evaluate as lareqa_eval
   from jaxir.eval import feedback as feedback_lib
