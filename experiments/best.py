@@ -6,7 +6,10 @@ embeddings, 300 steps of batch 32 on the MLQA-R train split, learning rate 2e-5)
 - a learnt temperature with its own Adam (`loss.learn_temperature=true loss.temperature_learning_rate=5e-3`,
   from 0.05; it ends near 0.040);
 - each trained model interpolated with the untrained one (WiSE-FT, `grid.wise`: (1 − λ)·untrained + λ·trained)
-  at λ = 0.75.
+  at λ = 0.75;
+- at query time, query feedback (`eval.feedback`, k 5, w 0.5, t 0.02: a second search with each query moved
+  toward the softmax(q·c / 0.02)-weighted mean of its 5 first results; `jaxir.eval.feedback`). Every cell reports
+  XQuAD-R both ways: `xquad-r` (dot products) and `xquad-r-feedback` (the same export ranked with feedback).
 All were chosen on the MLQA-R dev split only (`experiments/recipe_search.py`, one seed per candidate, then 3 seeds
 for the leaders; docs/results/best/README.md has the search); XQuAD-R, the test set, is evaluated here once per
 cell. The recipes it replaced are kept as its controls: experiments/best_hnb3.py (temperature 0.05 fixed) and
@@ -34,4 +37,6 @@ def get_config():
   cfg["out_dir"] = "runs/sweep-best"
   cfg["train"]["loss"]["learn_temperature"] = True
   cfg["train"]["loss"]["temperature_learning_rate"] = 5e-3
+  cfg["eval"]["benchmarks"] = ["xquad-r", "mlqa-r-dev", "xquad-r-feedback"]
+  cfg["eval"]["feedback"] = "5:0.5:0.02"
   return cfg

@@ -189,8 +189,9 @@ def _apply(obj, updates, prefix=""):
 
 def _parse_value(text):
   import yaml
+  from jaxir import storage
   try:
-    return yaml.safe_load(text)
+    return storage.yaml_loads(text)
   except yaml.YAMLError:
     return text
 

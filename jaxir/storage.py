@@ -307,10 +307,31 @@ def read_json(path, what="file"):
   return _read_doc(path, what, "JSON", json.loads, (json.JSONDecodeError, UnicodeDecodeError))
 
 
-def read_yaml(path, what="file"):
-  """The YAML document at `path` (None when empty); JaxirError, one line, when missing or malformed."""
+def yaml_loads(text):
+  """yaml.safe_load without YAML 1.1's base-60 numbers: `5:0.75` (a query-feedback setting) stays the string it
+  is, where safe_load would read 300.75."""
   import yaml
-  return _read_doc(path, what, "YAML", yaml.safe_load, (yaml.YAMLError, UnicodeDecodeError))
+  global _YamlLoader
+  if _YamlLoader is None:
+    import re
+    sexagesimal = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+    class _YamlLoader(yaml.SafeLoader):
+      def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode and implicit[0] and sexagesimal.fullmatch(value):
+          return "tag:yaml.org,2002:str"
+        return super().resolve(kind, value, implicit)
+  return yaml.load(text, Loader=_YamlLoader)
+
+
+_YamlLoader = None
+
+
+def read_yaml(path, what="file"):
+  """The YAML document at `path` (None when empty; `yaml_loads`); JaxirError, one line, when missing or
+  malformed."""
+  import yaml
+  return _read_doc(path, what, "YAML", yaml_loads, (yaml.YAMLError, UnicodeDecodeError))
 
 
 def _read_doc(path, what, kind, parse, errors):

@@ -163,6 +163,10 @@ def test_numbers_as_a_person_writes_them(tmp_path):
   with pytest.raises(JaxirError, match="config key 'optim.learning_rate' must be a number, got 'fast'"):
     config.build(None, ["optim.learning_rate=fast"])
   assert config.build(None, ["model.name=1e5"]).model.name == "1e5"     # a string field keeps its text
+  # no YAML 1.1 base-60 numbers: 5:30 is not 330, nor a query-feedback setting 5:0.75 the number 300.75
+  assert config.build(None, ["model.name=5:30"]).model.name == "5:30"
+  (tmp_path / "s.yaml").write_text("eval:\n  feedback: 5:0.75\n")
+  assert spec_lib.build(tmp_path / "s.yaml").eval.feedback == "5:0.75"
   # A YAML config file reads 2e-5 as a string too (YAML 1.1); the extra_mono weight likewise.
   path = tmp_path / "c.yaml"
   path.write_text("optim:\n  learning_rate: 2e-5\nsteps: 1e2\n"

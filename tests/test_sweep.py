@@ -493,6 +493,46 @@ def test_report_of_the_extended_sweep(extended, tmp_path):
   assert "| MIRACL mean nDCG@10 |" in md and "Best α per metric (hybrid" in md
 
 
+def test_xquad_r_feedback_added_to_a_finished_sweep_ranks_its_export_again(sweep, tmp_path, capsys):
+  """eval.benchmarks gains xquad-r-feedback: every cell ranks its XQuAD-R export again with eval.feedback (no
+  training, no encoding), as `jaxir eval --feedback` does; the report has its section; the setting is part of
+  the results (a rerun with another is refused)."""
+  from jaxir.eval.evaluate import evaluate
+  out, cfg = sweep
+  copy = tmp_path / "sw"
+  shutil.copytree(out, copy)
+  emb_before = _files(copy, "cells/*/emb/**/*")
+  args = ["sweep", "--config", str(cfg), "--out", str(copy), "--quiet",
+          "eval.benchmarks=[xquad-r, mlqa-r-dev, xquad-r-feedback]", "eval.feedback=2:0.5:0.1"]
+  import jaxir.train.trainer as trainer
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(trainer, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
+    assert cli.main(args) == 0
+  assert "5 run now, 0 already done" in capsys.readouterr().out
+  assert _files(copy, "cells/*/emb/**/*") == emb_before          # the export is XQuAD-R's, not encoded again
+  changed = 0
+  for name in CELLS:
+    cell = copy / "cells" / name
+    fed = json.loads((cell / "eval" / "xquad-r-feedback" / "summary.json").read_text())
+    plain = json.loads((cell / "eval" / "xquad-r" / "summary.json").read_text())
+    want, _ = evaluate(cell / "emb" / "xquad-r", train_langs=plain["seen_langs"], feedback=(2, 0.5, 0.1))
+    assert fed["benchmark"] == "xquad-r-feedback" and fed["feedback"] == {"k": 2, "w": 0.5, "t": 0.1}
+    assert [fed[m] for m in ("Mo", "Cr", "Mul", "RD")] == [want[m] for m in ("Mo", "Cr", "Mul", "RD")]
+    changed += [fed[m] for m in ("Mo", "Mul", "RD")] != [plain[m] for m in ("Mo", "Mul", "RD")]
+  assert changed                                                   # the feedback ranks differently somewhere
+  assert cli.main(["report", str(copy), "--out", str(tmp_path / "rep"), "--resamples", "99"]) == 0
+  md = (tmp_path / "rep" / "report.md").read_text()
+  assert "XQuAD-R ranked with query feedback" in md
+  record = (copy / "sweep.json").read_bytes()
+  assert cli.main(args[:-1] + ["eval.feedback=2:0.7"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert "differs in eval.feedback" in err and len(err.splitlines()) == 1, err
+  assert cli.main(args[:-1] + ["eval.feedback=2:7"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.endswith("eval.feedback: a feedback setting needs k >= 1, 0 <= w <= 1 and t > 0, got '2:7'"), err
+  assert (copy / "sweep.json").read_bytes() == record
+
+
 @pytest.mark.parametrize("missing", ["beir", "xnli"])
 def test_missing_benchmark_data_is_one_line_before_anything_runs(tmp_path, capsys, missing):
   cfg = _config(tmp_path / "s.yaml", tmp_path / "no-model", tmp_path / "sw")

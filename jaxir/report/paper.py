@@ -36,4 +36,4 @@ TABLE2_RD = {
 }
 
 # our benchmark -> the paper's benchmark it is set beside
-PAPER_BENCHMARK = {"xquad-r": "xquad-r", "mlqa-r-dev": "mlqa-r"}
+PAPER_BENCHMARK = {"xquad-r": "xquad-r", "xquad-r-feedback": "xquad-r", "mlqa-r-dev": "mlqa-r"}

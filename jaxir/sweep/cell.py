@@ -37,7 +37,7 @@ from jaxir.sweep import spec as spec_lib
 
 
 # Written with a benchmark's summary.json (before it), besides table.txt: what a finished evaluation promises.
-PER_QUERY = {"xquad-r": "per_query.npz", "mlqa-r-dev": "per_query.npz", "squad-r": "per_query.npz", "beir": "per_query.json",
+PER_QUERY = {"xquad-r": "per_query.npz", "xquad-r-feedback": "per_query.npz", "mlqa-r-dev": "per_query.npz", "squad-r": "per_query.npz", "beir": "per_query.json",
              "miracl": "per_query.json"}
 
 
@@ -264,13 +264,17 @@ def _run_sets(name, model, cell_dir, spec, verbose=False):
 
 def _evaluate(bench, pretrained, cell_dir, train_langs, ctx, verbose):
   ev = ctx.spec.eval
-  if bench == "xquad-r":
+  if bench in ("xquad-r", "xquad-r-feedback"):        # one export: the feedback ranks XQuAD-R's embeddings again
     from jaxir.encode import encode_benchmark
+    from jaxir.eval import feedback
     from jaxir.eval.evaluate import evaluate
     emb = cell_dir / "emb" / "xquad-r"
     encode_benchmark(pretrained, "xquad-r", emb, ctx.spec.train.data.data_dir, ev.langs, ev.max_articles,
                      tokens_per_batch=ev.tokens_per_batch, progress=verbose)
-    return evaluate(emb, train_langs=train_langs)
+    summary, per_query = evaluate(emb, train_langs=train_langs,
+                                  feedback=feedback.parse(ev.feedback) if bench == "xquad-r-feedback" else None)
+    summary["benchmark"] = bench
+    return summary, per_query
   if bench == "squad-r":
     from jaxir.encode import encode_benchmark
     from jaxir.eval.evaluate import evaluate

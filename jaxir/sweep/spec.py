@@ -93,6 +93,8 @@ class EvalConfig:
   tokens_per_batch: int = 8192
   data_dir: str | None = None         # the sets benchmarks' data root (see `data_root`)
   squad_r: SquadRConfig = dataclasses.field(default_factory=SquadRConfig)
+  feedback: str = "5:0.5:0.02"        # xquad-r-feedback: the query feedback K:W[:T] (jaxir.eval.feedback; the
+                                      # best recipe's, chosen on the MLQA-R dev split)
   # and one section per sets benchmark of the registry (eval.tatoeba, eval.beir, ...): see `eval_config`
 
 
@@ -168,8 +170,9 @@ class SweepSpec:
 def result_options(eval_json, bench):
   """{dotted key: value} of the eval options that define `bench`'s results (from a spec's to_json()["eval"]);
   eval.data_dir is not one: it says where the data lives, the resolved languages / datasets say what."""
-  if bench == "xquad-r":
-    return {"eval.langs": eval_json.get("langs"), "eval.max_articles": eval_json.get("max_articles")}
+  if bench in ("xquad-r", "xquad-r-feedback"):
+    return {"eval.langs": eval_json.get("langs"), "eval.max_articles": eval_json.get("max_articles"),
+            **({"eval.feedback": eval_json.get("feedback")} if bench == "xquad-r-feedback" else {})}
   if bench == "squad-r":
     sq = eval_json.get("squad_r") or {}
     return {"eval.squad_r.langs": sq.get("langs"), "eval.squad_r.max_articles": sq.get("max_articles")}
@@ -353,6 +356,12 @@ def validate(spec):
   d = _dup(e.benchmarks)
   if d is not None:
     raise JaxirError(f"eval.benchmarks lists {d!r} twice")
+  if "xquad-r-feedback" in e.benchmarks:
+    from jaxir.eval import feedback
+    try:
+      feedback.parse(e.feedback)
+    except JaxirError as err:
+      raise JaxirError(f"eval.feedback: {err}") from None
   if e.langs is not None:
     from jaxir.data.squad_r import check_langs
     check_langs("xquad-r", e.langs)
