@@ -58,25 +58,62 @@ def main(argv=None):
   return 0 if result is None else int(result)
 
 
-def _raise_stopped(signum, frame):
-  raise Stopped("stopped by SIGTERM")
+class _Redelivery:
+  """A stop that Python dropped, sent again until a handler raises it where it is not dropped (`_deliver_again`)."""
+  lock = threading.Lock()
+  pending = None               # the signal number to send again, or None
+  thread = None                # the thread sending it, while there is one
+  in_hook = False              # the main thread is inside the hook: a handler must not raise there
+
+
+def _stop_handler(make):
+  def handle(signum, frame):
+    if _Redelivery.in_hook:    # raised here it would be dropped once more: the signal stays pending instead
+      return
+    _Redelivery.pending = None
+    raise make()
+  return handle
+
+
+_raise_stopped = _stop_handler(lambda: Stopped("stopped by SIGTERM"))
+_raise_interrupt = _stop_handler(KeyboardInterrupt)
+
+
+def _send_again():
+  """Marks the pending signal again every 10 ms (`_thread.interrupt_main`: its handler runs where the main thread
+  is then) until a handler has raised it (pending None)."""
+  import time
+  while True:
+    time.sleep(0.01)
+    with _Redelivery.lock:
+      signum = _Redelivery.pending
+      if signum is None:
+        _Redelivery.thread = None
+        return
+    _thread.interrupt_main(signum)
 
 
 def _deliver_again(previous_hook):
   """A `sys.unraisablehook`. Python runs a signal's handler wherever the main thread is, and an exception
   raised inside a garbage-collector callback (JAX registers one), a `__del__` or a weakref callback is
   printed and dropped: the stop would be lost and the command would run on to the end. So such a dropped
-  `Stopped` (or Ctrl-C's KeyboardInterrupt) is not printed; a moment later another thread marks its signal
-  pending again, and the handler runs where the main thread is then, outside the callback (were it dropped
-  again, this repeats). Marked from here, the handler would run inside this hook and be dropped again."""
+  `Stopped` (or Ctrl-C's KeyboardInterrupt) is not printed; another thread marks its signal pending again every
+  10 ms until the handler has raised it outside such a callback. While the main thread is in this hook the
+  handlers do not raise (they would be dropped again, and the stop lost, as once happened on a loaded machine
+  while this hook started that thread); the signal stays pending for the next mark."""
   def hook(unraisable):
-    if isinstance(unraisable.exc_value, KeyboardInterrupt):
-      signum = signal.SIGTERM if isinstance(unraisable.exc_value, Stopped) else signal.SIGINT
-      timer = threading.Timer(0.01, _thread.interrupt_main, (signum,))
-      timer.daemon = True          # never holds the process open
-      timer.start()
-    else:
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
       previous_hook(unraisable)
+      return
+    _Redelivery.in_hook = True
+    try:
+      with _Redelivery.lock:
+        _Redelivery.pending = signal.SIGTERM if isinstance(unraisable.exc_value, Stopped) else signal.SIGINT
+        if _Redelivery.thread is None:
+          _Redelivery.thread = threading.Thread(target=_send_again, daemon=True)   # never holds the process open
+          _Redelivery.thread.start()
+    finally:
+      _Redelivery.in_hook = False
   return hook
 
 
@@ -88,12 +125,16 @@ def sigterm_stops():
   if threading.current_thread() is not threading.main_thread():
     yield
     return
-  previous, previous_hook = signal.signal(signal.SIGTERM, _raise_stopped), sys.unraisablehook
+  previous_hook = sys.unraisablehook
+  previous = signal.signal(signal.SIGTERM, _raise_stopped)
+  previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
   sys.unraisablehook = _deliver_again(previous_hook)
   try:
     yield
   finally:
+    _Redelivery.pending = None          # a stop still pending ends with the command
     signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)   # None: set outside Python
+    signal.signal(signal.SIGINT, signal.default_int_handler if previous_int is None else previous_int)
     sys.unraisablehook = previous_hook
 
 

@@ -167,6 +167,37 @@ def test_sigterm_before_training_is_one_line(model, tmp_path, capsys, monkeypatc
   assert not (tmp_path / "run").exists()
 
 
+def test_a_stop_that_arrives_while_the_hook_sends_it_again_is_not_lost():
+  """On a loaded machine the mark sent again once arrived while the main thread was still inside the hook
+  (starting the thread that sends it): raised there it was dropped once more, for good. Now a handler inside the
+  hook leaves the signal pending, and the sending goes on until a handler raises it outside."""
+  import signal
+  import time
+  import types
+  from jaxir.errors import Stopped
+  with cli.sigterm_stops():
+    hook = sys.unraisablehook
+    cli._Redelivery.in_hook = True
+    try:
+      assert cli._raise_stopped(signal.SIGTERM, None) is None     # inside the hook: no raise
+    finally:
+      cli._Redelivery.in_hook = False
+    caught = None
+    hook(types.SimpleNamespace(exc_value=Stopped("stopped by SIGTERM")))   # as Python drops one
+    assert cli._Redelivery.pending == signal.SIGTERM and cli._Redelivery.thread is not None
+    deadline = time.time() + 10
+    while caught is None and time.time() < deadline:
+      try:
+        time.sleep(0.001)
+      except Stopped as e:
+        caught = e
+    assert str(caught) == "stopped by SIGTERM" and cli._Redelivery.pending is None
+    while cli._Redelivery.thread is not None and time.time() < deadline:
+      time.sleep(0.005)
+    assert cli._Redelivery.thread is None                        # the sender stops once delivered
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_stop_that_lands_in_a_garbage_collector_callback_is_not_lost(model, tmp_path, capsys, monkeypatch):
   """Python runs a signal's handler wherever the main thread is. Inside a gc callback (JAX has one) its
   exception used to be printed and dropped, and `jaxir train` ran on to the end with exit 0 (seen in a
