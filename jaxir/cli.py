@@ -127,14 +127,17 @@ def sigterm_stops():
     return
   previous_hook = sys.unraisablehook
   previous = signal.signal(signal.SIGTERM, _raise_stopped)
-  previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
+  previous_int = signal.getsignal(signal.SIGINT)
+  if previous_int is signal.default_int_handler:     # Ctrl-C as Python has it, made safe in the hook; an ignored
+    signal.signal(signal.SIGINT, _raise_interrupt)   # SIGINT (a background job's) stays ignored
   sys.unraisablehook = _deliver_again(previous_hook)
   try:
     yield
   finally:
     _Redelivery.pending = None          # a stop still pending ends with the command
     signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)   # None: set outside Python
-    signal.signal(signal.SIGINT, signal.default_int_handler if previous_int is None else previous_int)
+    if previous_int is signal.default_int_handler:
+      signal.signal(signal.SIGINT, previous_int)
     sys.unraisablehook = previous_hook
 
 
