@@ -29,6 +29,7 @@ storage has no atomic rename (a rename is copy + delete) and no append (objects 
     a local temporary directory to be loaded (`local_copy`: tokenizers and safetensors read local files).
 """
 import contextlib
+import functools
 import json
 import math
 import os
@@ -311,20 +312,22 @@ def yaml_loads(text):
   """yaml.safe_load without YAML 1.1's base-60 numbers: `5:0.75` (a query-feedback setting) stays the string it
   is, where safe_load would read 300.75."""
   import yaml
-  global _YamlLoader
-  if _YamlLoader is None:
-    import re
-    sexagesimal = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
-
-    class _YamlLoader(yaml.SafeLoader):
-      def resolve(self, kind, value, implicit):
-        if kind is yaml.ScalarNode and implicit[0] and sexagesimal.fullmatch(value):
-          return "tag:yaml.org,2002:str"
-        return super().resolve(kind, value, implicit)
-  return yaml.load(text, Loader=_YamlLoader)
+  return yaml.load(text, Loader=_yaml_loader())
 
 
-_YamlLoader = None
+@functools.cache
+def _yaml_loader():
+  """yaml's SafeLoader, with a plain scalar of the base-60 form resolved as a string (yaml loads on first use)."""
+  import re
+  import yaml
+  sexagesimal = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+  class Loader(yaml.SafeLoader):
+    def resolve(self, kind, value, implicit):
+      if kind is yaml.ScalarNode and implicit[0] and sexagesimal.fullmatch(value):
+        return "tag:yaml.org,2002:str"
+      return super().resolve(kind, value, implicit)
+  return Loader
 
 
 def read_yaml(path, what="file"):

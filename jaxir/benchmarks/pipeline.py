@@ -31,7 +31,6 @@ def evaluate(path, out=None, options=None, **knobs):
   if knobs.get("feedback") is not None and not bench.feedback:
     takes = ", ".join(n for n, b in REGISTRY.items() if b.kind == "lareqa" or b.feedback)
     raise JaxirError(f"--feedback does not apply to {bench.name} embeddings (it re-ranks retrieval: {takes})")
-  knobs = {k: v for k, v in knobs.items() if k != "feedback" or bench.feedback}
   summary = bench.evaluate(path, out, opts, **knobs)
   return summary, bench.table(summary)
 

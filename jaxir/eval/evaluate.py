@@ -104,7 +104,7 @@ def table(summary):
   """A plain-text table: the pair mAP matrix (if any), per-language Mul / RD, and the summary line."""
   from jaxir.eval.feedback import heading
   langs = summary["langs"]
-  lines = [heading(summary)] if summary.get("feedback") else []
+  lines = heading(summary)
   if summary.get("benchmark") == "squad-r" and summary.get("folder"):
     lines.append(f"squad-r {summary['folder']}: {len(langs)} languages ({' '.join(langs)})")
   if "pairs_mAP" in summary:

@@ -44,10 +44,15 @@ def as_json(setting):
   return {"k": setting[0], "w": setting[1], **({"t": setting[2]} if len(setting) > 2 else {})}
 
 
+def describe(record):
+  """'k 5 w 0.5 t 0.02' of a setting as a summary records it (`as_json`); '' for none."""
+  return name(tuple(record.values())) if record else ""
+
+
 def heading(summary):
-  """The table line saying a summary was scored with feedback ('' when it was not)."""
+  """[the table line saying a summary was ranked with feedback], or [] when it was not."""
   f = summary.get("feedback")
-  return f"ranked with query feedback {name(tuple(f.values()))} (jaxir.eval.feedback)" if f else ""
+  return [f"ranked with query feedback {describe(f)} (jaxir.eval.feedback)"] if f else []
 
 
 def check_k(k, n):

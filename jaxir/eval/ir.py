@@ -148,8 +148,8 @@ def evaluate_export(path, out=None, names=None, top_k=100, block_rows=32768, que
 def table(summary):
   from jaxir.eval.feedback import heading
   key = "datasets" if summary["benchmark"] == "beir" else "langs"
-  lines = [heading(summary)] if summary.get("feedback") else []
-  lines += [f"{summary['benchmark']:<16} {'nDCG@10':>8} {'R@100':>8} {'queries':>8} {'docs':>10}"]
+  lines = heading(summary)
+  lines.append(f"{summary['benchmark']:<16} {'nDCG@10':>8} {'R@100':>8} {'queries':>8} {'docs':>10}")
   for name in summary[key]:
     p = summary["per"][name]
     lines.append(f"{name:<16} {100 * p['nDCG@10']:8.1f} {100 * p['Recall@100']:8.1f} {p['n_queries']:8d} {p['n_docs']:10d}")

@@ -116,8 +116,9 @@ def base_info(pretrained, train_config=None):
 
 def _feedback(s):
   """' (query feedback k 5 w 0.5 t 0.02)' for a summary ranked with feedback, else ''."""
+  from jaxir.eval.feedback import describe
   f = s.get("feedback")
-  return f" (query feedback {' '.join(f'{k} {v}' for k, v in f.items())})" if isinstance(f, dict) and f else ""
+  return f" (query feedback {describe(f)})" if f else ""
 
 
 def _dataset_name(s):
@@ -137,13 +138,13 @@ def eval_results(results):
     langs = s.get("langs") or s.get("datasets")
     config = ",".join(map(str, langs)) if isinstance(langs, list) else None
     args = {"max_articles": s["max_articles"]} if isinstance(s.get("max_articles"), int) else None
+    fb = _feedback(s)
     for key, mtype, mname in metrics:
       v = _number(s.get(key))
       if v is not None:
         out.append(EvalResult(task_type=task, dataset_type=dtype, dataset_name=dname, dataset_config=config,
                               dataset_split=split, dataset_args=args, metric_type=mtype, metric_value=v,
-                              metric_name=mname + _feedback(s),
-                              metric_args={"feedback": s["feedback"]} if _feedback(s) else None))
+                              metric_name=mname + fb, metric_args={"feedback": s["feedback"]} if fb else None))
   return out
 
 
