@@ -15,7 +15,7 @@ import pytest
 
 from conftest import hand_export
 from jaxir.errors import JaxirError
-from jaxir.eval import lareqa
+from jaxir.eval import feedback, lareqa
 
 TOOLS = Path(__file__).parents[1] / "tools"
 sys.path.insert(0, str(TOOLS))                               # the tools import tools/rescoring.py as their neighbour
@@ -117,14 +117,14 @@ def test_score_weighted_feedback_weighs_the_top_candidates_by_softmax_of_their_s
     top = sorted(s, key=lambda j: -s[j])[:k]
     z = sum(math.exp(s[j] / t) for j in top)
     want.append([(1 - w) * row[d] + w * sum(math.exp(s[j] / t) / z * c[j][d] for j in top) for d in range(3)])
-  np.testing.assert_allclose(prf.feedback_queries(q, c, (k, w, t)), want, rtol=0, atol=1e-12)
+  np.testing.assert_allclose(feedback.rewrite(q, c, (k, w, t)), want, rtol=0, atol=1e-12)
   # a large t is the plain mean; a small one is the top candidate alone
-  np.testing.assert_allclose(prf.feedback_queries(q, c, (k, w, 1e9)), prf.feedback_queries(q, c, (k, w)), atol=1e-8)
-  np.testing.assert_allclose(prf.feedback_queries(q, c, (k, w, 1e-4)), prf.feedback_queries(q, c, (1, w)), atol=1e-8)
-  assert prf.parse_setting("5:0.75:0.02") == (5, 0.75, 0.02) and prf.name((5, 0.75, 0.02)) == "k 5 w 0.75 t 0.02"
+  np.testing.assert_allclose(feedback.rewrite(q, c, (k, w, 1e9)), feedback.rewrite(q, c, (k, w)), atol=1e-8)
+  np.testing.assert_allclose(feedback.rewrite(q, c, (k, w, 1e-4)), feedback.rewrite(q, c, (1, w)), atol=1e-8)
+  assert feedback.parse("5:0.75:0.02") == (5, 0.75, 0.02) and feedback.name((5, 0.75, 0.02)) == "k 5 w 0.75 t 0.02"
   for bad in ("5:0.5:0", "5:0.5:-1", "5:0.5:nan", "5:0.5:1:2", "5:0.5:x"):
     with pytest.raises(JaxirError, match="a feedback setting"):
-      prf.parse_setting(bad)
+      feedback.parse(bad)
 
 
 def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():

@@ -25,15 +25,12 @@ from jaxir.eval import feedback
 from jaxir.errors import JaxirError
 
 GRID = "1:0.25,1:0.5,1:0.75,3:0.25,3:0.5,3:0.75,5:0.25,5:0.5,5:0.75,10:0.25,10:0.5,10:0.75"
-# the feedback itself is jaxir's (`jaxir eval --feedback`); this tool measures settings of it
-top_candidates, feedback_queries, parse_setting, name = (feedback.top_candidates, feedback.rewrite, feedback.parse,
-                                                         feedback.name)
 
 
 def feedback_scores(q, c, setting):
-  """[Q, C] q'·c (`feedback_queries`; float64, then float32 for the ranker); setting (k, 0) is q·c."""
+  """[Q, C] q'·c (`feedback.rewrite`; float64, then float32 for the ranker); setting (k, 0) is q·c."""
   c = np.asarray(c, np.float64)
-  fed = feedback_queries(q, c, setting)
+  fed = feedback.rewrite(q, c, setting)
   out = np.empty((len(fed), len(c)), np.float32)
   for s in range(0, len(fed), feedback.CHUNK):
     out[s:s + feedback.CHUNK] = fed[s:s + feedback.CHUNK] @ c.T
@@ -49,7 +46,7 @@ def drift(index, emb, k, mo_before, mo_after):
   from jaxir.eval import lareqa
   qrows, crows = lareqa.query_candidate_rows(index)
   answers, _ = lareqa.relevant_matrix(index)                 # [Q, L] global candidate index (-1: none)
-  top = top_candidates(emb[qrows], emb[crows], k)
+  top = feedback.top_candidates(emb[qrows], emb[crows], k)
   hits = (top[:, :, None] == answers[:, None, :]).any(2).sum(1)
   return {h: (float((hits == h).mean()), float(np.nanmean(mo_before[hits == h])),
               float(np.nanmean(mo_after[hits == h])))
@@ -71,12 +68,12 @@ def main(argv=None):
   ap.add_argument("--xquad-setting", help="the K:W or K:W:T chosen on the dev split")
   ap.add_argument("--drift", action="store_true", help="also print `drift` on the dev split for every setting")
   a = ap.parse_args(argv)
-  settings = [parse_setting(t) for t in a.settings.split(",") if t]
+  settings = [feedback.parse(t) for t in a.settings.split(",") if t]
   if not settings:
     raise JaxirError("--settings names no K:W")
   if (a.xquad is None) != (a.xquad_setting is None):
     raise JaxirError("--xquad and --xquad-setting go together (the setting is the one chosen on the dev split)")
-  chosen = parse_setting(a.xquad_setting) if a.xquad_setting else None
+  chosen = feedback.parse(a.xquad_setting) if a.xquad_setting else None
   plain = (1, 0.0)
   settings = [plain] + [s for s in dict.fromkeys(settings) if s[1] != 0]
   xquad = rescoring.load_xquad(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
@@ -85,9 +82,9 @@ def main(argv=None):
   results = {"dev": rescoring.score(dev.index, dev.emb, feedback_scores, settings, dev.train_langs, pq_dev),
              "xquad": {}}
   for s in settings:
-    print(rescoring.line("dev  ", name(s), results["dev"][s]), flush=True)
+    print(rescoring.line("dev  ", feedback.name(s), results["dev"][s]), flush=True)
     if a.drift and s != plain:
-      print_drift(f"dev   {name(s)}:", s[0], drift(dev.index, dev.emb, s[0], pq_dev[plain]["Mo"], pq_dev[s]["Mo"]))
+      print_drift(f"dev   {feedback.name(s)}:", s[0], drift(dev.index, dev.emb, s[0], pq_dev[plain]["Mo"], pq_dev[s]["Mo"]))
   if xquad:
     index_x, emb_x = xquad
     rescoring.check_width(a.xquad, emb_x, dev.emb.shape[1])
@@ -95,14 +92,14 @@ def main(argv=None):
     results["xquad"] = rescoring.score(index_x, emb_x, feedback_scores, list(dict.fromkeys([plain, chosen])),
                                        dev.train_langs, pq)
     for s in dict.fromkeys([plain, chosen]):
-      print(rescoring.line("xquad", name(s), results["xquad"][s]), flush=True)
+      print(rescoring.line("xquad", feedback.name(s), results["xquad"][s]), flush=True)
     if chosen[1] != 0:
-      rescoring.paired(results["xquad"], pq, chosen, plain, name(chosen))
+      rescoring.paired(results["xquad"], pq, chosen, plain, feedback.name(chosen))
       results["xquad"]["drift"] = drift(index_x, emb_x, chosen[0], pq[plain]["Mo"], pq[chosen]["Mo"])
       print_drift("xquad", chosen[0], results["xquad"]["drift"])
-    print(f"xquad {name(chosen)}: `jaxir eval --embeddings {a.xquad} --feedback {a.xquad_setting} --out DIR` ranks "
+    print(f"xquad {feedback.name(chosen)}: `jaxir eval --embeddings {a.xquad} --feedback {a.xquad_setting} --out DIR` ranks "
           "the same through the production evaluator", flush=True)
-  print(json.dumps({part: {name(s) if isinstance(s, tuple) else s: v for s, v in r.items()}
+  print(json.dumps({part: {feedback.name(s) if isinstance(s, tuple) else s: v for s, v in r.items()}
                     for part, r in results.items()}))
 
 

@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-import prf                             # tools/prf.py, beside this file
 from jaxir.errors import JaxirError
+from jaxir.eval import feedback
 
 METRICS = ("nDCG@10", "Recall@100")
 
@@ -40,8 +40,8 @@ def measure(path, settings):
     out[name] = {"plain": {m: float(plain[m].mean()) for m in METRICS}, "n_queries": len(plain[METRICS[0]])}
     for s in settings:
       fed = per_query(path, name, s)
-      out[name][prf.name(s)] = {m: float(fed[m].mean()) for m in METRICS}
-      out[name][prf.name(s)]["paired"] = {m: paired_test(fed[m], plain[m]) for m in METRICS}
+      out[name][feedback.name(s)] = {m: float(fed[m].mean()) for m in METRICS}
+      out[name][feedback.name(s)]["paired"] = {m: paired_test(fed[m], plain[m]) for m in METRICS}
   return out
 
 
@@ -50,7 +50,7 @@ def main(argv=None):
   ap.add_argument("export", help="a beir or miracl export (`jaxir encode`)")
   ap.add_argument("--settings", required=True, help="comma-separated K:W or K:W:T (tools/prf.py)")
   a = ap.parse_args(argv)
-  settings = [prf.parse_setting(t) for t in a.settings.split(",") if t]
+  settings = [feedback.parse(t) for t in a.settings.split(",") if t]
   if not settings:
     raise JaxirError("--settings names no K:W")
   from jaxir import storage
@@ -59,8 +59,8 @@ def main(argv=None):
     print(f"{name} ({r['n_queries']} judged queries) plain: " + " ".join(f"{m} {100 * r['plain'][m]:.2f}"
                                                                       for m in METRICS))
     for s in settings:
-      f = r[prf.name(s)]
-      print(f"{name} {prf.name(s)}: " + " ".join(
+      f = r[feedback.name(s)]
+      print(f"{name} {feedback.name(s)}: " + " ".join(
           f"{m} {100 * f[m]:.2f} ({100 * f['paired'][m][0]:+.2f}, p {f['paired'][m][1]:.2g})" for m in METRICS))
   print(json.dumps(result))
 

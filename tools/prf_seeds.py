@@ -21,6 +21,7 @@ import numpy as np
 import prf                             # tools/prf.py and tools/rescoring.py, beside this file
 import rescoring
 from jaxir.errors import JaxirError
+from jaxir.eval import feedback
 
 METRICS = ("Mo", "Cr", "Mul", "RD")
 SCALE = {"Mo": 100, "Cr": 100, "Mul": 100, "RD": 1}     # as recorded: mAP x100, RD in ranks
@@ -164,7 +165,7 @@ def main(argv=None):
   ap.add_argument("--out", help="also write the result as JSON here (atomically)")
   ap.add_argument("--force", action="store_true", help="with --out: replace the file even if this tool did not write it")
   a = ap.parse_args(argv)
-  setting = prf.parse_setting(a.setting)
+  setting = feedback.parse(a.setting)
   if setting[1] == 0:
     raise JaxirError(f"--setting {a.setting}: w = 0 is plain retrieval, not feedback")
   goal = parse_goal(a.goal)
@@ -185,7 +186,7 @@ def main(argv=None):
   result = summarize(per_seed, goal, baseline)
   result.update({"config": a.config, "setting": list(setting), "goal": goal,
                  "per_seed": {str(s): v for s, v in per_seed.items()}})
-  print("\n".join(table(per_seed, result, goal, prf.name(setting))))
+  print("\n".join(table(per_seed, result, goal, feedback.name(setting))))
   if len(per_seed) < 3:
     print(f"{len(per_seed)} seed(s): the rule counts the goal on 3 seeds; this is not yet the claim", flush=True)
   if a.out:
