@@ -248,7 +248,6 @@ def test_eval_feedback_is_a_second_exact_search_and_prf_ir_reads_it(beir_export,
   """`jaxir eval --feedback 2:0.5:0.1` on a BEIR export: q' from each query's two best documents (softmax(q·c/0.1)
   weights), every document scored again, by hand in float64; tools/prf_ir.py's numbers are that evaluation's."""
   import importlib.util
-  import sys
   from pathlib import Path
   from jaxir.data.beir import read_qrels
   code, io_ = _cli(capsys, "eval", "--embeddings", str(beir_export), "--feedback", "2:0.5:0.1",
@@ -257,7 +256,6 @@ def test_eval_feedback_is_a_second_exact_search_and_prf_ir_reads_it(beir_export,
   summary = json.loads((tmp_path / "fed" / "summary.json").read_text())
   assert summary["feedback"] == {"k": 2, "w": 0.5, "t": 0.1}
   tools = Path(__file__).parents[1] / "tools"
-  sys.path.insert(0, str(tools))                          # the tool imports tools/prf.py as its neighbour
   spec = importlib.util.spec_from_file_location("prf_ir", tools / "prf_ir.py")
   prf_ir = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(prf_ir)
