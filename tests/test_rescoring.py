@@ -6,6 +6,7 @@ the parallel answer it was hiding. tools/prf.py: the feedback query is the mean 
 against a sort), w = 0 is plain retrieval, and feedback from the query's answer pulls up its translation."""
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -303,3 +304,46 @@ def test_prf_seeds_out_with_one_seed_is_strict_json(tmp_path, capsys):
     raise AssertionError(f"{constant} in --out")
   r = json.loads((tmp_path / "r.json").read_text(), parse_constant=refuse)   # no NaN: one seed has no interval
   assert r["per_seed"]["0"]["feedback"]["Mo"] is not None and None in r["feedback"]["Mo"].values()
+
+
+def _r_json(lang, articles):
+  """An -R JSON of `articles` ([[paragraph ids]]): one sentence per question, the question's answer."""
+  data = []
+  for a, paragraphs in enumerate(articles):
+    ps = []
+    for ids in paragraphs:
+      sents = [f"{lang} sentence {i}." for i in ids]
+      starts = np.cumsum([0] + [len(s) + 1 for s in sents])
+      ps.append({"context": " ".join(sents), "sentences": sents,
+                 "sentence_breaks": [[int(s), int(s) + len(t)] for s, t in zip(starts, sents)],
+                 "qas": [{"id": i, "question": f"{lang} question {i}?",
+                          "answers": [{"text": sents[j], "answer_start": int(starts[j])}]} for j, i in enumerate(ids)]})
+    data.append({"title": f"article {a}", "paragraphs": ps})
+  return {"version": "1.1", "data": data}
+
+
+def test_unparallel_keeps_each_paragraph_in_one_language(tmp_path, capsys):
+  """tools/unparallel_r.py: paragraph g (reading order, across articles) is kept only in sorted(langs)[g mod L]
+  with its questions, so no answer has a translation in the pool; a folder that is not parallel by position, or
+  an output jaxir did not write, is one line and exit 1."""
+  from jaxir.data import squad_r
+  tool = load_tool("unparallel_r")
+  articles = [[["q0", "q1"], ["q2"], ["q3"]], [["q4"], ["q5", "q6"]]]     # paragraphs g = 0..4
+  src = tmp_path / "src"
+  src.mkdir()
+  for lang in ("de", "ar", "zh"):
+    (src / f"{lang}.json").write_text(json.dumps(_r_json(lang, articles)))
+  tool.main(["--benchmark", "squad-r", "--data-dir", str(src), "--out", str(tmp_path / "out")])
+  got = squad_r.load_r_dir(tmp_path / "out")
+  want = {"ar": {"q0", "q1", "q4"}, "de": {"q2", "q5", "q6"}, "zh": {"q3"}}         # ar: g 0, 3; de: g 1, 4; zh: g 2
+  assert {lang: {q.id for q in corpus.questions} for lang, corpus in got.items()} == want
+  out = json.loads((tmp_path / "out" / "zh.json").read_text())
+  assert [a["title"] for a in out["data"]] == ["article 0"]                   # article 1 has no paragraph in zh
+  assert sum(len(c.candidates) for c in got.values()) == 7                     # every sentence once, in one language
+  (src / "ar.json").write_text(json.dumps(_r_json("ar", [[["q0", "q1"], ["q3"], ["q2"]], [["q4"], ["q5", "q6"]]])))
+  for args, msg in ((["--data-dir", str(src), "--out", str(tmp_path / "o2")], "not parallel by position"),
+                    (["--data-dir", str(tmp_path / "out"), "--out", str(src)], "refusing to replace it")):
+    r = subprocess.run([sys.executable, str(TOOLS / "unparallel_r.py"), "--benchmark", "squad-r", *args],
+                       capture_output=True, text=True, cwd=Path(__file__).parents[1],
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr
