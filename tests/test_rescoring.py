@@ -347,3 +347,38 @@ def test_unparallel_keeps_each_paragraph_in_one_language(tmp_path, capsys):
                        capture_output=True, text=True, cwd=Path(__file__).parents[1],
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr
+
+
+def test_paired_eval_compares_two_evaluations_query_by_query(tmp_path):
+  """tools/paired_eval.py: B − A over the queries both define, per metric (Cr and RD left out where no query has
+  them), its p from paired_test; evaluations of different queries are refused in one line."""
+  from jaxir.report.stats import paired_test
+  tool = load_tool("paired_eval")
+  rng = np.random.default_rng(0)
+
+  def write(name, mo, mul, cr=None):
+    d = tmp_path / name
+    d.mkdir()
+    (d / "summary.json").write_text(json.dumps({"langs": ["de", "en"]}))
+    none = np.full(3, np.nan)
+    np.savez(d / "per_query.npz", **{"pair/de/de": mo[:3], "pair/en/en": mo[3:], "mul/de": mul[:3], "mul/en": mul[3:],
+                                    "pair/de/en": none if cr is None else cr[:3], "pair/en/de": none if cr is None else cr[3:],
+                                    "rd/de": none, "rd/en": none})
+    return d
+
+  mo_a, mul_a, mo_b, mul_b = (rng.uniform(0, 1, 6) for _ in range(4))
+  mo_b[1] = np.nan                                      # a query without an answer in its own language in B
+  a, b = write("a", mo_a, mul_a), write("b", mo_b, mul_b)
+  r = tool.compare(a, b)
+  assert set(r) == {"Mo", "Mul"}
+  keep = ~np.isnan(mo_b)
+  assert r["Mo"]["n"] == 5 and r["Mo"]["diff"] == pytest.approx((mo_b[keep] - mo_a[keep]).mean(), abs=1e-12)
+  assert r["Mul"]["p"] == paired_test(mul_b, mul_a)[1] and r["Mul"]["A"] == pytest.approx(mul_a.mean(), abs=1e-12)
+  c = write("c", mo_a, mul_a, cr=rng.uniform(0, 1, 6))
+  assert "Cr" not in tool.compare(a, c) and tool.compare(c, c)["Cr"]["diff"] == 0.0
+  d = tmp_path / "d"
+  d.mkdir()
+  (d / "summary.json").write_text(json.dumps({"langs": ["de"]}))
+  np.savez(d / "per_query.npz", **{"pair/de/de": mo_a[:3], "mul/de": mul_a[:3], "rd/de": mo_a[:3]})
+  with pytest.raises(JaxirError, match="do not hold the same languages and queries"):
+    tool.compare(a, d)
