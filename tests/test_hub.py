@@ -106,6 +106,7 @@ def test_card_marks_scores_ranked_with_query_feedback_and_shows_it_in_numpy(tiny
       "k": 5, "w": 0.5, "t": 0.02}})}
   # the card's numpy is jaxir's feedback (weighted and plain mean)
   code = text.split("### Query feedback")[1].split("```python")[1].split("```")[0]
+  assert "without such copies" in text.split("### Query feedback")[1]          # where it does not pay (§13)
   rng = np.random.default_rng(0)
   q, c = rng.normal(size=(6, 8)), rng.normal(size=(30, 8))
   q, c = q / np.linalg.norm(q, axis=1, keepdims=True), c / np.linalg.norm(c, axis=1, keepdims=True)
