@@ -29,7 +29,8 @@ def register(sub):
   p.add_argument("--recall-target", type=float, default=0.95, help="with --approx")
   p.add_argument("--feedback", metavar="K:W[:T]",
                  help="rank by a second search, each query moved toward its k first results: (1-w)q + w*mean, or "
-                      "softmax(q.c/t)-weighted with T (the best recipe's: 5:0.5:0.02); xquad-r, mlqa-r, beir, miracl")
+                      "softmax(q.c/t)-weighted with T (the best recipe's: 5:0.5:0.02; it pays on pools of parallel "
+                      "answers, docs/benchmarks.md); xquad-r, mlqa-r, beir, miracl")
   p.add_argument("--probe-c", type=float,
                  help="xnli: inverse regularisation of the logistic probe (default: 5-fold CV on the English train pairs)")
   p.set_defaults(func=_run)
