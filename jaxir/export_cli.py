@@ -101,13 +101,20 @@ def _cell(cell_dir):
     if not (cell / "train" / "config.json").is_file():
       raise JaxirError(f"{cell} has no trained model yet (no train/config.json): run its sweep first")
     return (lambda: _run_model(cell / "train", None)[0]), cfg["train"], results
+  if "model_b" in cfg:                        # a `wise` cell: model/ interpolates its training cell's model
+    trained = Path(schema.expect(cfg, "model_b", str, cell / "config.json"))
+    if not (cell / "model" / "config.json").is_file():
+      raise JaxirError(f"{cell} has no interpolated model yet (no model/config.json): run its sweep first")
+    run_config = trained.parent / "config.json"        # the training cell's train/config.json
+    train = storage.read_json(run_config, "run config") if run_config.is_file() else None
+    return (lambda: load_pretrained(cell / "model")), train, results
   for key in ("model_from", "model_path"):    # a models_from cell, the untrained (zero-shot) cell
     if key in cfg:
       model = schema.expect(cfg, key, str, cell / "config.json")
       run_config = Path(model).parent / "config.json"  # another sweep's cells/NAME/train/export
       train = storage.read_json(run_config, "run config") if key == "model_from" and run_config.is_file() else None
       return (lambda: load_pretrained(Path(model))), train, results
-  raise JaxirError(f"{cell / 'config.json'}: not a sweep cell's config (no 'train', 'model_from' or 'model_path')")
+  raise JaxirError(f"{cell / 'config.json'}: not a sweep cell's config (no 'train', 'model_b', 'model_from' or 'model_path')")
 
 
 def _check_repo_id(repo):

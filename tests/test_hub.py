@@ -180,6 +180,36 @@ def test_export_sweep_cell_and_bad_results(tiny, tmp_path, capsys):
   assert "sweep cell config" in capsys.readouterr().err
 
 
+def test_export_weight_interpolated_cell(tiny, tmp_path, capsys):
+  """A sweep's `wise` cell (grid.wise): `export --cell` writes its model/ (the interpolation), the card's training
+  section is its training cell's run and says the weights interpolate that model (λ, A and B named); a wise cell
+  whose model is not made yet is one line, exit 2."""
+  from huggingface_hub import ModelCard
+  from jaxir.model.merge import merge
+  other = tiny_model(tmp_path / "other", seed=4)
+  sweep = tmp_path / "sweep" / "cells"
+  trained = _cell(tmp_path, other, hf_io.fingerprint(other)) / "train" / "export"       # hybrid_a0.25_s1's model
+  cell = sweep / "hybrid_a0.25_w0.75_s1"
+  _, fp = merge(tiny, trained, 0.75, cell / "model")
+  _write(cell / "config.json", {"cell": {"kind": "wise", "wise": 0.75}, "model_a": str(tiny), "model_b": str(trained),
+                                "weight": 0.75})
+  _write(cell / "eval" / "xquad-r" / "summary.json", _lareqa("xquad-r", fp))
+  assert cli.main(["export", "--cell", str(cell), "--out", str(tmp_path / "out")]) == 0
+  assert "model card with 1 benchmark(s)" in capsys.readouterr().out and hf_io.fingerprint(tmp_path / "out") == fp
+  text = (tmp_path / "out" / "README.md").read_text()
+  training = text.split("## Training")[1].split("## Evaluation")[0]
+  assert "| steps | 20 |" in training and "at λ = 0.75 (WiSE-FT" in training
+  assert f"| weight interpolation | (1 − λ)·A + λ·B, λ = 0.75 (WiSE-FT, `jaxir merge`); A {tiny} " in text
+  assert _metrics(ModelCard.load(tmp_path / "out" / "README.md").data)[("XQuAD-R", "Mo mAP")] == 0.61
+  import shutil
+  shutil.rmtree(cell / "model")
+  assert cli.main(["export", "--cell", str(cell), "--out", str(tmp_path / "x")]) == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "no interpolated model yet" in err and not (tmp_path / "x").exists()
+  assert cli.main(["export", "--cell", str(trained.parents[1]), "--out", str(tmp_path / "plain")]) == 0
+  assert "WiSE-FT" not in (tmp_path / "plain" / "README.md").read_text()          # the training cell's own model
+
+
 def test_push_to_hub_sends_the_folder(tiny, tmp_path, monkeypatch, capsys):
   from huggingface_hub import HfApi
   sent = {}

@@ -197,6 +197,10 @@ def _training(cfg, meta):
          " (arXiv 2408.10536): each global batch is X-X monolingual with probability α, else X-Y cross-lingual.",
          "", "| setting | value |", "|---|---|"]
   out += [f"| {k} | {v} |" for k, v in rows if v is not None]
+  merged = meta.get("merged_from")
+  if _merged(merged):
+    out += ["", f"These weights are not the trained model's own: they interpolate it (B) with A, θ = (1 − λ)·θ_A + "
+            f"λ·θ_B at λ = {merged['weight']} (WiSE-FT, arXiv 2109.01903; Model details names A and B)."]
   out += ["", "<details><summary>Full training config (config.json of the run)</summary>", "", "```json",
           json.dumps(cfg, indent=2, ensure_ascii=False), "```", "", "</details>"]
   return out
@@ -297,6 +301,14 @@ def _feedback_usage():
           " your own pool before you use it."]
 
 
+def _merged(m):
+  """The card's line for a `jaxir merge` result (jaxir.json's merged_from), else None."""
+  if not isinstance(m, dict) or "weight" not in m:
+    return None
+  return (f"(1 − λ)·A + λ·B, λ = {m['weight']} (WiSE-FT, `jaxir merge`); A {m.get('a')} "
+          f"({m.get('a_fingerprint')}), B {m.get('b')} ({m.get('b_fingerprint')})")
+
+
 def _details(pretrained, dtype, fingerprint):
   meta, c = pretrained.meta, pretrained.config
   rows = [("architecture", f"{c.model_type}, {c.num_layers} layers × {c.hidden_size}"),
@@ -304,5 +316,6 @@ def _details(pretrained, dtype, fingerprint):
           ("normalised", "yes" if meta["normalize"] else "no"), ("max sequence length", meta["max_length"]),
           ("query prompt", repr(meta.get("query_prompt") or "")),
           ("passage prompt", repr(meta.get("passage_prompt") or "")), ("weights", dtype),
-          ("source", meta.get("source") or None), ("jaxir fingerprint (float32 weights)", fingerprint)]
+          ("source", meta.get("source") or None), ("weight interpolation", _merged(meta.get("merged_from"))),
+          ("jaxir fingerprint (float32 weights)", fingerprint)]
   return ["", "## Model details", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows if v is not None]
