@@ -198,8 +198,9 @@ def test_export_weight_interpolated_cell(tiny, tmp_path, capsys):
   assert "model card with 1 benchmark(s)" in capsys.readouterr().out and hf_io.fingerprint(tmp_path / "out") == fp
   text = (tmp_path / "out" / "README.md").read_text()
   training = text.split("## Training")[1].split("## Evaluation")[0]
-  assert "| steps | 20 |" in training and "at λ = 0.75 (WiSE-FT" in training
+  assert "| steps | 20 |" in training and "at λ = 0.75 (WiSE-FT; Model details" in training
   assert f"| weight interpolation | (1 − λ)·A + λ·B, λ = 0.75 (WiSE-FT, `jaxir merge`); A {tiny} " in text
+  assert card._merged({"weight": "0.5:1"}).startswith("(1 − λ)·A + λ·B, λ = 0.5:1, first to last layer (LiNeS")
   assert _metrics(ModelCard.load(tmp_path / "out" / "README.md").data)[("XQuAD-R", "Mo mAP")] == 0.61
   import shutil
   shutil.rmtree(cell / "model")

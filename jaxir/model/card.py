@@ -200,7 +200,7 @@ def _training(cfg, meta):
   merged = meta.get("merged_from")
   if _merged(merged):
     out += ["", f"These weights are not the trained model's own: they interpolate it (B) with A, θ = (1 − λ)·θ_A + "
-            f"λ·θ_B at λ = {merged['weight']} (WiSE-FT, arXiv 2109.01903; Model details names A and B)."]
+            f"λ·θ_B at λ = {_lam(merged)}; Model details names A and B)."]
   out += ["", "<details><summary>Full training config (config.json of the run)</summary>", "", "```json",
           json.dumps(cfg, indent=2, ensure_ascii=False), "```", "", "</details>"]
   return out
@@ -301,12 +301,18 @@ def _feedback_usage():
           " your own pool before you use it."]
 
 
+def _lam(m):
+  """λ as the card says it: the number (WiSE-FT), or 'λ_first:λ_last by depth' (LiNeS, `jaxir merge --weight a:b`)."""
+  w = m["weight"]
+  return f"{w} (WiSE-FT" if not isinstance(w, str) else f"{w}, first to last layer (LiNeS, arXiv 2410.17146"
+
+
 def _merged(m):
   """The card's line for a `jaxir merge` result (jaxir.json's merged_from), else None."""
   if not isinstance(m, dict) or "weight" not in m:
     return None
-  return (f"(1 − λ)·A + λ·B, λ = {m['weight']} (WiSE-FT, `jaxir merge`); A {m.get('a')} "
-          f"({m.get('a_fingerprint')}), B {m.get('b')} ({m.get('b_fingerprint')})")
+  return (f"(1 − λ)·A + λ·B, λ = {_lam(m)}, `jaxir merge`); A {m.get('a')} ({m.get('a_fingerprint')}), "
+          f"B {m.get('b')} ({m.get('b_fingerprint')})")
 
 
 def _details(pretrained, dtype, fingerprint):
