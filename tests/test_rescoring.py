@@ -382,3 +382,6 @@ def test_paired_eval_compares_two_evaluations_query_by_query(tmp_path):
   np.savez(d / "per_query.npz", **{"pair/de/de": mo_a[:3], "mul/de": mul_a[:3], "rd/de": mo_a[:3]})
   with pytest.raises(JaxirError, match="do not hold the same languages and queries"):
     tool.compare(a, d)
+  (d / "per_query.npz").write_bytes((a / "per_query.npz").read_bytes()[:200])        # a damaged file: one line
+  with pytest.raises(JaxirError, match="no readable per_query.npz"):
+    tool.compare(a, d)

@@ -12,6 +12,7 @@ means over languages, so they differ a little where languages have different num
 """
 import argparse
 import sys
+import zipfile
 
 import numpy as np
 
@@ -26,9 +27,11 @@ def per_query(eval_dir):
   """{metric: [n] float64 per-query values, NaN where a query has none} of one `jaxir eval` output."""
   summary = storage.read_json(f"{eval_dir}/summary.json", "evaluation summary")
   try:
-    arrays = np.load(f"{eval_dir}/per_query.npz")
-  except OSError as e:
-    raise JaxirError(f"{eval_dir}: no readable per_query.npz ({e}); is it a `jaxir eval --out` folder?") from None
+    with np.load(f"{eval_dir}/per_query.npz") as z:        # read whole: a damaged member fails here, not later
+      arrays = {k: z[k] for k in z.files}
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    raise JaxirError(f"{eval_dir}: no readable per_query.npz ({type(e).__name__}: {e}); is it a `jaxir eval --out` "
+                     "folder?") from None
   langs = summary.get("langs")
   if not langs or not all(f"pair/{l}/{l}" in arrays and f"mul/{l}" in arrays for l in langs):
     raise JaxirError(f"{eval_dir}: not a LAReQA evaluation (no pair/X/X and mul/X per-query arrays)")
