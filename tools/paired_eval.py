@@ -35,7 +35,7 @@ def per_query(eval_dir):
   langs = summary.get("langs")
   if not langs or not all(f"pair/{l}/{l}" in arrays and f"mul/{l}" in arrays for l in langs):
     raise JaxirError(f"{eval_dir}: not a LAReQA evaluation (no pair/X/X and mul/X per-query arrays)")
-  cat = lambda keys: np.concatenate([np.empty(0)] + [np.asarray(arrays[k], np.float64) for k in keys])
+  cat = lambda keys: np.concatenate([np.empty(0)] + [np.asarray(arrays[k], np.float64) for k in keys if k in arrays])
   return langs, {"Mo": cat(f"pair/{l}/{l}" for l in langs),
                  "Cr": cat(f"pair/{a}/{b}" for a in langs for b in langs if a != b),
                  "Mul": cat(f"mul/{l}" for l in langs),
