@@ -105,16 +105,19 @@ def _cell(cell_dir):
     trained = Path(schema.expect(cfg, "model_b", str, cell / "config.json"))
     if not (cell / "model" / "config.json").is_file():
       raise JaxirError(f"{cell} has no interpolated model yet (no model/config.json): run its sweep first")
-    run_config = trained.parent / "config.json"        # the training cell's train/config.json
-    train = storage.read_json(run_config, "run config") if run_config.is_file() else None
-    return (lambda: load_pretrained(cell / "model")), train, results
+    return (lambda: load_pretrained(cell / "model")), _run_config(trained), results
   for key in ("model_from", "model_path"):    # a models_from cell, the untrained (zero-shot) cell
     if key in cfg:
-      model = schema.expect(cfg, key, str, cell / "config.json")
-      run_config = Path(model).parent / "config.json"  # another sweep's cells/NAME/train/export
-      train = storage.read_json(run_config, "run config") if key == "model_from" and run_config.is_file() else None
-      return (lambda: load_pretrained(Path(model))), train, results
+      model = Path(schema.expect(cfg, key, str, cell / "config.json"))   # model_from: a cells/NAME/train/export
+      return (lambda: load_pretrained(model)), _run_config(model) if key == "model_from" else None, results
   raise JaxirError(f"{cell / 'config.json'}: not a sweep cell's config (no 'train', 'model_b', 'model_from' or 'model_path')")
+
+
+def _run_config(export):
+  """The training config of a run's exported model (`RUN/export` -> `RUN/config.json`), or None when not a run's."""
+  from jaxir import storage
+  run_config = export.parent / "config.json"
+  return storage.read_json(run_config, "run config") if run_config.is_file() else None
 
 
 def _check_repo_id(repo):

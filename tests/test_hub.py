@@ -180,7 +180,7 @@ def test_export_sweep_cell_and_bad_results(tiny, tmp_path, capsys):
   assert "sweep cell config" in capsys.readouterr().err
 
 
-def test_export_weight_interpolated_cell(tiny, tmp_path, capsys):
+def test_export_weight_interpolated_cell(tiny, tmp_path, capsys, monkeypatch):
   """A sweep's `wise` cell (grid.wise): `export --cell` writes its model/ (the interpolation), the card's training
   section is its training cell's run and says the weights interpolate that model (λ, A and B named); a wise cell
   whose model is not made yet is one line, exit 2."""
@@ -199,7 +199,11 @@ def test_export_weight_interpolated_cell(tiny, tmp_path, capsys):
   text = (tmp_path / "out" / "README.md").read_text()
   training = text.split("## Training")[1].split("## Evaluation")[0]
   assert "| steps | 20 |" in training and "at λ = 0.75 (WiSE-FT; Model details" in training
-  assert f"| weight interpolation | (1 − λ)·A + λ·B, λ = 0.75 (WiSE-FT, `jaxir merge`); A {tiny} " in text
+  row = next(line for line in text.splitlines() if line.startswith("| weight interpolation |"))
+  assert row.startswith(f"| weight interpolation | (1 − λ)·A + λ·B, λ = 0.75 (WiSE-FT, `jaxir merge`); A …/"
+                        f"{'/'.join(tiny.parts[-3:])} ({hf_io.fingerprint(tiny)}), B …/") and str(tmp_path) not in row
+  monkeypatch.chdir(tmp_path)                                        # inside the current directory: relative
+  assert card._shown(trained) == "sweep/cells/hybrid_a0.25_s1/train/export" and card._shown(None) == "?"
   assert card._merged({"weight": "0.5:1"}).startswith("(1 − λ)·A + λ·B, λ = 0.5:1, first to last layer (LiNeS")
   assert _metrics(ModelCard.load(tmp_path / "out" / "README.md").data)[("XQuAD-R", "Mo mAP")] == 0.61
   import shutil

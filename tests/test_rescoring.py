@@ -146,6 +146,12 @@ def test_feedback_from_the_answer_pulls_up_its_translation_above_a_hub():
   # top 2: the en query's are a_en and d_en (1 answer), the th query's a_th and a_en (2 answers)
   assert prf.drift(index, emb, 2, np.array([0.5, 1.0]), np.array([1.0, 0.25])) == {1: (0.5, 0.5, 1.0),
                                                                                    2: (0.5, 1.0, 0.25)}
+  cache = {}                                          # a second setting with the same k reuses the first's search
+  assert prf.drift(index, emb, 2, np.array([0.5, 1.0]), np.array([1.0, 0.25]), cache) == {1: (0.5, 0.5, 1.0),
+                                                                                          2: (0.5, 1.0, 0.25)}
+  assert cache[2].tolist() == [1, 2]
+  cache[2] = np.array([2, 2])                         # what is cached is what is used: no second search
+  assert prf.drift(index, emb, 2, np.array([0.5, 1.0]), np.array([1.0, 0.25]), cache) == {2: (1.0, 0.75, 0.625)}
 
 
 @pytest.mark.parametrize("args,message", [

@@ -37,17 +37,22 @@ def feedback_scores(q, c, setting):
   return out
 
 
-def drift(index, emb, k, mo_before, mo_after):
+def drift(index, emb, k, mo_before, mo_after, hits_by_k=None):
   """Where feedback gains and loses Mo: {h: (share of queries, mean Mo AP before, after)} by h, how many of a
   query's k feedback candidates are its parallel answers (in any language). mo_before / mo_after are the per-query
   Mo AP (1 / the rank of the answer in the query's own language among that language's candidates) in the index's
   query order: `rescoring.score`'s per_query "Mo" of plain retrieval and of the feedback setting (NaN, skipped as Mo
-  skips it, for a query with no answer in its own language)."""
+  skips it, for a query with no answer in its own language). `hits_by_k`, a dict kept by the caller, holds each
+  k's hit counts so that settings sharing k search the top k once."""
   from jaxir.eval import lareqa
-  qrows, crows = lareqa.query_candidate_rows(index)
-  answers, _ = lareqa.relevant_matrix(index)                 # [Q, L] global candidate index (-1: none)
-  top = feedback.top_candidates(emb[qrows], emb[crows], k)
-  hits = (top[:, :, None] == answers[:, None, :]).any(2).sum(1)
+  hits = (hits_by_k or {}).get(k)
+  if hits is None:
+    qrows, crows = lareqa.query_candidate_rows(index)
+    answers, _ = lareqa.relevant_matrix(index)               # [Q, L] global candidate index (-1: none)
+    top = feedback.top_candidates(emb[qrows], emb[crows], k)
+    hits = (top[:, :, None] == answers[:, None, :]).any(2).sum(1)
+    if hits_by_k is not None:
+      hits_by_k[k] = hits
   return {h: (float((hits == h).mean()), float(np.nanmean(mo_before[hits == h])),
               float(np.nanmean(mo_after[hits == h])))
           for h in range(k + 1) if (hits == h).any()}
@@ -78,13 +83,14 @@ def main(argv=None):
   settings = [plain] + [s for s in dict.fromkeys(settings) if s[1] != 0]
   xquad = rescoring.load_xquad(a.xquad) if a.xquad else None      # a bad export is refused before any encoding
   dev = rescoring.load_dev(a.model)
-  pq_dev = {}
+  pq_dev, hits_dev = {}, {}
   results = {"dev": rescoring.score(dev.index, dev.emb, feedback_scores, settings, dev.train_langs, pq_dev),
              "xquad": {}}
   for s in settings:
     print(rescoring.line("dev  ", feedback.name(s), results["dev"][s]), flush=True)
     if a.drift and s != plain:
-      print_drift(f"dev   {feedback.name(s)}:", s[0], drift(dev.index, dev.emb, s[0], pq_dev[plain]["Mo"], pq_dev[s]["Mo"]))
+      print_drift(f"dev   {feedback.name(s)}:", s[0], drift(dev.index, dev.emb, s[0], pq_dev[plain]["Mo"], pq_dev[s]["Mo"],
+                                                            hits_dev))
   if xquad:
     index_x, emb_x = xquad
     rescoring.check_width(a.xquad, emb_x, dev.emb.shape[1])

@@ -199,8 +199,9 @@ def _training(cfg, meta):
   out += [f"| {k} | {v} |" for k, v in rows if v is not None]
   merged = meta.get("merged_from")
   if _merged(merged):
+    lam, method = _lam(merged)
     out += ["", f"These weights are not the trained model's own: they interpolate it (B) with A, θ = (1 − λ)·θ_A + "
-            f"λ·θ_B at λ = {_lam(merged)}; Model details names A and B)."]
+            f"λ·θ_B at λ = {lam} ({method}; Model details names A and B)."]
   out += ["", "<details><summary>Full training config (config.json of the run)</summary>", "", "```json",
           json.dumps(cfg, indent=2, ensure_ascii=False), "```", "", "</details>"]
   return out
@@ -302,17 +303,32 @@ def _feedback_usage():
 
 
 def _lam(m):
-  """λ as the card says it: the number (WiSE-FT), or 'λ_first:λ_last by depth' (LiNeS, `jaxir merge --weight a:b`)."""
+  """(λ as the card says it, the method's name): the number (WiSE-FT), or 'λ_first:λ_last, first to last layer'
+  (LiNeS, `jaxir merge --weight a:b`)."""
   w = m["weight"]
-  return f"{w} (WiSE-FT" if not isinstance(w, str) else f"{w}, first to last layer (LiNeS, arXiv 2410.17146"
+  return (f"{w}", "WiSE-FT") if not isinstance(w, str) else (f"{w}, first to last layer", "LiNeS, arXiv 2410.17146")
+
+
+def _shown(path):
+  """A model directory as a published card names it: relative to the current directory when inside it, else its
+  last three parts; never the writer's absolute path (the fingerprint beside it identifies the weights)."""
+  from pathlib import Path
+  if not path:
+    return "?"
+  p = Path(str(path))
+  try:
+    return str(p.resolve().relative_to(Path.cwd().resolve()))
+  except (ValueError, OSError):
+    return str(p) if len(p.parts) <= 3 and not p.is_absolute() else "…/" + "/".join(p.parts[-3:])
 
 
 def _merged(m):
   """The card's line for a `jaxir merge` result (jaxir.json's merged_from), else None."""
   if not isinstance(m, dict) or "weight" not in m:
     return None
-  return (f"(1 − λ)·A + λ·B, λ = {_lam(m)}, `jaxir merge`); A {m.get('a')} ({m.get('a_fingerprint')}), "
-          f"B {m.get('b')} ({m.get('b_fingerprint')})")
+  lam, method = _lam(m)
+  return (f"(1 − λ)·A + λ·B, λ = {lam} ({method}, `jaxir merge`); A {_shown(m.get('a'))} ({m.get('a_fingerprint')}), "
+          f"B {_shown(m.get('b'))} ({m.get('b_fingerprint')})")
 
 
 def _details(pretrained, dtype, fingerprint):
