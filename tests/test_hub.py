@@ -142,6 +142,10 @@ def test_card_without_training_or_results(tiny, tmp_path):
   pre.meta["base_model"] = "org/base"
   cfg = dict(TRAIN, model={"name": str(out)})
   assert card.base_info(pre, cfg)["base_model"] == "org/base"
+  training = "\n".join(card._training(cfg, pre.meta, "org/base"))
+  assert f"| trained from | org/base (read from the local copy …/{'/'.join(out.parts[-3:])}) |" in training
+  assert "| trained from | org/base |" in "\n".join(card._training(dict(TRAIN, model={"name": "org/base"}), {}, "org/base"))
+  assert f"| trained from | …/{'/'.join(out.parts[-3:])} |" in "\n".join(card._training(cfg, pre.meta))  # no hub id known
 
 
 def _cell(tmp_path, tiny, fingerprint):

@@ -163,7 +163,7 @@ def build(pretrained, train_config=None, results=(), repo_id=None, dtype="float3
                        model_name=name if evals else None, eval_results=evals or None)
   body = [f"# {name}", "", _intro(pretrained, info, train_config)]
   if train_config:
-    body += _training(train_config, meta)
+    body += _training(train_config, meta, info.get("base_model"))
   if results:
     body += _scores(results)
   body += _usage(pretrained, repo_id)
@@ -185,14 +185,21 @@ def _intro(pretrained, info, train_config):
           f"to {pretrained.dim}-dimensional vectors, compared by cosine similarity.")
 
 
-def _training(cfg, meta):
+def _trained_from(name, base):
+  """The run's model.name as a card reader can use it: the hub id, with the local copy it was read from."""
+  if not name or _hub_id(name):
+    return name
+  return f"{base} (read from the local copy {_shown(name)})" if base else _shown(name)
+
+
+def _training(cfg, meta, base=None):
   g = lambda *k: _get(cfg, *k)
   langs = meta.get("train_langs") or g("data", "langs")
   rows = [("batch type", g("batch", "batch_type")), ("α (P(a batch is X-X mono))", g("batch", "alpha")),
           ("global batch size", g("batch", "batch_size")), ("steps", g("steps")),
           ("learning rate", g("optim", "learning_rate")), *_temperature_rows(g),
           ("training data", g("data", "source")), ("languages", " ".join(langs) if langs else "all of the source"),
-          ("trained from", g("model", "name")), ("batch seed", g("batch", "seed"))]
+          ("trained from", _trained_from(g("model", "name"), base)), ("batch seed", g("batch", "seed"))]
   out = ["", "## Training", "", "Contrastive (InfoNCE, in-batch negatives) training with hybrid batches"
          " (arXiv 2408.10536): each global batch is X-X monolingual with probability α, else X-Y cross-lingual.",
          "", "| setting | value |", "|---|---|"]
