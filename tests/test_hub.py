@@ -184,6 +184,22 @@ def test_export_sweep_cell_and_bad_results(tiny, tmp_path, capsys):
   assert "sweep cell config" in capsys.readouterr().err
 
 
+def test_card_never_names_the_writers_absolute_paths(tiny, tmp_path, capsys):
+  """The run's config block and the table rows show each absolute local path as `_shown` names it (relative to the
+  current directory, else `…/` and its last three parts); hub ids, gs:// and relative paths stay."""
+  cell = _cell(tmp_path, tiny, hf_io.fingerprint(tiny))
+  train = {**TRAIN, "out_dir": str(cell / "train"), "model": {"name": str(tiny)}, "data": {"source": "mlqa-r",
+           "langs": None, "data_dir": "gs://bucket/data", "extra_mono": "mono-qa/arcd"}}
+  _write(cell / "config.json", {"cell": {"alpha": 0.25}, "train": train})
+  _write(cell / "train" / "config.json", train)
+  assert cli.main(["export", "--cell", str(cell), "--out", str(tmp_path / "out")]) == 0
+  capsys.readouterr()
+  text = (tmp_path / "out" / "README.md").read_text()
+  assert str(tmp_path) not in text and '"out_dir": "…/cells/hybrid_a0.25_s1/train"' in text
+  assert '"data_dir": "gs://bucket/data"' in text and '"extra_mono": "mono-qa/arcd"' in text
+  assert card._public({"a": ["/x/y/z/w run", "hf:org/m"], "b": 1}) == {"a": ["…/y/z/w run", "hf:org/m"], "b": 1}
+
+
 def test_export_weight_interpolated_cell(tiny, tmp_path, capsys, monkeypatch):
   """A sweep's `wise` cell (grid.wise): `export --cell` writes its model/ (the interpolation), the card's training
   section is its training cell's run and says the weights interpolate that model (λ, A and B named); a wise cell

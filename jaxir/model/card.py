@@ -203,14 +203,14 @@ def _training(cfg, meta, base=None):
   out = ["", "## Training", "", "Contrastive (InfoNCE, in-batch negatives) training with hybrid batches"
          " (arXiv 2408.10536): each global batch is X-X monolingual with probability α, else X-Y cross-lingual.",
          "", "| setting | value |", "|---|---|"]
-  out += [f"| {k} | {v} |" for k, v in rows if v is not None]
+  out += [f"| {k} | {_public(v)} |" for k, v in rows if v is not None]
   merged = meta.get("merged_from")
   if _merged(merged):
     lam, method = _lam(merged)
     out += ["", f"These weights are not the trained model's own: they interpolate it (B) with A, θ = (1 − λ)·θ_A + "
             f"λ·θ_B at λ = {lam} ({method}; Model details names A and B)."]
   out += ["", "<details><summary>Full training config (config.json of the run)</summary>", "", "```json",
-          json.dumps(cfg, indent=2, ensure_ascii=False), "```", "", "</details>"]
+          json.dumps(_public(cfg), indent=2, ensure_ascii=False), "```", "", "</details>"]
   return out
 
 
@@ -329,6 +329,19 @@ def _shown(path):
     return str(p) if len(p.parts) <= 3 and not p.is_absolute() else "…/" + "/".join(p.parts[-3:])
 
 
+def _public(v):
+  """`v` (a run config, a table value) as a published card shows it: each absolute local path in it, alone or a
+  word of a string ('jaxir train /home/me/run from …'), as `_shown` names it. Hub ids, gs:// and relative paths
+  stay as they are."""
+  if isinstance(v, dict):
+    return {k: _public(x) for k, x in v.items()}
+  if isinstance(v, (list, tuple)):
+    return [_public(x) for x in v]
+  if isinstance(v, str) and "/" in v:
+    return " ".join(_shown(w) if w.startswith("/") and len(w) > 1 else w for w in v.split(" "))
+  return v
+
+
 def _merged(m):
   """The card's line for a `jaxir merge` result (jaxir.json's merged_from), else None."""
   if not isinstance(m, dict) or "weight" not in m:
@@ -347,4 +360,5 @@ def _details(pretrained, dtype, fingerprint):
           ("passage prompt", repr(meta.get("passage_prompt") or "")), ("weights", dtype),
           ("source", meta.get("source") or None), ("weight interpolation", _merged(meta.get("merged_from"))),
           ("jaxir fingerprint (float32 weights)", fingerprint)]
-  return ["", "## Model details", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows if v is not None]
+  return ["", "## Model details", "", "| | |", "|---|---|"] + [f"| {k} | {_public(v)} |" for k, v in rows
+                                                              if v is not None]
