@@ -60,7 +60,7 @@ def _export(args):
   else:
     pre = load_pretrained(args.model)
   out = save_pretrained(pre, args.out, force=args.force, dtype=args.dtype, train_config=train_config,
-                        results=results, repo_id=args.push_to_hub)
+                        results=results, repo_id=args.push_to_hub, public=True)
   c, m = pre.config, pre.meta
   print(f"wrote {out}: {c.model_type} {c.num_layers}x{c.hidden_size}, {m['pooling']} pooling"
         f"{', normalized' if m['normalize'] else ''}, {args.dtype}, fingerprint {fingerprint(out)}"

@@ -198,6 +198,7 @@ def test_card_never_names_the_writers_absolute_paths(tiny, tmp_path, capsys):
   assert str(tmp_path) not in text and '"out_dir": "…/cells/hybrid_a0.25_s1/train"' in text
   assert '"data_dir": "gs://bucket/data"' in text and '"extra_mono": "mono-qa/arcd"' in text
   assert card._public({"a": ["/x/y/z/w run", "hf:org/m"], "b": 1}) == {"a": ["…/y/z/w run", "hf:org/m"], "b": 1}
+  assert card._shown("/tmp") == "…/tmp" and card._shown("/a/b") == "…/a/b"
 
 
 def test_export_weight_interpolated_cell(tiny, tmp_path, capsys, monkeypatch):
@@ -226,6 +227,9 @@ def test_export_weight_interpolated_cell(tiny, tmp_path, capsys, monkeypatch):
   assert card._shown(trained) == "sweep/cells/hybrid_a0.25_s1/train/export" and card._shown(None) == "?"
   assert card._merged({"weight": "0.5:1"}).startswith("(1 − λ)·A + λ·B, λ = 0.5:1, first to last layer (LiNeS")
   assert _metrics(ModelCard.load(tmp_path / "out" / "README.md").data)[("XQuAD-R", "Mo mAP")] == 0.61
+  meta = json.loads((tmp_path / "out" / "jaxir.json").read_text())        # published: no absolute paths either
+  assert meta["merged_from"]["b"] == "…/hybrid_a0.25_s1/train/export" and str(tmp_path) not in str(meta)
+  assert json.loads((cell / "model" / "jaxir.json").read_text())["merged_from"]["b"] == str(trained)    # local: kept
   import shutil
   shutil.rmtree(cell / "model")
   assert cli.main(["export", "--cell", str(cell), "--out", str(tmp_path / "x")]) == 2

@@ -326,7 +326,7 @@ def _shown(path):
   try:
     return str(p.resolve().relative_to(Path.cwd().resolve()))
   except (ValueError, OSError):
-    return str(p) if len(p.parts) <= 3 and not p.is_absolute() else "…/" + "/".join(p.parts[-3:])
+    return str(p) if len(p.parts) <= 3 and not p.is_absolute() else "…/" + "/".join(p.parts[p.is_absolute():][-3:])
 
 
 def _public(v):
