@@ -197,8 +197,11 @@ def test_card_never_names_the_writers_absolute_paths(tiny, tmp_path, capsys):
   text = (tmp_path / "out" / "README.md").read_text()
   assert str(tmp_path) not in text and '"out_dir": "…/cells/hybrid_a0.25_s1/train"' in text
   assert '"data_dir": "gs://bucket/data"' in text and '"extra_mono": "mono-qa/arcd"' in text
-  assert card._public({"a": ["/x/y/z/w run", "hf:org/m"], "b": 1}) == {"a": ["…/y/z/w run", "hf:org/m"], "b": 1}
+  assert card.public({"a": ["/x/y/z/w run", "hf:org/m"], "b": 1}) == {"a": ["…/y/z/w run", "hf:org/m"], "b": 1}
   assert card._shown("/tmp") == "…/tmp" and card._shown("/a/b") == "…/a/b"
+  assert card.public("from C:\\Users\\me\\runs\\a0 and D:/x/y/z/w") == "from …/me/runs/a0 and …/y/z/w"
+  home = card.public("~/a/b/c/d")
+  assert not home.startswith("~") and home.endswith("b/c/d") and not home.startswith("/")
 
 
 def test_export_weight_interpolated_cell(tiny, tmp_path, capsys, monkeypatch):

@@ -13,6 +13,7 @@ shows the feedback in numpy: its numbers are not those of plain dot products.
 """
 import json
 import math
+import re
 from pathlib import Path
 
 from jaxir import storage, schema
@@ -203,14 +204,14 @@ def _training(cfg, meta, base=None):
   out = ["", "## Training", "", "Contrastive (InfoNCE, in-batch negatives) training with hybrid batches"
          " (arXiv 2408.10536): each global batch is X-X monolingual with probability α, else X-Y cross-lingual.",
          "", "| setting | value |", "|---|---|"]
-  out += [f"| {k} | {_public(v)} |" for k, v in rows if v is not None]
+  out += [f"| {k} | {public(v)} |" for k, v in rows if v is not None]
   merged = meta.get("merged_from")
   if _merged(merged):
     lam, method = _lam(merged)
     out += ["", f"These weights are not the trained model's own: they interpolate it (B) with A, θ = (1 − λ)·θ_A + "
             f"λ·θ_B at λ = {lam} ({method}; Model details names A and B)."]
   out += ["", "<details><summary>Full training config (config.json of the run)</summary>", "", "```json",
-          json.dumps(_public(cfg), indent=2, ensure_ascii=False), "```", "", "</details>"]
+          json.dumps(public(cfg), indent=2, ensure_ascii=False), "```", "", "</details>"]
   return out
 
 
@@ -329,17 +330,26 @@ def _shown(path):
     return str(p) if len(p.parts) <= 3 and not p.is_absolute() else "…/" + "/".join(p.parts[p.is_absolute():][-3:])
 
 
-def _public(v):
-  """`v` (a run config, a table value) as a published card shows it: each absolute local path in it, alone or a
-  word of a string ('jaxir train /home/me/run from …'), as `_shown` names it. Hub ids, gs:// and relative paths
-  stay as they are."""
+def public(v):
+  """`v` (a run config, a table value) as a published card or `jaxir.json` shows it: each local absolute path in
+  it (`/…`, `~/…` or a Windows `C:\\…`), alone or a word of a string ('jaxir train /home/me/run from …'), as
+  `_shown` names it. Hub ids, gs:// and relative paths stay as they are."""
   if isinstance(v, dict):
-    return {k: _public(x) for k, x in v.items()}
+    return {k: public(x) for k, x in v.items()}
   if isinstance(v, (list, tuple)):
-    return [_public(x) for x in v]
-  if isinstance(v, str) and "/" in v:
-    return " ".join(_shown(w) if w.startswith("/") and len(w) > 1 else w for w in v.split(" "))
+    return [public(x) for x in v]
+  if isinstance(v, str) and ("/" in v or "\\" in v):
+    return " ".join(_shown_word(w) for w in v.split(" "))
   return v
+
+
+def _shown_word(w):
+  """One word of a string as `public` shows it."""
+  if re.match(r"[A-Za-z]:[\\/]", w):                  # a Windows path: never resolvable here
+    return "…/" + "/".join([p for p in re.split(r"[\\/]", w[3:]) if p][-3:])
+  if w.startswith("~/"):
+    return _shown(str(Path(w).expanduser()))
+  return _shown(w) if w.startswith("/") and len(w) > 1 else w
 
 
 def _merged(m):
@@ -360,5 +370,5 @@ def _details(pretrained, dtype, fingerprint):
           ("passage prompt", repr(meta.get("passage_prompt") or "")), ("weights", dtype),
           ("source", meta.get("source") or None), ("weight interpolation", _merged(meta.get("merged_from"))),
           ("jaxir fingerprint (float32 weights)", fingerprint)]
-  return ["", "## Model details", "", "| | |", "|---|---|"] + [f"| {k} | {_public(v)} |" for k, v in rows
+  return ["", "## Model details", "", "| | |", "|---|---|"] + [f"| {k} | {public(v)} |" for k, v in rows
                                                               if v is not None]

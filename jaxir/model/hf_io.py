@@ -447,7 +447,7 @@ def save_pretrained(pretrained, out_dir, force=False, dtype="float32", train_con
   `card.read_results`, checked to be of this model: their fingerprint is the float32 export's); `repo_id`
   names the Hub repo in its examples. An existing `out_dir` is replaced only when jaxir wrote it (it holds
   jaxir.json) or is empty, or with `force`. `public` (`jaxir export`, a directory made to be published): jaxir.json
-  names local paths as the card does (`card._public`), never the writer's absolute ones."""
+  names local paths as the card does (`card.public`), never the writer's absolute ones."""
   from safetensors.numpy import save_file
   from jaxir.model import card
   config, meta = pretrained.config, dict(pretrained.meta)
@@ -474,7 +474,7 @@ def save_pretrained(pretrained, out_dir, force=False, dtype="float32", train_con
       if head:
         save_file(cast(head_tensors), str(tmp / "2_Dense" / "model.safetensors"), metadata={"format": "pt"})
     pretrained.tokenizer.save_pretrained(str(tmp))
-    write_usage_files(tmp, config, card._public(meta) if public else meta)
+    write_usage_files(tmp, config, card.public(meta) if public else meta)
     if head:
       _write_json(tmp / "2_Dense" / "config.json", {
           "in_features": int(head["in"]), "out_features": int(head["out"]), "bias": True,
