@@ -348,7 +348,10 @@ def _shown_word(w):
   if re.match(r"[A-Za-z]:[\\/]", w):                  # a Windows path: never resolvable here
     return "…/" + "/".join([p for p in re.split(r"[\\/]", w[3:]) if p][-3:])
   if w.startswith("~/"):
-    return _shown(str(Path(w).expanduser()))
+    try:
+      return _shown(str(Path(w).expanduser()))
+    except RuntimeError:                               # no home directory known: its last three parts
+      return "…/" + "/".join([p for p in w[2:].split("/") if p][-3:])
   return _shown(w) if w.startswith("/") and len(w) > 1 else w
 
 
