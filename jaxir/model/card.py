@@ -14,7 +14,7 @@ shows the feedback in numpy: its numbers are not those of plain dot products.
 import json
 import math
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from jaxir import storage, schema
 from jaxir.benchmarks.registry import REGISTRY   # each benchmark's `Card`: task, dataset, split, metrics
@@ -320,14 +320,18 @@ def _lam(m):
 def _shown(path):
   """A model directory as a published card names it: relative to the current directory when inside it, else its
   last three parts; never the writer's absolute path (the fingerprint beside it identifies the weights)."""
-  from pathlib import Path
   if not path:
     return "?"
   p = Path(str(path))
   try:
     return str(p.resolve().relative_to(Path.cwd().resolve()))
   except (ValueError, OSError):
-    return str(p) if len(p.parts) <= 3 and not p.is_absolute() else "…/" + "/".join(p.parts[p.is_absolute():][-3:])
+    return str(p) if len(p.parts) <= 3 and not p.is_absolute() else _tail(p.parts[p.is_absolute():])
+
+
+def _tail(parts):
+  """A path shown by its last three `parts` only."""
+  return "…/" + "/".join(parts[-3:])
 
 
 def public(v):
@@ -346,12 +350,12 @@ def public(v):
 def _shown_word(w):
   """One word of a string as `public` shows it."""
   if re.match(r"[A-Za-z]:[\\/]", w):                  # a Windows path: never resolvable here
-    return "…/" + "/".join([p for p in re.split(r"[\\/]", w[3:]) if p][-3:])
+    return _tail(PureWindowsPath(w).parts[1:])
   if w.startswith("~/"):
     try:
       return _shown(str(Path(w).expanduser()))
     except RuntimeError:                               # no home directory known: its last three parts
-      return "…/" + "/".join([p for p in w[2:].split("/") if p][-3:])
+      return _tail(PurePosixPath(w[2:]).parts)
   return _shown(w) if w.startswith("/") and len(w) > 1 else w
 
 
