@@ -200,6 +200,10 @@ def test_card_never_names_the_writers_absolute_paths(tiny, tmp_path, capsys):
   assert card.public({"a": ["/x/y/z/w run", "hf:org/m"], "b": 1}) == {"a": ["…/y/z/w run", "hf:org/m"], "b": 1}
   assert card._shown("/tmp") == "…/tmp" and card._shown("/a/b") == "…/a/b"
   assert card.public("from C:\\Users\\me\\runs\\a0 and D:/x/y/z/w") == "from …/me/runs/a0 and …/y/z/w"
+  inside = "see (/p/q/r/s), out=/p/q/r/t, '/p/q/r/u' and /p/q/r/v."
+  assert card.public(inside) == "see (…/q/r/s), out=…/q/r/t, '…/q/r/u' and …/q/r/v."
+  kept = "runs/a/b, hf:org/m, gs://b/x/y/z/w, https://h/a/b/c, 1/2, …/a/b/c and Mo / Cr"
+  assert card.public(kept) == kept
   home = card.public("~/a/b/c/d")
   assert not home.startswith("~") and home.endswith("b/c/d") and not home.startswith("/")
 

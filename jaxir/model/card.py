@@ -336,15 +336,22 @@ def _tail(parts):
 
 def public(v):
   """`v` (a run config, a table value) as a published card or `jaxir.json` shows it: each local absolute path in
-  it (`/…`, `~/…` or a Windows `C:\\…`), alone or a word of a string ('jaxir train /home/me/run from …'), as
-  `_shown` names it. Hub ids, gs:// and relative paths stay as they are."""
+  it (`/…`, `~/…` or a Windows `C:\\…`), alone or inside a string ('jaxir train /home/me/run', '(/home/me/run)',
+  'out=/home/me/run'), as `_shown` names it. Hub ids, gs:// and relative paths stay as they are."""
   if isinstance(v, dict):
     return {k: public(x) for k, x in v.items()}
   if isinstance(v, (list, tuple)):
     return [public(x) for x in v]
   if isinstance(v, str) and ("/" in v or "\\" in v):
-    return " ".join(_shown_word(w) for w in v.split(" "))
+    return _LOCAL_PATH.sub(lambda m: _shown_word(m[1]) + m[2], v)
   return v
+
+
+# A local absolute path inside a string: `/…`, `~/…` or `C:\…` / `C:/…`, alone or after a bracket, quote or `=`, not
+# after a letter, digit, `:` or `…` (so `runs/a`, `hf:org/m`, `gs://b/x`, `https://…`, `1/2` and a path already shown
+# as `…/a/b/c` stay); it ends at a
+# space, quote, bracket or comma, and a sentence's final `.` or `:` is left outside it.
+_LOCAL_PATH = re.compile(r"(?<![\w.:/\\~…-])((?:~?/|[A-Za-z]:[\\/])[^\s'\"`()\[\]{},;<>|]*?)([.:]*)(?=[\s'\"`()\[\]{},;<>|]|$)")
 
 
 def _shown_word(w):
