@@ -348,10 +348,10 @@ def public(v):
 
 
 # A local absolute path inside a string: `/…`, `~/…` or `C:\…` / `C:/…`, alone or after a bracket, quote or `=`, not
-# after a letter, digit, `:` or `…` (so `runs/a`, `hf:org/m`, `gs://b/x`, `https://…`, `1/2` and a path already shown
-# as `…/a/b/c` stay); it ends at a
-# space, quote, bracket or comma, and a sentence's final `.` or `:` is left outside it.
-_LOCAL_PATH = re.compile(r"(?<![\w.:/\\~…-])((?:~?/|[A-Za-z]:[\\/])[^\s'\"`()\[\]{},;<>|]*?)([.:]*)(?=[\s'\"`()\[\]{},;<>|]|$)")
+# after a letter, digit, `:` or `…` (so `runs/a`, `hf:org/m`, `gs://b/x`, `https://…`, `1/2` and a path already
+# shown as `…/a/b/c` stay). It ends at a space, quote, bracket or comma; a sentence's final `.` or `:` stays outside.
+_END = r"\s'\"`()\[\]{},;<>|"
+_LOCAL_PATH = re.compile(rf"(?<![\w.:/\\~…-])((?:~?/|[A-Za-z]:[\\/])[^{_END}]*?)([.:]*)(?=[{_END}]|$)")
 
 
 def _shown_word(w):
