@@ -39,6 +39,17 @@ def test_merge_is_the_weighted_mean_of_every_tensor(pair, weight, capsys):
   assert meta["pooling"] == json.loads((b / "jaxir.json").read_text())["pooling"]
 
 
+def test_merge_records_relative_parents_by_their_absolute_path(pair, monkeypatch, capsys):
+  """A and B given relative to the current directory are recorded absolute in jaxir.json's merged_from, so a card
+  written later from another directory does not resolve them against that one."""
+  a, b, root = pair
+  monkeypatch.chdir(root)
+  assert cli.main(["merge", "a", "b", "--weight", "0.5", "--out", "rel"]) in (0, None)
+  capsys.readouterr()
+  got = json.loads((root / "rel" / "jaxir.json").read_text())["merged_from"]
+  assert (got["a"], got["b"]) == (os.path.abspath(a), os.path.abspath(b))
+
+
 def test_merged_model_encodes_between_its_parents(pair):
   """The merged directory loads through the Python API like any model, and λ = 1 encodes exactly as B."""
   import jaxir

@@ -19,6 +19,7 @@ pooler, Dense head) λ_last. So `0.5:1` keeps the shallow layers halfway to A an
 `0.75:0.75` is `0.75`.
 """
 import hashlib
+import os
 import re
 
 import numpy as np
@@ -156,6 +157,8 @@ def merge(a_path, b_path, weight, out, force=False):
   a, b = (m if isinstance(m, Pretrained) else load_pretrained(m) for m in (a_path, b_path))
   a_path, b_path = (m.path if isinstance(m, Pretrained) else m for m in (a_path, b_path))
   merged = interpolate(a, b, w, (str(a_path), str(b_path)))
+  # local directories recorded absolute, so that a card written later from another directory names them right
+  a_path, b_path = (os.path.abspath(p) if "://" not in p and os.path.exists(p) else p for p in map(str, (a_path, b_path)))
   merged.meta["merged_from"] = {"a": str(a_path), "a_fingerprint": fingerprint(a.path), "b": str(b_path),
                                 "b_fingerprint": fingerprint(b.path),
                                 "weight": w if not isinstance(w, tuple) else f"{w[0]:g}:{w[1]:g}"}
