@@ -157,9 +157,10 @@ def merge(a_path, b_path, weight, out, force=False):
   a, b = (m if isinstance(m, Pretrained) else load_pretrained(m) for m in (a_path, b_path))
   a_path, b_path = (m.path if isinstance(m, Pretrained) else m for m in (a_path, b_path))
   merged = interpolate(a, b, w, (str(a_path), str(b_path)))
-  # local directories recorded absolute, so that a card written later from another directory names them right
-  a_path, b_path = (os.path.abspath(p) if "://" not in p and os.path.exists(p) else p for p in map(str, (a_path, b_path)))
-  merged.meta["merged_from"] = {"a": str(a_path), "a_fingerprint": fingerprint(a.path), "b": str(b_path),
+  # local directories recorded absolute, so that a card written later from another directory names them right;
+  # a Hub id or a gs:// URI stays as given
+  a_path, b_path = (str(storage.absolute(p)) if os.path.isdir(p) else p for p in map(str, (a_path, b_path)))
+  merged.meta["merged_from"] = {"a": a_path, "a_fingerprint": fingerprint(a.path), "b": b_path,
                                 "b_fingerprint": fingerprint(b.path),
                                 "weight": w if not isinstance(w, tuple) else f"{w[0]:g}:{w[1]:g}"}
   out = save_pretrained(merged, out, force=force)
