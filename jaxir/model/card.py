@@ -351,12 +351,13 @@ def public(v):
 # after a letter, digit, `:` or `…` (so `runs/a`, `hf:org/m`, `gs://b/x`, `https://…`, `1/2` and a path already
 # shown as `…/a/b/c` stay). It ends at a space, quote, bracket or comma; a sentence's final `.` or `:` stays outside.
 _END = r"\s'\"`()\[\]{},;<>|"
-_LOCAL_PATH = re.compile(rf"(?<![\w.:/\\~…-])((?:~?/|[A-Za-z]:[\\/])[^{_END}]*?)([.:]*)(?=[{_END}]|$)")
+_DRIVE = r"[A-Za-z]:[\\/]"                             # a Windows path's start
+_LOCAL_PATH = re.compile(rf"(?<![\w.:/\\~…-])((?:~?/|{_DRIVE})[^{_END}]*?)([.:]*)(?=[{_END}]|$)")
 
 
 def _shown_word(w):
-  """One word of a string as `public` shows it."""
-  if re.match(r"[A-Za-z]:[\\/]", w):                  # a Windows path: never resolvable here
+  """One local path `_LOCAL_PATH` found in a string, as `public` shows it."""
+  if re.match(_DRIVE, w):                              # a Windows path: never resolvable here
     return _tail(PureWindowsPath(w).parts[1:])
   if w.startswith("~/"):
     try:
