@@ -206,6 +206,11 @@ def test_card_never_names_the_writers_absolute_paths(tiny, tmp_path, capsys):
   assert card.public(kept) == kept
   home = card.public("~/a/b/c/d")
   assert not home.startswith("~") and home.endswith("b/c/d") and not home.startswith("/")
+  spaced = tmp_path / "my runs" / "a" / "b 0" / "c"     # a config value that is one path with spaces in it
+  spaced.mkdir(parents=True)
+  shown = card.public({"out_dir": str(spaced), "cmd": f"see {spaced}"})
+  assert shown["out_dir"] == "…/a/b 0/c"                 # was "…/<tmp_path's last two>/my runs/a/b 0/c"
+  assert shown["cmd"].startswith("see …/") and shown["cmd"].endswith("my runs/a/b 0/c")   # in a sentence: ends at a space
 
 
 def test_export_weight_interpolated_cell(tiny, tmp_path, capsys, monkeypatch):

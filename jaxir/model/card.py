@@ -337,14 +337,29 @@ def _tail(parts):
 def public(v):
   """`v` (a run config, a table value) as a published card or `jaxir.json` shows it: each local absolute path in
   it (`/…`, `~/…` or a Windows `C:\\…`), alone or inside a string ('jaxir train /home/me/run', '(/home/me/run)',
-  'out=/home/me/run'), as `_shown` names it. Hub ids, gs:// and relative paths stay as they are."""
+  'out=/home/me/run'), as `_shown` names it; a value that is all one existing path is one path, spaces and all.
+  Hub ids, gs:// and relative paths stay as they are."""
   if isinstance(v, dict):
     return {k: public(x) for k, x in v.items()}
   if isinstance(v, (list, tuple)):
     return [public(x) for x in v]
   if isinstance(v, str) and ("/" in v or "\\" in v):
+    if _whole_path(v):                                 # a value that is one existing path, spaces and all
+      return _shown_word(v)
     return _LOCAL_PATH.sub(lambda m: _shown_word(m[1]) + m[2], v)
   return v
+
+
+def _whole_path(v):
+  """Whether the string `v` is, all of it, a local absolute path that exists here (a config value such as
+  '/home/me/my runs/a'): inside a longer string a path ends at its first space, since nothing there says where it
+  ends."""
+  if not re.match(rf"(?:~?/|{_DRIVE})", v) or "\n" in v:
+    return False
+  try:
+    return Path(v).expanduser().exists()
+  except (OSError, RuntimeError, ValueError):          # too long, no home directory, a NUL byte
+    return False
 
 
 # A local absolute path inside a string: `/…`, `~/…` or `C:\…` / `C:/…`, alone or after a bracket, quote or `=`, not
