@@ -354,7 +354,7 @@ def _whole_path(v):
   """Whether the string `v` is, all of it, a local absolute path that exists here (a config value such as
   '/home/me/my runs/a'): inside a longer string a path ends at its first space, since nothing there says where it
   ends."""
-  if not re.match(rf"(?:~?/|{_DRIVE})", v) or "\n" in v:
+  if not re.match(_START, v) or "\n" in v:
     return False
   try:
     return Path(v).expanduser().exists()
@@ -367,7 +367,8 @@ def _whole_path(v):
 # shown as `…/a/b/c` stay). It ends at a space, quote, bracket or comma; a sentence's final `.` or `:` stays outside.
 _END = r"\s'\"`()\[\]{},;<>|"
 _DRIVE = r"[A-Za-z]:[\\/]"                             # a Windows path's start
-_LOCAL_PATH = re.compile(rf"(?<![\w.:/\\~…-])((?:~?/|{_DRIVE})[^{_END}]*?)([.:]*)(?=[{_END}]|$)")
+_START = rf"(?:~?/|{_DRIVE})"                         # a local absolute path's start: /, ~/ or a drive
+_LOCAL_PATH = re.compile(rf"(?<![\w.:/\\~…-])({_START}[^{_END}]*?)([.:]*)(?=[{_END}]|$)")
 
 
 def _shown_word(w):
