@@ -322,8 +322,9 @@ def sweep(config=None, overrides=None, *, out=None, cells=None, progress=True, v
 
 
 def report(sweep_dir, out=None, resamples=9999, baseline=None):
-  """Writes the report of a sweep directory (default `SWEEP_DIR/report`); returns the path of its report.md
-  (report.html and figures/ beside it). `baseline`: "FILE.yaml:CONFIG", another recipe's cells CONFIG_s<seed>
+  """Writes the report of a sweep directory (default `SWEEP_DIR/report`), or of an expected-scores file's recorded
+  scores (`out` required; tests over seeds only); returns the path of its report.md (report.html and figures/
+  beside it). `baseline`: "FILE.yaml:CONFIG", another recipe's cells CONFIG_s<seed>
   in an expected-scores file, compared seed by seed (`jaxir.report.baseline`)."""
   from jaxir.report.build import make_report
   if not isinstance(resamples, int) or resamples < 99:

@@ -487,3 +487,75 @@ def test_report_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
   for _ in range(2):
     assert cli.main(["report", str(tmp_path / "sw"), "--out", str(out), "--resamples", "99"]) == 0
   assert (out / "report.md").read_text().startswith("# α sweep: sw")
+
+
+def _record(tmp_path):
+  """A record written by `jaxir expected write` from a synthetic sweep (hybrid, α 0 and 1, seeds 0 and 1), its
+  scores then set by hand to round numbers, with λ = 0.75 cells added, as a sweep run in pieces would record."""
+  import yaml
+  from jaxir.report import expected
+  make_sweep(tmp_path / "sw", alphas=(0.0, 1.0), seeds=2, batch_types=("hybrid",))
+  path = tmp_path / "rec.yaml"
+  expected.write(tmp_path / "sw", path, "by hand")
+  doc = yaml.safe_load(path.read_text())
+
+  def cell(kind, mo, cr, mul, rd, dev=True):
+    s = {"Mo": mo, "Cr": cr, "Mul": mul, "RD": rd}
+    return {"kind": kind, "xquad-r": s, **({"mlqa-r-dev": s} if dev else {})}
+  doc["cells"] = {"zero-shot": cell("zero-shot", 80.0, 64.0, 30.0, 1200.0, dev=False),
+                  "hybrid_a0_s0": cell("train", 78.0, 70.0, 60.0, 320.0),
+                  "hybrid_a0_w0.75_s0": cell("wise", 80.0, 71.5, 61.5, 290.0),
+                  "hybrid_a1_s0": cell("train", 81.0, 69.0, 56.0, 370.0),
+                  "hybrid_a1_w0.75_s0": cell("wise", 82.0, 70.0, 55.0, 375.0),
+                  "hybrid_a0_s1": cell("train", 79.0, 70.5, 61.0, 310.0),
+                  "hybrid_a0_w0.75_s1": cell("wise", 81.5, 72.0, 62.0, 288.0),
+                  "hybrid_a1_s1": cell("train", 83.0, 69.5, 57.0, 380.0),
+                  "hybrid_a1_w0.75_s1": cell("wise", 83.0, 70.5, 56.5, 384.0)}
+  path.write_text(yaml.safe_dump(doc, sort_keys=False))
+  return path, doc
+
+
+def test_report_of_a_record(tmp_path):
+  """`jaxir report FILE --out DIR` on an expected-scores file: the sections recorded scores allow (means with
+  t-intervals, curves, Pareto fronts, tests over seeds, WiSE-FT), each number as computed by hand from the record;
+  none of those needing per-query files or language pairs; the record's note in the text."""
+  path, _ = _record(tmp_path)
+  assert cli.main(["report", str(path), "--out", str(tmp_path / "r")]) == 0
+  md = (tmp_path / "r" / "report.md").read_text()
+  assert md.startswith("# α sweep: sw (recorded scores)\n") and f"recorded in {path}" in md and "by hand." in md
+  half = 12.706204736174707 * 0.5                    # t(0.975, 1 dof) · the sem of two values 1 apart, 0.5
+  assert f"| hybrid | 0 | 2 | 78.5 [{78.5 - half:.1f}, {78.5 + half:.1f}] |" in md           # Mo of α = 0: 78, 79
+  assert f"| hybrid WiSE λ=0.75 | 1 | 2 | 82.5 [{82.5 - half:.1f}, {82.5 + half:.1f}] |" in md
+  assert "| zero-shot tiny | – | – | 80.0 | 64.0 | 30.0 | 1200.0 |" in md
+  assert "| zero-shot tiny | – | – | – | – | – | – |" in md      # recorded without mlqa-r-dev
+  # Tests over seeds: α = 1 − α = 0 on Mo is 3 (seed 0) and 4 (seed 1); λ = 0.75 − λ = 1 at α = 0: 2 and 2.5.
+  row = next(l for l in md.splitlines() if l.startswith("| α=1 − α=0 |"))
+  assert row.split(" | ")[1].startswith(f"+3.50 [{3.5 - half:+.2f}, {3.5 + half:+.2f}] (p=")
+  row = next(l for l in md.splitlines() if l.startswith("| α=0 λ=0.75 − α=0 λ=1 |"))
+  assert row.split(" | ")[1].startswith(f"+2.25 [{2.25 - half / 2:+.2f}, {2.25 + half / 2:+.2f}] (p=")
+  assert "the difference of its recorded scores" in md and "permutation" not in md
+  figs = sorted(p.name for p in (tmp_path / "r" / "figures").iterdir())
+  assert "xquad-r_curves.png" in figs and "xquad-r_wise_hybrid.png" in figs
+  assert not [f for f in figs if "heatmap" in f or "groups" in f]
+  assert "| hybrid WiSE λ=0.75: X-Y (α=0) |" in md          # the paper-shaped table
+
+
+def test_bad_records_are_one_line(tmp_path, capsys):
+  """A record without --out, with a cell that is not a sweep's, without options, with a score that is no number,
+  and a YAML that is no record: one line each, exit 2, nothing written."""
+  import yaml
+  path, doc = _record(tmp_path)
+  assert cli.main(["report", str(path)]) == 2
+  assert "give --out DIR" in capsys.readouterr().err
+  cases = {"cell": ({**doc, "cells": {**doc["cells"], "my_cell": {"kind": "train"}}}, "are not a sweep's"),
+           "options": ({k: v for k, v in doc.items() if k != "options"}, "records no options"),
+           "number": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {"kind": "train", "xquad-r": {"Mo": "x"}}}},
+                      "expected a finite number"),
+           "other": ({"a": 1}, "is not an expected-scores file")}
+  for name, (bad, message) in cases.items():
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(yaml.safe_dump(bad))
+    assert cli.main(["report", str(f), "--out", str(tmp_path / name)]) == 2, name
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, (name, err)
+    assert not (tmp_path / name).exists()

@@ -2,6 +2,7 @@
 reference, 2 steps each, XQuAD-R 1 article in 3 languages, a small MLQA-R dev split): the layout,
 a rerun that skips finished cells, a half-finished cell redone, bad input refused with nothing lost;
 then Tatoeba, BEIR, MIRACL and XNLI (small fixtures) added to the finished sweep: only they run."""
+import dataclasses
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from jaxir import cli
+from jaxir.sweep import spec as spec_lib
 from jaxir.sweep.progress import Progress
 from jaxir.sweep.spec import Cell
 from conftest import DATA, tiny_model
@@ -834,3 +836,20 @@ def test_report_against_a_baseline_recipe(sweep, tmp_path, capsys):
     assert cli.main(["report", str(out), "--out", str(tmp_path / "r2"), "--baseline", arg]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_cell_names_parse_back(tmp_path):
+  """`parse_cell_name` inverts `make_cells`' naming (a record's cells are placed by name alone), for one model and
+  for several (a model tag before the name); any other name is None."""
+  spec = spec_lib.build(None, ["grid.alphas=[0, 0.25, 1]", "grid.seeds=2", "grid.wise=[0.5, 0.75]",
+                               "grid.batch_types=[hybrid, mixed]"], out_dir=tmp_path)
+  for models in (["runs/m1"], ["runs/m1", "other/m_2"]):
+    cells = spec_lib.make_cells(spec.grid, models)
+    assert len(cells) == len(models) * (1 + 2 * 2 * 3 * 3)
+    for c in cells:
+      tag, fields = spec_lib.parse_cell_name(c.name)
+      assert tag == (None if len(models) == 1 else spec_lib._tag(c.model))
+      want = {k: v for k, v in dataclasses.asdict(c).items() if k not in ("name", "model", "trained")}
+      assert {k: fields.get(k) for k in want} == want, c.name
+  for name in ("my_cell", "hybrid_a0.5_w_s1", "hybrid_a1.2.3_s0", "x_y_a0_s0", "hybrid_a0_s"):
+    assert spec_lib.parse_cell_name(name) is None, name

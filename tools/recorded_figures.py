@@ -2,10 +2,11 @@
 
   PYTHONPATH=. python tools/recorded_figures.py experiments/expected/best_hnb3.yaml --out docs/results/best/figures
 
-`jaxir report` draws from a sweep directory; this draws from `jaxir expected write`'s file, so a sweep whose
-cells were run in several directories (or whose directories are gone) can still be drawn whole. Only summary
-scores are recorded there: means over seeds with 95% t-intervals, as the report's curves, no query-level
-statistics. Writes, per benchmark the file records:
+Like `jaxir report FILE --out DIR` (the report of a record), this draws from `jaxir expected write`'s file, so a
+sweep whose cells were run in several directories (or whose directories are gone) can still be drawn whole; it
+adds what the report leaves to its tables: the paper's rows and the goal on the α axis. Only summary scores are
+recorded there: means over seeds with 95% t-intervals, no query-level statistics. Writes, per benchmark the
+file records:
   <bench>_recorded_alpha.png  Mo, Cr, Mul and RD against α: the trained models (λ = 1), each WiSE-FT λ the
                               file has, and the paper's XLM-R rows at its three batchings, dashed (X-Y
                               α = 0, hybrid 0.5, X-X-mono 1; Tables 1 and 2 of arXiv 2408.10536);
@@ -14,12 +15,12 @@ statistics. Writes, per benchmark the file records:
                               model at λ = 0)
 """
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from jaxir.errors import JaxirError
 from jaxir.report import expected, figures, paper, stats
+from jaxir.sweep import spec as spec_lib
 
 METRICS = ("Mo", "Cr", "Mul", "RD")
 PANELS = {m: (1, figures.PANELS[m][1]) for m in METRICS}     # recorded scores are already x100 / ranks
@@ -27,12 +28,14 @@ PANELS = {m: (1, figures.PANELS[m][1]) for m in METRICS}     # recorded scores a
 
 def _groups(doc, batch_type):
   """{λ (1 for the trained models): {α: [the seeds' recorded cells]}} of the file's cells
-  `<batch_type>_a<α>[_w<λ>]_s<seed>`."""
+  `<batch_type>_a<α>[_w<λ>]_s<seed>` (`jaxir.sweep.spec.parse_cell_name`)."""
   out = {}
   for name, cell in doc["cells"].items():
-    if isinstance(cell, dict) and (m := re.fullmatch(re.escape(batch_type) + r"_a([0-9.]+)(?:_w([0-9.]+))?_s\d+", name)):
-      lam = float(m.group(2)) if m.group(2) else 1.0
-      out.setdefault(lam, {}).setdefault(float(m.group(1)), []).append(cell)
+    parsed = spec_lib.parse_cell_name(name)
+    if isinstance(cell, dict) and parsed and parsed[0] is None and parsed[1].get("batch_type") == batch_type:
+      fields = parsed[1]
+      lam = 1.0 if fields["wise"] is None else fields["wise"]
+      out.setdefault(lam, {}).setdefault(fields["alpha"], []).append(cell)
   return out
 
 

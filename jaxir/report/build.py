@@ -12,7 +12,7 @@ import numpy as np
 
 from jaxir import benchmarks, storage
 from jaxir.errors import JaxirError
-from jaxir.report import baseline as baseline_lib, beyond, figures, paper, stats, wise
+from jaxir.report import baseline as baseline_lib, beyond, expected, figures, paper, stats, wise
 from jaxir.report.values import ALL, by_alpha, fmt_ci, fmt_num, metric_scale, score, aggregate
 from jaxir.report.load import load_sweep
 from jaxir.report.render import Figure, Heading, Para, Table, to_html, to_markdown
@@ -102,9 +102,15 @@ class Report:
     res, spec = self.res, self.res.spec
     t, g, e = spec["train"], spec["grid"], spec["eval"]
     total = len(res.cells) + len(res.missing)
-    self.add(Heading(1, f"α sweep: {res.dir.name}"))
-    self.add(Para(f"Generated {time.strftime('%Y-%m-%d %H:%M')} from {res.dir}. {len(res.cells)} of {total} cells finished"
+    self.add(Heading(1, title(res)))
+    source = f"the scores of {res.dir} recorded in {res.recorded}" if res.recorded else str(res.dir)
+    self.add(Para(f"Generated {time.strftime('%Y-%m-%d %H:%M')} from {source}. {len(res.cells)} of {total} cells finished"
                   + (f"; unfinished (left out): {', '.join(res.missing)}." if res.missing else ".")))
+    if res.recorded:
+      self.add(Para(f"A record (`jaxir expected write`) keeps each cell's Mo, Cr, Mul and RD and nothing else, so "
+                    "this report has no language-pair heatmaps, no seen vs zero-shot curves and no tests over "
+                    "queries: its tests are paired over seeds. `jaxir report` on the sweep directory has them all. "
+                    f"The record's note: {self._note()}"))
     models = ", ".join(g["models"] or [t["model"]["name"]])
     self.add(Para(f"Model(s): {models}. Training: {t['steps']} steps, global batch {t['batch']['batch_size']}, "
                   f"learning rate {t['optim']['learning_rate']}, {'frozen' if t['model']['freeze_embeddings'] else 'trained'} "
@@ -132,19 +138,20 @@ class Report:
   def benchmark(self, bench):
     res = self.res
     first = res.cells[0].summaries[bench]
-    langs = first["langs"]
     self.add(Heading(2, benchmarks.get(bench).title))
-    seen, zs = first.get("seen_langs") or [], first.get("zero_shot_langs") or []
-    folder = f"Folder {first['folder']}: " if first.get("folder") and bench == "squad-r" else ""
-    self.add(Para(f"{folder}{len(langs)} languages ({' '.join(langs)}); seen in training: {' '.join(seen) or '–'}; "
-                  f"zero-shot: {' '.join(zs) or '–'}; {sum(first['queries'].values())} queries."))
+    seen, zs = first.get("seen_langs") or [], first.get("zero_shot_langs") or []   # none in a record
+    if not res.recorded:
+      langs = first["langs"]
+      folder = f"Folder {first['folder']}: " if first.get("folder") and bench == "squad-r" else ""
+      self.add(Para(f"{folder}{len(langs)} languages ({' '.join(langs)}); seen in training: {' '.join(seen) or '–'}; "
+                    f"zero-shot: {' '.join(zs) or '–'}; {sum(first['queries'].values())} queries."))
     self.means_table(bench)
     self.curves(bench)
     if zs and seen and self.primary:
       self.groups(bench)
     for series in self.series:
       self.pareto(bench, series)
-    if self.primary:
+    if self.primary and not res.recorded:
       self.heatmaps(bench)
     for series in self.series:
       self.significance(bench, series)
@@ -152,6 +159,10 @@ class Report:
       self.best_alpha(bench, series)
     self.ablation(bench)
     wise.section(self, bench)
+
+  def _note(self):
+    note = str(expected.read(self.res.recorded).get("note") or "–").strip()
+    return note if note.endswith(".") else note + "."
 
   def means_table(self, bench):
     rows = []
@@ -240,9 +251,22 @@ class Report:
       self.figure(f"{bench}_heatmap_diffs.png", f"{bench}: differences of the X_Q × X_C mAP matrices (×100)",
                   figures.heatmaps, diffs, langs, diverging=True, title=f"{bench}: mAP differences")
 
+  def seed_vectors(self, cells, bench, key=lambda c: c.alpha):
+    """What the tests over seeds read: `_query_vectors`, or from a record each cell's recorded score as a
+    vector of one (its mean over queries, as summary.json has it)."""
+    if not self.res.recorded:
+      return self._query_vectors(cells, bench, key)
+    out = {}
+    for c in cells:
+      out.setdefault(key(c), {})[c.seed] = {m: np.asarray([score(c.summaries[bench], m)], np.float64)
+                                            for m in stats.METRICS}
+    return dict(sorted(out.items()))
+
   def _query_vectors(self, cells, bench, key=lambda c: c.alpha):
     """{key(cell): {seed: {metric: per-query AP}}} (key: alpha unless given), or None when the cells disagree
-    on the queries."""
+    on the queries (or when there are no queries: a record)."""
+    if self.res.recorded:
+      return None
     langs = self.res.cells[0].summaries[bench]["langs"]
     ids, out = None, {}
     for c in cells:
@@ -290,10 +314,11 @@ class Report:
     self.add(_comparison_table(
         [(a, b, m, self._seed_text(result, p)) for (a, b, m, result), p in zip(rows, adj)], name,
         f"{caption}: paired t-tests over seeds (seed s of one side against seed s of the other; each seed's Δ is "
-        "its mean over queries), Δ in mAP ×100 with the 95% t-interval of the mean Δ, Holm-adjusted p over the "
-        f"{int(np.isfinite(adj).sum())} tests with two or more seeds; * p < 0.05. This is the test about training: "
-        "it sees the seed-to-seed spread that the query-level test holds fixed"
-        + (f", and with n = {n} seeds it has little power" if n < 10 else "")))
+        + ("the difference of its recorded scores" if self.res.recorded else "its mean over queries")
+        + f"), Δ in mAP ×100 with the 95% t-interval of the mean Δ, Holm-adjusted p over the "
+        f"{int(np.isfinite(adj).sum())} tests with two or more seeds; * p < 0.05. This is the test about training"
+        + ("" if self.res.recorded else ": it sees the seed-to-seed spread that the query-level test holds fixed")
+        + (f"; with n = {n} seeds it has little power" if n < 10 else "")))
 
   @staticmethod
   def _cell_text(diff, p, agreement):
@@ -315,6 +340,9 @@ class Report:
     if not pairs:
       self.add(Para(f"No paired tests ({self.label(series)}): they compare against α = 0 and α = 1, and this "
                     "series has neither (or only one α)."))
+      return
+    if self.res.recorded:
+      self.seed_table(pairs, self.seed_vectors(cells, bench), f"{bench}, {self.label(series)}")
       return
     vectors = self._query_vectors(cells, bench)
     if vectors is None:
@@ -364,11 +392,12 @@ class Report:
       common = [a for a in h if a in x]
       if not common:
         continue
-      vh, vx = self._query_vectors(by_type["hybrid"], bench), self._query_vectors(by_type["mixed"], bench)
-      tests = None
+      vh, vx = self.seed_vectors(by_type["hybrid"], bench), self.seed_vectors(by_type["mixed"], bench)
+      tests, vectors = None, None
       if vh is not None and vx is not None:
         vectors = {("hybrid", a): vh[a] for a in common} | {("mixed", a): vx[a] for a in common}
-        tests = self._tests([(("hybrid", a), ("mixed", a)) for a in common], vectors)
+        if not self.res.recorded:
+          tests = self._tests([(("hybrid", a), ("mixed", a)) for a in common], vectors)
       rows = []
       for i, a in enumerate(common):
         agg_h = {m: aggregate(h[a], bench, m)[a] for m in stats.METRICS}
@@ -383,9 +412,9 @@ class Report:
         header += ["Δ Mo", "Δ Cr", "Δ Mul"]
       self.add(Heading(3, f"Batch type ablation: hybrid vs mixed ({Path(model).name}, {bench})"))
       self.add(Table(header, rows, "hybrid: each batch is all-monolingual with probability α; mixed: each example is "
-                     "monolingual with probability α. Δ = hybrid − mixed, paired permutation tests over queries, "
-                     "Holm-adjusted; * p < 0.05; k/n: seeds whose own Δ has the same sign"))
-      if vh is not None and vx is not None:
+                     "monolingual with probability α" + (". Δ = hybrid − mixed, paired permutation tests over queries, "
+                     "Holm-adjusted; * p < 0.05; k/n: seeds whose own Δ has the same sign" if tests else "")))
+      if vectors is not None:
         self.seed_table([(("hybrid", a), ("mixed", a)) for a in common], vectors,
                         f"hybrid − mixed ({Path(model).name}, {bench})", name=lambda x: f"{x[0]} α={x[1]:g}")
 
@@ -459,19 +488,28 @@ def _previous_figures(out):
   return [n for n in names if isinstance(n, str) and "/" not in n] if isinstance(names, list) else []
 
 
+def title(res):
+  return f"α sweep: {res.dir.name}" + (" (recorded scores)" if res.recorded else "")
+
+
 def make_report(sweep_dir, out=None, resamples=9999, seed=0, baseline=None):
-  """Writes the report of a sweep directory (with `baseline`, FILE.yaml:CONFIG, a comparison with those cells:
-  `jaxir.report.baseline`); returns the output directory."""
+  """Writes the report of a sweep directory, or of an expected-scores file (`jaxir expected write`: the recorded
+  scores only, `expected.as_results`), with `baseline`, FILE.yaml:CONFIG, a comparison with those cells
+  (`jaxir.report.baseline`); returns the output directory."""
   base = baseline_lib.read(baseline) if baseline else None    # before anything is written
-  res = load_sweep(sweep_dir)
+  if Path(sweep_dir).is_file():
+    if not out:
+      raise JaxirError(f"{sweep_dir} is a file (a record of scores): give --out DIR for its report")
+    res = expected.as_results(sweep_dir)
+  else:
+    res = load_sweep(sweep_dir)
   out = Path(out) if out else Path(sweep_dir) / "report"
   _check_replaceable(out)
   report = Report(res, out, resamples, seed, base)
   previous = _previous_figures(out)
   blocks = report.build()
-  title = f"α sweep: {res.dir.name}"
   storage.write_text(out / "report.md", to_markdown(blocks, out))
-  storage.write_text(out / "report.html", to_html(blocks, title))
+  storage.write_text(out / "report.html", to_html(blocks, title(res)))
   drawn = sorted({Path(b.path).name for b in blocks if isinstance(b, Figure)})
   storage.write_json(out / FIGURES_MANIFEST, drawn)
   for name in set(previous) - set(drawn):      # an earlier report's figure this one no longer has; nobody else's

@@ -1,11 +1,13 @@
-"""`jaxir report SWEEP_DIR`: statistics, figures and a Markdown + self-contained HTML report of a sweep;
+"""`jaxir report SWEEP_DIR`: statistics, figures and a Markdown + self-contained HTML report of a sweep (or of
+its recorded scores: `jaxir report FILE.yaml --out DIR`);
 `jaxir expected write|check SWEEP_DIR FILE`: a sweep's scores recorded, or checked against a record."""
 
 
 def register(sub):
   p = sub.add_parser("report", help="report of a sweep: curves over alpha, Pareto front, heatmaps, tests, tables")
-  p.add_argument("sweep_dir", metavar="SWEEP_DIR", help="directory written by `jaxir sweep`")
-  p.add_argument("--out", help="output directory (default: SWEEP_DIR/report)")
+  p.add_argument("sweep_dir", metavar="SWEEP_DIR", help="directory written by `jaxir sweep`, or an expected-scores "
+                 "file (`jaxir expected write`): the report of its recorded scores, with tests over seeds only")
+  p.add_argument("--out", help="output directory (default: SWEEP_DIR/report; required for an expected-scores file)")
   p.add_argument("--resamples", type=int, default=9999,
                  help="sign-flip resamples per paired test (default 9999, as scipy; the smallest two-sided p is 2/(resamples+1), before Holm)")
   p.add_argument("--baseline", metavar="FILE.yaml:CONFIG",

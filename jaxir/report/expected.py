@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from jaxir import storage
+from jaxir import schema, storage
 from jaxir.errors import JaxirError, some
 from jaxir.report import beyond
-from jaxir.report.load import load_sweep
+from jaxir.report.load import CellResult, SweepResults, load_sweep
 from jaxir.sweep import spec as spec_lib
 
 LAREQA_SCORES = (("Mo", 100.0), ("Cr", 100.0), ("Mul", 100.0), ("RD", 1.0))
@@ -125,6 +125,67 @@ def read(path):
   if not isinstance(doc, dict) or not isinstance(doc.get("cells"), dict) or not doc["cells"]:
     raise JaxirError(f"{path} is not an expected-scores file (no `cells` mapping); write one with `jaxir expected write`")
   return doc
+
+
+def as_results(path):
+  """The record `path` read as the report reads a sweep (`jaxir report FILE`): a `SweepResults` whose cells carry
+  their recorded LAReQA scores (fractions again, as summary.json has them) and nothing else, grid and options
+  rebuilt from the record, `recorded` set to `path`. Cells are placed by their names (`parse_cell_name`); the
+  benchmarks beyond LAReQA are left out (their records hold the headline metrics only)."""
+  doc = read(path)
+  opts = doc.get("options")
+  if not isinstance(opts, dict) or not isinstance(opts.get("train"), dict) or not isinstance(opts.get("eval"), dict):
+    raise JaxirError(f"{path} records no options (an older record): rewrite it with `jaxir expected write`")
+  train = opts["train"]
+  benches = [b for b in opts["eval"] if b in spec_lib.LAREQA]
+  if not benches:
+    raise JaxirError(f"{path} records no LAReQA benchmark ({', '.join(spec_lib.LAREQA)}): nothing to report")
+  models = sorted({str(train["model"]["name"])})
+  cells, unknown = [], []
+  for name, rec in doc["cells"].items():
+    parsed = spec_lib.parse_cell_name(name)
+    if parsed is None or not isinstance(rec, dict):
+      unknown.append(name)
+      continue
+    tag, fields = parsed
+    if tag is not None:
+      raise JaxirError(f"{path}: cell {name} belongs to one of several grid models; a record keeps one model's "
+                       "options, so report the sweep directory instead")
+    summaries = {}                       # a benchmark or score the cell was not evaluated on: None, drawn as "–"
+    for b in benches:
+      scores = rec.get(b) or {}
+      schema.check(scores, dict, f"{path}: cell {name} {b}")
+      summaries[b] = {k: None if scores.get(k) is None else _recorded_number(scores[k], f"{path}: cell {name} {b} {k}")
+                      / scale for k, scale in LAREQA_SCORES}
+    cells.append(CellResult(name, fields["kind"], models[0], fields.get("batch_type"), fields.get("alpha"),
+                            fields.get("seed"), None, [], summaries, fields.get("wise")))
+  if unknown:
+    raise JaxirError(f"{path}: cell names {some(unknown, 4)} are not a sweep's (zero-shot or "
+                     "<batch type>_a<α>[_w<λ>]_s<seed>)")
+  trained = [c for c in cells if c.kind != "zero-shot"]
+  if not trained:
+    raise JaxirError(f"{path} records no trained cell: nothing to draw against α")
+  types = list(dict.fromkeys(c.batch_type for c in trained))
+  alphas = {bt: sorted({c.alpha for c in trained if c.batch_type == bt}) for bt in types}
+  union = sorted({a for a_s in alphas.values() for a in a_s})
+  grid = {"models": models, "batch_types": types, "alphas": union, "seeds": sorted({c.seed for c in trained}),
+          "alphas_by_type": {bt: a for bt, a in alphas.items() if a != union},
+          "wise": sorted({c.wise for c in trained if c.wise is not None}),
+          "zero_shot": any(c.kind == "zero-shot" for c in cells)}
+  first = opts["eval"][benches[0]]
+  spec = {"train": train, "grid": grid, "eval": {"benchmarks": benches, "langs": first.get("eval.langs"),
+                                                 "max_articles": first.get("eval.max_articles")}}
+  order = list(doc["cells"])
+  rank = {n: i for i, n in enumerate(order)}
+  cells.sort(key=lambda c: rank[c.name])
+  return SweepResults(Path(str(doc.get("sweep") or Path(path).stem)), spec, cells, list(doc.get("unfinished") or []),
+                      benches, [], order, recorded=str(path))
+
+
+def _recorded_number(value, where):
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    raise JaxirError(f"{where}: expected a finite number, got {value!r}")
+  return float(value)
 
 
 def check(sweep_dir, path, stream):

@@ -49,6 +49,7 @@ class SweepResults:
   benchmarks: list          # the LAReQA benchmarks (xquad-r, mlqa-r-dev) every listed cell has
   beyond: list = dataclasses.field(default_factory=list)   # the sets benchmarks (tatoeba, beir, ...), where present
   order: list = dataclasses.field(default_factory=list)    # every cell name of the grid, finished or not, in grid order
+  recorded: str | None = None # an expected-scores file when read from one (`expected.as_results`): scores only
 
   @property
   def trained(self):

@@ -68,7 +68,7 @@ def section(report, bench):
       if len(by_lam) > 1 or (1.0 not in by_lam):
         paths[alpha] = path
     report.add(Table(["α", "λ", "seeds", "Mo", "Cr", "Mul", "RD"], rows, f"{bench}, {name}: weight interpolation"))
-    vectors = report._query_vectors([c for by in by_alpha.values() for cs in by.values() for c in cs], bench,
+    vectors = report.seed_vectors([c for by in by_alpha.values() for cs in by.values() for c in cs], bench,
                                     key=lambda c: (c.alpha, _lam(c)))
     pairs = [((a, lam), (a, 1.0)) for a, by in sorted(by_alpha.items()) for lam in sorted(by) if lam != 1.0 and 1.0 in by]
     if vectors is not None and pairs:

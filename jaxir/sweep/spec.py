@@ -475,3 +475,23 @@ def make_cells(grid, models):
   if d is not None:
     raise JaxirError(f"duplicated cell {d!r}: two grid models share the directory name {d.split('_')[0]!r}")
   return cells
+
+
+_CELL_NAME = re.compile(r"(?:(?P<tag>.+)_)?(?:(?P<zero>zero-shot)|(?P<bt>" + "|".join(GRID_BATCH_TYPES)
+                        + r")_a(?P<alpha>[0-9.]+)(?:_w(?P<wise>[0-9.]+))?_s(?P<seed>[0-9]+))")
+
+
+def parse_cell_name(name):
+  """The inverse of `make_cells`' naming: (model tag or None, Cell fields but name and model) of a cell name
+  `[<tag>_]zero-shot` or `[<tag>_]<batch type>_a<α>[_w<λ>]_s<seed>`, or None for any other name."""
+  m = _CELL_NAME.fullmatch(name)
+  if m is None:
+    return None
+  if m["zero"]:
+    return m["tag"], {"kind": "zero-shot"}
+  try:
+    alpha, wise = float(m["alpha"]), None if m["wise"] is None else float(m["wise"])
+  except ValueError:
+    return None
+  return m["tag"], {"kind": "train" if wise is None else "wise", "batch_type": m["bt"], "alpha": alpha,
+                    "seed": int(m["seed"]), "wise": wise}
