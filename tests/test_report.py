@@ -494,7 +494,7 @@ def _record(tmp_path):
   scores then set by hand to round numbers, with λ = 0.75 cells added, as a sweep run in pieces would record."""
   import yaml
   from jaxir.report import expected
-  make_sweep(tmp_path / "sw", alphas=(0.0, 1.0), seeds=2, batch_types=("hybrid",))
+  make_sweep(tmp_path / "sw", alphas=(0.0, 1.0), seeds=2, batch_types=("hybrid",), extra=("tatoeba",))
   path = tmp_path / "rec.yaml"
   expected.write(tmp_path / "sw", path, "by hand")
   doc = yaml.safe_load(path.read_text())
@@ -523,6 +523,7 @@ def test_report_of_a_record(tmp_path):
   assert cli.main(["report", str(path), "--out", str(tmp_path / "r")]) == 0
   md = (tmp_path / "r" / "report.md").read_text()
   assert md.startswith("# α sweep: sw (recorded scores)\n") and f"recorded in {path}" in md and "by hand." in md
+  assert "the LAReQA benchmarks only (left out: tatoeba)" in md and "Tatoeba" not in md
   half = 12.706204736174707 * 0.5                    # t(0.975, 1 dof) · the sem of two values 1 apart, 0.5
   assert f"| hybrid | 0 | 2 | 78.5 [{78.5 - half:.1f}, {78.5 + half:.1f}] |" in md           # Mo of α = 0: 78, 79
   assert f"| hybrid WiSE λ=0.75 | 1 | 2 | 82.5 [{82.5 - half:.1f}, {82.5 + half:.1f}] |" in md

@@ -107,10 +107,13 @@ class Report:
     self.add(Para(f"Generated {time.strftime('%Y-%m-%d %H:%M')} from {source}. {len(res.cells)} of {total} cells finished"
                   + (f"; unfinished (left out): {', '.join(res.missing)}." if res.missing else ".")))
     if res.recorded:
-      self.add(Para(f"A record (`jaxir expected write`) keeps each cell's Mo, Cr, Mul and RD and nothing else, so "
-                    "this report has no language-pair heatmaps, no seen vs zero-shot curves and no tests over "
-                    "queries: its tests are paired over seeds. `jaxir report` on the sweep directory has them all. "
-                    f"The record's note: {self._note()}"))
+      self.add(Para("A record (`jaxir expected write`) keeps each cell's headline scores only, so this report has no "
+                    "language-pair heatmaps, no seen vs zero-shot curves and no tests over queries (its tests are "
+                    "paired over seeds), and it draws the LAReQA benchmarks only"
+                    + (f" (left out: {', '.join(e['left_out'])})" if e.get("left_out") else "")
+                    + ". `jaxir report` on the sweep directory has them all. Scores are as recorded, to 0.001, so an "
+                    "interval's ends (the rounding times t, 12.7 with 2 seeds) can differ from that report's in the "
+                    f"last printed digit. The record's note: {self._note()}"))
     models = ", ".join(g["models"] or [t["model"]["name"]])
     self.add(Para(f"Model(s): {models}. Training: {t['steps']} steps, global batch {t['batch']['batch_size']}, "
                   f"learning rate {t['optim']['learning_rate']}, {'frozen' if t['model']['freeze_embeddings'] else 'trained'} "

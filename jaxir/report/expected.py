@@ -174,7 +174,8 @@ def as_results(path):
           "zero_shot": any(c.kind == "zero-shot" for c in cells)}
   first = opts["eval"][benches[0]]
   spec = {"train": train, "grid": grid, "eval": {"benchmarks": benches, "langs": first.get("eval.langs"),
-                                                 "max_articles": first.get("eval.max_articles")}}
+                                                 "max_articles": first.get("eval.max_articles"),
+                                                 "left_out": [b for b in opts["eval"] if b not in benches]}}
   order = list(doc["cells"])
   rank = {n: i for i, n in enumerate(order)}
   cells.sort(key=lambda c: rank[c.name])
