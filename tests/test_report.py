@@ -542,13 +542,15 @@ def test_report_of_a_record(tmp_path):
 
 
 def test_bad_records_are_one_line(tmp_path, capsys):
-  """A record without --out, with a cell that is not a sweep's, without options, with a score that is no number,
-  and a YAML that is no record: one line each, exit 2, nothing written."""
+  """A record without --out, with a cell that is not a sweep's or whose kind is not its name's, without options,
+  with a score that is no number, and a YAML that is no record: one line each, exit 2, nothing written."""
   import yaml
   path, doc = _record(tmp_path)
   assert cli.main(["report", str(path)]) == 2
   assert "give --out DIR" in capsys.readouterr().err
   cases = {"cell": ({**doc, "cells": {**doc["cells"], "my_cell": {"kind": "train"}}}, "are not a sweep's"),
+           "kind": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {**doc["cells"]["hybrid_a0_s0"], "kind": "wise"}}},
+                    "recorded as kind 'wise', but its name is a train cell's"),
            "options": ({k: v for k, v in doc.items() if k != "options"}, "records no options"),
            "number": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {"kind": "train", "xquad-r": {"Mo": "x"}}}},
                       "expected a finite number"),

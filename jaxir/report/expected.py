@@ -148,6 +148,9 @@ def as_results(path):
       unknown.append(name)
       continue
     tag, fields = parsed
+    if rec.get("kind", fields["kind"]) != fields["kind"]:
+      raise JaxirError(f"{path}: cell {name} is recorded as kind {rec.get('kind')!r}, but its name is a "
+                       f"{fields['kind']} cell's")
     if tag is not None:
       raise JaxirError(f"{path}: cell {name} belongs to one of several grid models; a record keeps one model's "
                        "options, so report the sweep directory instead")
