@@ -552,6 +552,8 @@ def test_bad_records_are_one_line(tmp_path, capsys):
            "kind": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {**doc["cells"]["hybrid_a0_s0"], "kind": "wise"}}},
                     "recorded as kind 'wise', but its name is a train cell's"),
            "options": ({k: v for k, v in doc.items() if k != "options"}, "records no options"),
+           "steps": ({**doc, "options": {**doc["options"], "train": {k: v for k, v in doc["options"]["train"].items()
+                                                                      if k != "steps"}}}, "record no train.steps"),
            "number": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {"kind": "train", "xquad-r": {"Mo": "x"}}}},
                       "expected a finite number"),
            "other": ({"a": 1}, "is not an expected-scores file")}

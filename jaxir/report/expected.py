@@ -127,6 +127,10 @@ def read(path):
   return doc
 
 
+_TRAIN_SHOWN = ("model.name", "steps", "batch.batch_size", "optim.learning_rate", "model.freeze_embeddings",
+                "data.source", "data.dev_fraction")
+
+
 def as_results(path):
   """The record `path` read as the report reads a sweep (`jaxir report FILE`): a `SweepResults` whose cells carry
   their recorded LAReQA scores (fractions again, as summary.json has them) and nothing else, grid and options
@@ -137,6 +141,12 @@ def as_results(path):
   if not isinstance(opts, dict) or not isinstance(opts.get("train"), dict) or not isinstance(opts.get("eval"), dict):
     raise JaxirError(f"{path} records no options (an older record): rewrite it with `jaxir expected write`")
   train = opts["train"]
+  for key in _TRAIN_SHOWN:            # what the report's introduction states
+    value = train
+    for part in key.split("."):
+      value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+      raise JaxirError(f"{path}: its options record no train.{key}; rewrite it with `jaxir expected write`")
   benches = [b for b in opts["eval"] if b in spec_lib.LAREQA]
   if not benches:
     raise JaxirError(f"{path} records no LAReQA benchmark ({', '.join(spec_lib.LAREQA)}): nothing to report")
