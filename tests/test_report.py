@@ -548,6 +548,8 @@ def test_bad_records_are_one_line(tmp_path, capsys):
   path, doc = _record(tmp_path)
   assert cli.main(["report", str(path)]) == 2
   assert "give --out DIR" in capsys.readouterr().err
+  assert cli.main(["report", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "none")]) == 2
+  assert "no such sweep directory or expected-scores file" in capsys.readouterr().err
   cases = {"cell": ({**doc, "cells": {**doc["cells"], "my_cell": {"kind": "train"}}}, "are not a sweep's"),
            "kind": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {**doc["cells"]["hybrid_a0_s0"], "kind": "wise"}}},
                     "recorded as kind 'wise', but its name is a train cell's"),

@@ -500,6 +500,8 @@ def make_report(sweep_dir, out=None, resamples=9999, seed=0, baseline=None):
   scores only, `expected.as_results`), with `baseline`, FILE.yaml:CONFIG, a comparison with those cells
   (`jaxir.report.baseline`); returns the output directory."""
   base = baseline_lib.read(baseline) if baseline else None    # before anything is written
+  if "://" not in str(sweep_dir) and not Path(sweep_dir).exists():
+    raise JaxirError(f"{sweep_dir}: no such sweep directory or expected-scores file")
   if Path(sweep_dir).is_file():
     if not out:
       raise JaxirError(f"{sweep_dir} is a file (a record of scores): give --out DIR for its report")
