@@ -111,9 +111,9 @@ class Report:
                     "language-pair heatmaps, no seen vs zero-shot curves and no tests over queries (its tests are "
                     "paired over seeds), and it draws the LAReQA benchmarks only"
                     + (f" (left out: {', '.join(e['left_out'])})" if e.get("left_out") else "")
-                    + ". `jaxir report` on the sweep directory has them all. Scores are as recorded, to 0.001, so an "
-                    "interval's ends (the rounding times t, 12.7 with 2 seeds) can differ from that report's in the "
-                    f"last printed digit. The record's note: {self._note()}"))
+                    + ". `jaxir report` on the sweep directory has them all. Scores are as recorded, to 0.001, so a mean "
+                    "or an interval's end (the rounding times t, 12.7 with 2 seeds) can differ from that report's in "
+                    f"the last printed digit. The record's note: {self._note()}"))
     models = ", ".join(g["models"] or [t["model"]["name"]])
     self.add(Para(f"Model(s): {models}. Training: {t['steps']} steps, global batch {t['batch']['batch_size']}, "
                   f"learning rate {t['optim']['learning_rate']}, {'frozen' if t['model']['freeze_embeddings'] else 'trained'} "
