@@ -557,7 +557,9 @@ def test_bad_records_are_one_line(tmp_path, capsys):
            "steps": ({**doc, "options": {**doc["options"], "train": {k: v for k, v in doc["options"]["train"].items()
                                                                       if k != "steps"}}}, "record no train.steps"),
            "number": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {"kind": "train", "xquad-r": {"Mo": "x"}}}},
-                      "expected a finite number"),
+                      "cell hybrid_a0_s0 xquad-r Mo must be a number or null, got str 'x'"),
+           "nan": ({**doc, "cells": {**doc["cells"], "hybrid_a0_s0": {"kind": "train", "xquad-r": {"Mo": float("nan")}}}},
+                   "cell hybrid_a0_s0 xquad-r Mo: nan is not finite"),
            "other": ({"a": 1}, "is not an expected-scores file")}
   for name, (bad, message) in cases.items():
     f = tmp_path / f"{name}.yaml"

@@ -164,7 +164,7 @@ class Report:
     wise.section(self, bench)
 
   def _note(self):
-    note = str(expected.read(self.res.recorded).get("note") or "–").strip()
+    note = str(self.res.spec.get("note") or "–").strip()
     return note if note.endswith(".") else note + "."
 
   def means_table(self, bench):
@@ -267,9 +267,7 @@ class Report:
 
   def _query_vectors(self, cells, bench, key=lambda c: c.alpha):
     """{key(cell): {seed: {metric: per-query AP}}} (key: alpha unless given), or None when the cells disagree
-    on the queries (or when there are no queries: a record)."""
-    if self.res.recorded:
-      return None
+    on the queries."""
     langs = self.res.cells[0].summaries[bench]["langs"]
     ids, out = None, {}
     for c in cells:

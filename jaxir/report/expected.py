@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from jaxir import schema, storage
+from jaxir import config as config_lib, schema, storage
 from jaxir.errors import JaxirError, some
 from jaxir.report import beyond
 from jaxir.report.load import CellResult, SweepResults, load_sweep
@@ -141,16 +141,14 @@ def as_results(path):
   if not isinstance(opts, dict) or not isinstance(opts.get("train"), dict) or not isinstance(opts.get("eval"), dict):
     raise JaxirError(f"{path} records no options (an older record): rewrite it with `jaxir expected write`")
   train = opts["train"]
-  for key in _TRAIN_SHOWN:            # what the report's introduction states
-    value = train
-    for part in key.split("."):
-      value = value.get(part) if isinstance(value, dict) else None
-    if value is None:
-      raise JaxirError(f"{path}: its options record no train.{key}; rewrite it with `jaxir expected write`")
+  recorded = config_lib.flat(train)
+  lacking = [f"train.{k}" for k in _TRAIN_SHOWN if recorded.get(k) is None]    # what the introduction states
+  if lacking:
+    raise JaxirError(f"{path}: its options record no {some(lacking, 4)}; rewrite it with `jaxir expected write`")
   benches = [b for b in opts["eval"] if b in spec_lib.LAREQA]
   if not benches:
     raise JaxirError(f"{path} records no LAReQA benchmark ({', '.join(spec_lib.LAREQA)}): nothing to report")
-  models = sorted({str(train["model"]["name"])})
+  model = str(train["model"]["name"])
   cells, unknown = [], []
   for name, rec in doc["cells"].items():
     parsed = spec_lib.parse_cell_name(name)
@@ -168,9 +166,9 @@ def as_results(path):
     for b in benches:
       scores = rec.get(b) or {}
       schema.check(scores, dict, f"{path}: cell {name} {b}")
-      summaries[b] = {k: None if scores.get(k) is None else _recorded_number(scores[k], f"{path}: cell {name} {b} {k}")
-                      / scale for k, scale in LAREQA_SCORES}
-    cells.append(CellResult(name, fields["kind"], models[0], fields.get("batch_type"), fields.get("alpha"),
+      summaries[b] = {k: _recorded_number(scores.get(k), f"{path}: cell {name} {b} {k}", scale)
+                      for k, scale in LAREQA_SCORES}
+    cells.append(CellResult(name, fields["kind"], model, fields.get("batch_type"), fields.get("alpha"),
                             fields.get("seed"), None, [], summaries, fields.get("wise")))
   if unknown:
     raise JaxirError(f"{path}: cell names {some(unknown, 4)} are not a sweep's (zero-shot or "
@@ -181,25 +179,27 @@ def as_results(path):
   types = list(dict.fromkeys(c.batch_type for c in trained))
   alphas = {bt: sorted({c.alpha for c in trained if c.batch_type == bt}) for bt in types}
   union = sorted({a for a_s in alphas.values() for a in a_s})
-  grid = {"models": models, "batch_types": types, "alphas": union, "seeds": sorted({c.seed for c in trained}),
+  grid = {"models": [model], "batch_types": types, "alphas": union, "seeds": sorted({c.seed for c in trained}),
           "alphas_by_type": {bt: a for bt, a in alphas.items() if a != union},
           "wise": sorted({c.wise for c in trained if c.wise is not None}),
           "zero_shot": any(c.kind == "zero-shot" for c in cells)}
   first = opts["eval"][benches[0]]
   spec = {"train": train, "grid": grid, "eval": {"benchmarks": benches, "langs": first.get("eval.langs"),
                                                  "max_articles": first.get("eval.max_articles"),
-                                                 "left_out": [b for b in opts["eval"] if b not in benches]}}
-  order = list(doc["cells"])
-  rank = {n: i for i, n in enumerate(order)}
-  cells.sort(key=lambda c: rank[c.name])
+                                                 "left_out": [b for b in opts["eval"] if b not in benches]},
+          "note": doc.get("note")}
   return SweepResults(Path(str(doc.get("sweep") or Path(path).stem)), spec, cells, list(doc.get("unfinished") or []),
-                      benches, [], order, recorded=str(path))
+                      benches, [], list(doc["cells"]), recorded=str(path))
 
 
-def _recorded_number(value, where):
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-    raise JaxirError(f"{where}: expected a finite number, got {value!r}")
-  return float(value)
+def _recorded_number(value, where, scale):
+  """A recorded score as summary.json has it (divided by `scale`), None where none was recorded; a value that
+  is not a number, or not finite, is one line."""
+  if schema.check(value, (float, None), where) is None:
+    return None
+  if not math.isfinite(value):
+    raise JaxirError(f"{where}: {value} is not finite")
+  return value / scale
 
 
 def check(sweep_dir, path, stream):
