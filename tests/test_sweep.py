@@ -550,7 +550,6 @@ def test_missing_benchmark_data_is_one_line_before_anything_runs(tmp_path, capsy
 @pytest.mark.parametrize("preset", ["quick", "cpu", "cpu_xquad", "full", "full_beyond", "best", "best_hnb3", "best_hn1", "recipe_search"])
 def test_presets_build_on_the_real_data(preset, monkeypatch):
   """Every sweep preset in experiments/ is a valid config whose benchmarks' data is present."""
-  from jaxir.sweep import spec as spec_lib
   monkeypatch.setenv("JAXIR_DATA", str(DATA))
   monkeypatch.setattr(spec_lib, "_check_models_from", lambda spec: None)   # models_from: not on a fresh clone
   spec = spec_lib.build(Path(__file__).parents[1] / "experiments" / f"{preset}.py")
@@ -570,7 +569,6 @@ def test_expected_scores_match_their_preset(preset, monkeypatch):
   """experiments/expected/<preset>.yaml holds cells of that preset, recorded under the options the preset
   sets now: editing a preset without rerunning it breaks this test, not a user's check."""
   from jaxir.report import expected
-  from jaxir.sweep import spec as spec_lib
   monkeypatch.setenv("JAXIR_DATA", str(DATA))
   monkeypatch.setattr(spec_lib, "_check_models_from", lambda spec: None)   # cpu_xquad's models_from: not on a fresh clone
   root = Path(__file__).parents[1] / "experiments"
@@ -685,7 +683,6 @@ def test_cpu_xquad_preset_evaluates_the_cpu_sweep(monkeypatch, tmp_path):
   (absent here: refused with one line naming it)."""
   from jaxir.config import load_file
   from jaxir.errors import JaxirError
-  from jaxir.sweep import spec as spec_lib
   exp = Path(__file__).parents[1] / "experiments"
   cpu, xq = load_file(exp / "cpu.py"), load_file(exp / "cpu_xquad.py")
   assert xq["train"] == cpu["train"] and xq["grid"] == cpu["grid"] and xq["models_from"] == cpu["out_dir"]
